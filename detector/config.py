@@ -1,0 +1,87 @@
+"""The configuration that travels with a checkpoint (config.json beside model.safetensors)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from detector.errors import CheckpointError
+
+CONFIG_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to use a checkpoint; nothing of it is re-declared in the app."""
+
+    name: str = "dfx-lite0"
+    version: str = "0.0.0"
+    architecture: str = "tf_efficientnet_lite0"
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    labels: tuple[str, str] = ("real", "fake")  # index = label value; the logit is for labels[1]
+    threshold: float = 0.5  # P(fake) at or above this is called fake
+    # Half-width of the "uncertain" band around the threshold, in probability.
+    uncertain_margin: float = 0.1
+    # Temperature applied to the logit before the sigmoid (1.0 = uncalibrated).
+    temperature: float = 1.0
+    crop_margin: float = 0.3
+    training: dict = field(default_factory=dict)  # data summary, seed, epochs, augmentations
+    metrics: dict = field(default_factory=dict)  # headline test metrics per data set
+    config_version: int = CONFIG_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise CheckpointError("config.json must hold a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise CheckpointError(f"config.json has unknown keys: {sorted(unknown)}")
+        for key in ("architecture", "input_size", "mean", "std", "labels", "threshold"):
+            if key not in data:
+                raise CheckpointError(f"config.json lacks the required key '{key}'")
+        config = cls(**data)
+        config.mean, config.std, config.labels = tuple(config.mean), tuple(config.std), tuple(config.labels)
+        config.validate()
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelConfig:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CheckpointError(f"{path} is missing") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+    def validate(self) -> None:
+        problems = []
+        if not isinstance(self.input_size, int) or not 32 <= self.input_size <= 1024:
+            problems.append("input_size must be an integer in [32, 1024]")
+        for key in ("mean", "std"):
+            value = getattr(self, key)
+            if len(value) != 3 or not all(isinstance(v, (int, float)) for v in value):
+                problems.append(f"{key} must be three numbers")
+        if any(isinstance(v, (int, float)) and v <= 0 for v in self.std):
+            problems.append("std must be positive")
+        if len(self.labels) != 2:
+            problems.append("labels must name exactly two classes")
+        if not isinstance(self.threshold, (int, float)) or not 0.0 < self.threshold < 1.0:
+            problems.append("threshold must be a probability in (0, 1)")
+        if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+            problems.append("temperature must be positive")
+        if problems:
+            raise CheckpointError("config.json is inconsistent: " + "; ".join(problems))
+
+    def verdict(self, p_fake: float) -> str:
+        """'fake', 'real' or 'uncertain' (within uncertain_margin of the threshold)."""
+        if abs(p_fake - self.threshold) < self.uncertain_margin:
+            return "uncertain"
+        return self.labels[1] if p_fake >= self.threshold else self.labels[0]

@@ -1,0 +1,209 @@
+"""Evaluate a checkpoint on a labelled folder with the app's own face pipeline, and store the run.
+
+    python -m detector.evaluate PATH [--split test] [--reals DIR] [--model DIR] [--limit N] [--json]
+
+PATH is a folder with `real/` and `fake/`, or a dataset root with `<split>/real|fake`. A set
+with fakes only (sd21_faces) needs `--reals DIR` (a folder of real images, or a dataset root
+whose same split is used): the run's data name says which reals were used. An image's score is
+its most suspicious face; pictures where no face was found are kept in the run (score empty)
+and counted, never silently dropped. Metrics come from scikit-learn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+from detector.errors import DetectorError
+from detector.imageio import load_image
+from detector.prepare import list_images
+from detector.runs import Run, RunStore
+
+
+def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The error rate where false positive and false negative rates meet, from sklearn's ROC."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    fnr = 1.0 - tpr
+    index = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[index] + fnr[index]) / 2.0)
+
+
+def compute_metrics(labels, scores, threshold: float) -> dict:
+    """All headline metrics for scores = P(fake) against labels (1 = fake), at a threshold."""
+    labels = np.asarray(labels, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    predicted = (scores >= threshold).astype(int)
+    both = len(np.unique(labels)) == 2
+    tn, fp, fn, tp = confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
+    return {
+        "n": int(len(labels)),
+        "n_real": int((labels == 0).sum()),
+        "n_fake": int((labels == 1).sum()),
+        "threshold": float(threshold),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "specificity": float(recall_score(labels, predicted, pos_label=0, zero_division=0)),
+        "auc": float(roc_auc_score(labels, scores)) if both else None,
+        "average_precision": float(average_precision_score(labels, scores)) if both else None,
+        "log_loss": float(log_loss(labels, np.clip(scores, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "eer": equal_error_rate(labels, scores) if both else None,
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+    }
+
+
+def resolve_items(path: Path, split: str | None) -> list[tuple[Path, int]]:
+    folder = path / split if split else path
+    if not folder.is_dir():
+        raise DetectorError(f"{folder} is not a folder")
+    items = list_images(folder)
+    if not items:
+        raise DetectorError(f"{folder} has no images in real/ or fake/")
+    return items
+
+
+def subsample(items: list[tuple[Path, int]], limit: int | None, seed: int = 0) -> list[tuple[Path, int]]:
+    """At most `limit` images per class, drawn with a fixed seed."""
+    if not limit:
+        return items
+    rng = np.random.default_rng(seed)
+    out = []
+    for label in (0, 1):
+        group = [it for it in items if it[1] == label]
+        if len(group) > limit:
+            group = [group[i] for i in sorted(rng.choice(len(group), limit, replace=False))]
+        out += group
+    return out
+
+
+def score_images(detector, items: list[tuple[Path, int]], progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Run the app's pipeline on every image; one record per image (errors recorded, not raised)."""
+    records = []
+    for done, (path, label) in enumerate(items, start=1):
+        record = {"path": str(path), "label": int(label), "score": None, "n_faces": 0, "fallback": False, "seconds": 0.0, "error": None}
+        try:
+            image = load_image(path)
+            result = detector.analyze(image)
+            record.update(
+                score=result.p_fake,
+                n_faces=len(result.faces),
+                fallback=any(f.face.fallback for f in result.faces),
+                seconds=round(result.seconds, 4),
+            )
+            if not result.faces:
+                record["error"] = "no face found"
+        except DetectorError as exc:
+            record["error"] = str(exc)
+        records.append(record)
+        if progress:
+            progress(done, len(items))
+    return records
+
+
+def build_run(detector, data_name: str, records: list[dict], info: dict | None = None) -> Run:
+    scored = [r for r in records if r["score"] is not None]
+    if not scored:
+        raise DetectorError("no image in this set could be scored")
+    labels = [r["label"] for r in scored]
+    scores = [r["score"] for r in scored]
+    metrics = compute_metrics(labels, scores, detector.config.threshold)
+    seconds = np.array([r["seconds"] for r in scored])
+    metrics.update(
+        n_images=len(records),
+        n_unscored=len(records) - len(scored),
+        n_fallback=int(sum(r["fallback"] for r in scored)),
+        time_mean_s=float(seconds.mean()),
+        time_p95_s=float(np.percentile(seconds, 95)),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    )
+    if detector.device.type == "cuda":
+        import torch
+
+        metrics["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return Run(
+        model_name=detector.config.name,
+        model_version=detector.config.version,
+        model_path=str(detector.checkpoint),
+        data=data_name,
+        threshold=detector.config.threshold,
+        metrics=metrics,
+        scores=records,
+        info={"device": str(detector.device), **(info or {})},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Evaluate a checkpoint on a labelled image folder.")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--split", help="use PATH/<split>/real|fake")
+    parser.add_argument("--reals", type=Path, help="real images to pair with a fakes-only set")
+    parser.add_argument("--name", help="data name stored with the run (default: from the path)")
+    parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
+    parser.add_argument("--limit", type=int, help="at most N images per class (fixed seed)")
+    parser.add_argument("--db", type=Path, help="runs database (default: env DFX_RUNS_DB or runs/runs.sqlite)")
+    parser.add_argument("--export", type=Path, help="also write the run as JSON here")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON on the last line")
+    args = parser.parse_args(argv)
+    try:
+        items = resolve_items(args.path, args.split)
+        name = args.name or "/".join(p for p in (args.path.name, args.split) if p)
+        if args.reals:
+            reals_dir = args.reals / args.split if args.split and (args.reals / args.split).is_dir() else args.reals
+            reals = [it for it in resolve_items(reals_dir, None) if it[1] == 0]
+            items = [it for it in items if it[1] == 1] + reals
+            name += f" + reals of {args.reals.name}" + (f"/{args.split}" if args.split else "")
+        items = subsample(items, args.limit)
+        if len({label for _, label in items}) < 2:
+            raise DetectorError(f"{name} has only one class; add --reals DIR to pair it with real faces")
+        from detector.inference import Detector
+
+        detector = Detector(args.model)
+        start = time.time()
+        bar = None
+        if not args.json:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(items), unit="img", file=sys.stderr)
+        records = score_images(detector, items, (lambda d, t: bar.update(1)) if bar else None)
+        if bar:
+            bar.close()
+        run = build_run(detector, name, records, {"split": args.split, "limit": args.limit, "wall_s": round(time.time() - start, 1)})
+        store = RunStore(args.db)
+        store.add(run)
+        if args.export:
+            store.export_json(run.id, args.export)
+    except DetectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = {k: v for k, v in run.metrics.items() if k != "confusion_matrix"}
+    if args.json:
+        print(json.dumps({"run_id": run.id, "data": name, **run.metrics}))
+    else:
+        print(f"run {run.id} stored in {store.path}")
+        for key, value in summary.items():
+            print(f"  {key:>18}: {value:.4f}" if isinstance(value, float) else f"  {key:>18}: {value}")
+        print(f"  confusion [[tn fp] [fn tp]]: {run.metrics['confusion_matrix']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

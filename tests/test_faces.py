@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from detector.faces import FaceFinder, crop_face, landmarks_in_crop, square_crop_box
+
+
+@pytest.fixture(scope="module")
+def finder():
+    return FaceFinder()
+
+
+def test_astronaut_has_one_face_with_a_sensible_box(finder, astronaut):
+    faces = finder.find(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    x1, y1, x2, y2 = face.box
+    # Eileen Collins' face sits around x 170-250, y 40-140 in the 512 x 512 photo.
+    assert 140 < x1 < 200 and 220 < x2 < 280 and 20 < y1 < 80 and 110 < y2 < 170
+    assert face.prob > 0.99 and not face.fallback
+    assert face.landmarks.shape == (5, 2)
+    left_eye, right_eye = face.landmarks[0], face.landmarks[1]
+    assert left_eye[0] < right_eye[0] and x1 < left_eye[0] < x2
+
+
+def test_large_picture_is_downscaled_and_boxes_map_back(finder, astronaut):
+    big = astronaut.resize((2048, 2048), Image.BICUBIC)
+    small_box = np.array(finder.find(astronaut)[0].box)
+    big_box = np.array(finder.find(big)[0].box)
+    assert np.allclose(big_box / 4.0, small_box, atol=6)
+
+
+def test_crop_policy_square_with_margin_inside_the_picture():
+    box = (100.0, 100.0, 200.0, 180.0)
+    left, top, right, bottom = square_crop_box(box, (1000, 1000), margin=0.3)
+    assert right - left == bottom - top == 130
+    assert (left + right) / 2 == pytest.approx(150, abs=1) and (top + bottom) / 2 == pytest.approx(140, abs=1)
+
+
+def test_crop_policy_never_pads_a_tight_crop():
+    # A face that fills a 224 picture (DFDC-like) crops to the whole picture, not beyond it.
+    assert square_crop_box((10.0, 5.0, 214.0, 220.0), (224, 224)) == (0, 0, 224, 224)
+    # Near a border, the square slides inside instead of being padded.
+    left, top, right, bottom = square_crop_box((0.0, 0.0, 50.0, 50.0), (400, 300))
+    assert left == 0 and top == 0 and right - left == 65
+
+
+def test_landmarks_follow_the_crop(finder, astronaut):
+    face = finder.find(astronaut)[0]
+    crop = crop_face(astronaut, face.crop_box, 224)
+    landmarks = landmarks_in_crop(face.landmarks, face.crop_box, 224)
+    assert crop.size == (224, 224)
+    assert ((landmarks > 0) & (landmarks < 224)).all()
+
+
+def test_fallback_for_a_face_crop_without_detection(finder):
+    # Noise has no face: a small square picture is taken whole (flagged), a wide one is not.
+    rng = np.random.default_rng(0)
+    square = Image.fromarray(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8))
+    wide = Image.fromarray(rng.integers(0, 255, (300, 900, 3), dtype=np.uint8))
+    faces = finder.find(square)
+    assert len(faces) == 1 and faces[0].fallback and faces[0].crop_box == (0, 0, 224, 224)
+    assert finder.find(wide) == []
+    never = FaceFinder(fallback="never")
+    assert never.find(square) == []

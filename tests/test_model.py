@@ -1,0 +1,47 @@
+import numpy as np
+import skimage.data
+import timm
+import torch
+from PIL import Image
+
+from detector.model import LITE0_MEAN, LITE0_STD, imagenet_lite0, load_imagenet_lite0_state
+
+CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+def test_every_imagenet_tensor_is_mapped_once():
+    state = load_imagenet_lite0_state()
+    target = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+    expected = {k for k in target if not k.endswith("num_batches_tracked")}
+    assert set(state) == expected
+    source = torch.load(__import__("detector.model", fromlist=["x"]).imagenet_lite0_path(), map_location="cpu", weights_only=True)
+    assert len([k for k in source if not k.endswith("num_batches_tracked")]) == len(state) == 296
+
+
+def test_imagenet_head_sees_the_cat():
+    model = imagenet_lite0()
+    image = Image.fromarray(skimage.data.chelsea()).resize((224, 224), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(image)).permute(2, 0, 1).float()[None] / 255.0
+    mean, std = torch.tensor(LITE0_MEAN).view(1, 3, 1, 1), torch.tensor(LITE0_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        top5 = model((x - mean) / std).topk(5).indices[0].tolist()
+    assert CAT_CLASSES & set(top5)
+    assert top5[0] in CAT_CLASSES
+
+
+def test_a_wrong_mapping_would_be_caught():
+    # Shuffling the source order must break the shape check: the mapping is not vacuous.
+    import pytest
+
+    from detector import model as model_module
+
+    original = torch.load(model_module.imagenet_lite0_path(), map_location="cpu", weights_only=True)
+    items = list(original.items())
+    items[0], items[5] = items[5], items[0]
+    import tempfile
+    from collections import OrderedDict
+
+    with tempfile.NamedTemporaryFile(suffix=".pth") as handle:
+        torch.save(OrderedDict(items), handle.name)
+        with pytest.raises(ValueError, match="does not fit"):
+            load_imagenet_lite0_state(handle.name)

@@ -1,0 +1,72 @@
+import json
+import shutil
+import struct
+import zlib
+
+import pytest
+
+from detector import predict
+from tests.conftest import SAMPLES
+
+
+def png_bomb() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+
+
+def test_json_shape(tiny_checkpoint, capsys):
+    files = [str(SAMPLES / "astronaut.jpg"), str(SAMPLES / "two_faces.jpg"), str(SAMPLES / "rocket_no_face.jpg")]
+    assert predict.main(files + ["--model", str(tiny_checkpoint), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["file"] for r in out] == files
+    assert [len(r["faces"]) for r in out] == [1, 2, 0]
+    face = out[0]["faces"][0]
+    assert {"box", "p_fake", "label", "fallback", "face_prob", "landmarks"} <= set(face)
+    assert 0.0 <= face["p_fake"] <= 1.0 and face["label"] in ("real", "fake", "uncertain")
+    assert out[2]["p_fake"] is None and out[2]["notes"]
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("empty.jpg", b""),
+        ("truncated.jpg", None),
+        ("random.png", bytes(range(256)) * 40),
+        ("bomb.png", png_bomb()),
+        ("notes.txt", b"hello"),
+        ("archive.jpg", b"PK\x03\x04" + bytes(100)),
+    ],
+)
+def test_bad_input_one_line_nonzero_exit_others_processed(tmp_path, tiny_checkpoint, capsys, name, content):
+    bad = tmp_path / name
+    if content is None:
+        data = (SAMPLES / "astronaut.jpg").read_bytes()
+        content = data[: len(data) // 3]
+    bad.write_bytes(content)
+    good = tmp_path / "good.jpg"
+    shutil.copy(SAMPLES / "astronaut.jpg", good)
+    code = predict.main([str(bad), str(good), "--model", str(tiny_checkpoint), "--json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and name in err[0]
+    assert "Traceback" not in captured.err
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert [r["file"] for r in out] == [str(good)] and len(out[0]["faces"]) == 1
+
+
+def test_cli_subprocess_has_no_traceback(tmp_path, tiny_checkpoint):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    proc = subprocess.run(
+        [sys.executable, "-m", "detector.predict", str(bad), "--model", str(tiny_checkpoint)],
+        capture_output=True, text=True, cwd=SAMPLES.parent.parent, timeout=300,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "bad.jpg" in proc.stderr and "Traceback" not in proc.stderr

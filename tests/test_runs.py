@@ -1,0 +1,54 @@
+import json
+import threading
+
+import pytest
+
+from detector.runs import Run, RunsDatabaseError, RunStore
+
+
+def make_run(**kw) -> Run:
+    scores = [{"path": f"/x/{i}.jpg", "label": i % 2, "score": i / 10, "n_faces": 1, "fallback": False, "seconds": 0.1, "error": None} for i in range(6)]
+    return Run(model_name="m", model_version="1", data="d", threshold=0.5, metrics={"n": 6, "auc": 0.9}, scores=scores, **kw)
+
+
+def test_add_get_export_import(tmp_path):
+    store = RunStore(tmp_path / "a.sqlite", import_reference=False)
+    run = make_run()
+    store.add(run)
+    back = store.get(run.id)
+    assert back.scores == run.scores and back.metrics == run.metrics
+    exported = store.export_json(run.id, tmp_path / "run.json")
+    other = RunStore(tmp_path / "b.sqlite", import_reference=False)
+    assert other.import_json(exported) == run.id
+    assert other.get(run.id).to_dict() == back.to_dict()
+    assert [r["id"] for r in other.list()] == [run.id]
+
+
+def test_env_variable_and_reference_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DFX_RUNS_DB", str(tmp_path / "env.sqlite"))
+    store = RunStore()
+    assert store.path == tmp_path / "env.sqlite"
+    from detector.runs import REFERENCE_RUNS_DIR
+
+    shipped = {json.loads(p.read_text())["id"] for p in REFERENCE_RUNS_DIR.glob("*.json")}
+    assert {r["id"] for r in store.list()} == shipped
+    assert RunStore().import_reference_runs() == 0  # imported once only
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(RunsDatabaseError, match="cannot"):
+        RunStore(path)
+
+
+def test_two_writers_at_once_both_land(tmp_path):
+    path = tmp_path / "c.sqlite"
+    RunStore(path, import_reference=False)
+    runs = [make_run(), make_run()]
+    threads = [threading.Thread(target=lambda r=r: RunStore(path, import_reference=False).add(r)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r["id"] for r in RunStore(path, import_reference=False).list()} == {r.id for r in runs}

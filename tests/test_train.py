@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+
+from detector import prepare, train
+from tests.conftest import face_folder
+
+
+def test_prepare_and_train_smoke(tmp_path, astronaut):
+    data = tmp_path / "data"
+    for split in ("train", "val"):
+        face_folder(data / "tinyset" / split, astronaut, n=4)
+    cache = tmp_path / "cache"
+    assert prepare.main([str(data), "--out", str(cache), "--workers", "1", "--size", "96"]) == 0
+    index = json.loads((cache / "tinyset" / "train" / "index.json").read_text())
+    crops = np.load(cache / "tinyset" / "train" / "crops.npy")
+    assert crops.shape == (8, 96, 96, 3) and len(index["records"]) == 8
+    assert sorted(r["label"] for r in index["records"]) == [0] * 4 + [1] * 4
+    assert all(r["landmarks"] is not None for r in index["records"])  # MTCNN found every face
+
+    out = tmp_path / "run"
+    args = ["--cache", str(cache), "--out", str(out), "--epochs", "2", "--samples-per-epoch", "16",
+            "--batch-size", "8", "--sbi", "0.5", "--val-max-per-set", "8"]
+    assert train.main(args) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    for key in ("train_loss", "train_accuracy", "train_auc", "val_loss", "val_accuracy", "val_auc"):
+        assert all(np.isfinite(h[key]) for h in history)
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["input_size"] == 96 and 0 < config["threshold"] < 1 and config["training"]["sbi"] == 0.5
+    assert (out / "best" / "model.safetensors").is_file()
+
+    # resuming continues from the saved epoch instead of starting over
+    assert train.main(args[:5] + ["3"] + args[6:] + ["--resume"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_self_blend_changes_only_the_face_region(astronaut):
+    from detector.faces import FaceFinder, crop_face, landmarks_in_crop
+    from detector.sbi import self_blend
+
+    face = FaceFinder().find(astronaut)[0]
+    crop = np.asarray(crop_face(astronaut, face.crop_box, 224))
+    landmarks = landmarks_in_crop(face.landmarks, face.crop_box, 224)
+    fake = self_blend(crop, landmarks, np.random.default_rng(3))
+    diff = np.abs(fake.astype(int) - crop.astype(int)).sum(axis=2)
+    assert diff.shape == (224, 224) and diff.max() > 20
+    centre = diff[80:150, 80:150].mean()
+    corners = np.mean([diff[:20, :20].mean(), diff[:20, -20:].mean(), diff[-20:, :20].mean(), diff[-20:, -20:].mean()])
+    assert centre > 5 * max(corners, 0.5)
