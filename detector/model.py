@@ -95,4 +95,7 @@ def new_classifier(config: ModelConfig, drop_rate: float = 0.2) -> DeepfakeClass
     missing, unexpected = model.backbone.load_state_dict(state, strict=False)
     if unexpected or set(missing) != {"classifier.weight", "classifier.bias"}:
         raise RuntimeError(f"ImageNet init mismatch: missing={missing} unexpected={unexpected}")
+    # timm's EfficientNet init draws a 1-output head from U(-1, 1): logits of +-20 at the start.
+    nn.init.normal_(model.backbone.classifier.weight, std=0.01)
+    nn.init.zeros_(model.backbone.classifier.bias)
     return model

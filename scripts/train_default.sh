@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# How the shipped model was trained (CPU, 2 cores): the same budget with and without
+# self-blended images, side by side, one thread each, so the SBI comparison is fair.
+#   bash scripts/train_default.sh [DATA=../shared/data] [CACHE=cache/crops] [OUT=runs/train]
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+CACHE=${CACHE:-cache/crops}
+OUT=${OUT:-runs/train}
+MINUTES=${MINUTES:-85}
+PY=${PY:-.venv/bin/python}
+$PY -m detector.prepare "$DATA" --out "$CACHE" --splits train val
+common=(--cache "$CACHE" --epochs 12 --samples-per-epoch 3200 --batch-size 32 --lr 4e-4
+        --val-max-per-set 800 --patience 4 --threads 1 --seed 0 --max-minutes "$MINUTES" --resume)
+mkdir -p "$OUT"
+$PY -m detector.train "${common[@]}" --out "$OUT/lite0-base" --sbi 0 --version 1.0.0+base > "$OUT/lite0-base.out" 2>&1 &
+$PY -m detector.train "${common[@]}" --out "$OUT/lite0-sbi" --sbi 0.3 --version 1.0.0+sbi > "$OUT/lite0-sbi.out" 2>&1 &
+wait
