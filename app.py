@@ -4,6 +4,9 @@ import streamlit as st
 
 st.set_page_config(page_title="Deepfake face check", page_icon="🔍", layout="wide")
 
-home = st.Page("pages/home.py", title="Home", icon="🏠", default=True)
-about = st.Page("pages/about_model.py", title="About the model", icon="📄")
-st.navigation([home, about]).run()
+pages = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/analyze_image.py", title="Analyze image", icon="🖼️", url_path="analyze_image"),
+    st.Page("pages/about_model.py", title="About the model", icon="📄", url_path="about"),
+]
+st.navigation(pages).run()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +81,8 @@ class Detector:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.config: ModelConfig = self.model.config
         self.faces = FaceFinder(device=self.device, margin=self.config.crop_margin, fallback=fallback)
-        # MTCNN and the classifier are shared between threads (Streamlit sessions); explainers
-        # that register hooks take this lock so no two of them see each other's activations.
-        self.lock = threading.RLock()
+        # Shared with every explainer of this model (see DeepfakeClassifier.lock).
+        self.lock = self.model.lock
 
     def to_tensor(self, crops: list[Image.Image]) -> torch.Tensor:
         """RGB crops -> (N, 3, S, S) float tensor in [0, 1] on the model's device."""
@@ -106,8 +104,7 @@ class Detector:
     def analyze(self, image: Image.Image) -> ImageResult:
         """Every face of an RGB picture with its P(fake) and verdict, largest face first."""
         start = time.perf_counter()
-        with self.lock:
-            faces = self.faces.find(image)
+        faces = self.faces.find(image)
         detected = time.perf_counter()
         crops = [crop_face(image, f.crop_box, self.config.input_size) for f in faces]
         logits = self.classify(crops)

@@ -7,6 +7,7 @@ can forget or mis-state the normalisation.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import timm
@@ -33,6 +34,19 @@ class DeepfakeClassifier(nn.Module):
         )
         self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+        # One model is shared by every browser session. Anything that runs it while hooks may be
+        # registered (inference, Grad-CAM, gradients) holds this lock, so no call ever sees
+        # another call's activations.
+        self.lock = threading.RLock()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("lock", None)  # a copy (deepcopy, pickle) gets a lock of its own
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.lock = threading.RLock()
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """pixels: (B, 3, H, W) RGB in [0, 1] -> logits (B, 1); sigmoid gives P(fake)."""

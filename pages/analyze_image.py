@@ -1,0 +1,133 @@
+import hashlib
+import json
+
+import pandas as pd
+import streamlit as st
+
+from detector.draw import draw_faces
+from detector.errors import InputError
+from detector.imageio import IMAGE_SUFFIXES, decode_image
+from pages.common import samples_dir, sidebar_detector
+from xai import FAKE, REAL, cached_explain
+from xai.gradcam import FAST_CAM_METHODS, layer_choices
+from xai.overlay import colorbar, colorbar_labels, png_bytes, render
+from xai.saliency import SALIENCY_METHODS
+
+st.title("Analyze an image")
+detector = sidebar_detector()
+config = detector.config
+
+with st.sidebar:
+    st.subheader("Explanations")
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05)
+    explain_other = st.toggle("Explain the other class", help="By default each map explains the class the model predicted.")
+    cam_method = st.selectbox("Grad-CAM method", FAST_CAM_METHODS)
+    layers = list(layer_choices(detector.model))
+    cam_layer = st.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, help="Early layers see edges and texture; the last ones see face parts.")
+    lime_samples = st.slider("LIME samples", 50, 1000, 150, 50)
+    lime_segments = st.slider("LIME / SHAP superpixels", 10, 150, 40, 5)
+    saliency_method = st.selectbox("Saliency method", SALIENCY_METHODS, index=1)
+    shap_samples = st.slider("SHAP samples", 4, 64, 16, 4)
+
+# ---- input: upload or one-click sample -------------------------------------------------------
+# No `type=` filter: Streamlit would raise on a wrong extension from deep inside session state;
+# our own check below answers with a clear message instead.
+uploaded = st.file_uploader("Upload a photo (jpg, jpeg, png, webp, bmp)")
+samples = sorted(p for p in samples_dir().glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+st.caption("…or try a bundled sample:")
+columns = st.columns(len(samples) or 1)
+for column, path in zip(columns, samples):
+    if column.button(path.stem.replace("_", " "), key=f"sample-{path.name}", width="stretch"):
+        st.session_state["sample"] = path.name
+if uploaded is not None:
+    st.session_state.pop("sample", None)
+    name, data = uploaded.name, uploaded.getvalue()
+elif "sample" in st.session_state:
+    name = st.session_state["sample"]
+    data = (samples_dir() / name).read_bytes()
+else:
+    st.info("Upload a photo (jpg, png, webp, bmp) or pick a sample to begin.")
+    st.stop()
+
+# ---- detection: once per picture and model; widgets that only change explanations reuse it --
+suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+try:
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputError(f"{name}: '{suffix or 'no extension'}' is not a supported image type ({', '.join(IMAGE_SUFFIXES)})")
+    digest = hashlib.sha256(data).hexdigest()
+    key = ("analysis", digest, str(detector.checkpoint))
+    if st.session_state.get("analysis_key") != key:
+        image = decode_image(data, name)
+        with st.spinner("Finding and scoring faces…"):
+            result = detector.analyze(image)
+        st.session_state["analysis_key"], st.session_state["analysis"] = key, (image, result)
+    image, result = st.session_state["analysis"]
+except InputError as exc:
+    st.error(f"This file cannot be analysed: {exc}")
+    st.stop()
+
+# ---- verdicts ---------------------------------------------------------------------------------
+left, right = st.columns([3, 2])
+left.image(draw_faces(image, result.faces), caption=f"{name} · {image.width}×{image.height}", width="stretch")
+with right:
+    for note in result.notes:
+        st.warning(note)
+    if result.faces:
+        worst = max(result.faces, key=lambda f: f.p_fake)
+        st.metric("Most suspicious face", f"#{worst.index + 1}: {worst.label.upper()}", f"P(fake) = {worst.p_fake:.2f}", delta_color="off")
+    rows = [
+        {"face #": f.index + 1, "P(fake)": round(f.p_fake, 3), "verdict": f.label,
+         "detector confidence": round(f.face.prob, 3), "fallback (no face detected)": f.face.fallback}
+        for f in result.faces
+    ]
+    table = pd.DataFrame(rows)
+    if rows:
+        st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        f"P(fake) is the model's calibrated probability that the face is fake. Verdict: fake at or above "
+        f"{config.threshold:.2f}, real below, *uncertain* within ±{config.uncertain_margin:.2f} of it. It was measured on "
+        "the test sets under *About the model*; on other kinds of fakes it can be wrong in both directions, and "
+        f"'real' is never proof. Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
+    )
+    if rows:
+        export = [f.to_dict() for f in result.faces]
+        c1, c2 = st.columns(2)
+        c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
+        c2.download_button("Results CSV", table.to_csv(index=False), file_name=f"{name}.faces.csv", mime="text/csv")
+
+if not result.faces:
+    st.stop()
+
+# ---- explanations -------------------------------------------------------------------------------
+st.header("Why: explanations per face")
+choices = [f.index + 1 for f in result.faces]
+chosen = st.multiselect("Explain faces", choices, default=choices[:2])
+families = {
+    "Grad-CAM": {"method": cam_method, "layer": cam_layer},
+    "LIME": {"samples": lime_samples, "segments": lime_segments},
+    "Saliency": {"method": saliency_method},
+    "SHAP": {"samples": shap_samples, "segments": lime_segments},
+}
+for face in [f for f in result.faces if f.index + 1 in chosen]:
+    predicted = FAKE if face.p_fake >= config.threshold else REAL
+    target = 1 - predicted if explain_other else predicted
+    st.subheader(f"Face #{face.index + 1}: {face.label} (P(fake) = {face.p_fake:.2f}) · maps explain '{'fake' if target == FAKE else 'real'}'")
+    explanations = {}
+    with st.status(f"Explaining face #{face.index + 1}…", expanded=False) as status:
+        for done, (family, params) in enumerate(families.items()):
+            status.update(label=f"Face #{face.index + 1}: {family} ({done + 1}/{len(families)})…")
+            explanations[family] = cached_explain(detector.model, face.crop, family, target=target, **params)
+        status.update(label=f"Face #{face.index + 1}: explained in {sum(e.seconds for e in explanations.values()):.1f} s", state="complete")
+    panels = st.columns(1 + len(explanations))
+    panels[0].image(face.crop, caption="Face crop (model input)", width="stretch")
+    panels[0].caption("The square crop the model classified.")
+    for panel, (family, explanation) in zip(panels[1:], explanations.items()):
+        overlay = render(face.crop, explanation, opacity)
+        panel.image(overlay, caption=f"{explanation.method} · {explanation.seconds:.1f} s", width="stretch")
+        panel.image(colorbar(explanation), width="stretch")
+        low, high = colorbar_labels(explanation)
+        panel.caption(f"**{explanation.method}** ({low} … {high}): {explanation.how_to_read}")
+        panel.download_button(
+            "PNG", png_bytes(overlay), file_name=f"face{face.index + 1}_{family.lower().replace(' ', '_')}.png",
+            mime="image/png", key=f"dl-{face.index}-{family}",
+        )

@@ -1,0 +1,61 @@
+"""The Streamlit app, driven headless with AppTest."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import SAMPLES
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 300
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page(f"pages/{name}.py")
+    return at
+
+
+def test_home_and_about_render():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "Deepfake face check" in at.title[0].value
+    at.switch_page("pages/about_model.py").run()
+    assert not at.exception and at.title[0].value == "About the model"
+
+
+def test_upload_shows_faces_verdict_and_four_maps():
+    at = page("analyze_image").run()
+    assert not at.exception
+    at.file_uploader[0].set_value(("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["face #"]) == [1] and table["verdict"][0] in ("real", "fake", "uncertain")
+    assert at.metric[0].label == "Most suspicious face"
+    captions = " ".join(c.value for c in at.caption)
+    for method in ("**Grad-CAM**", "**LIME**", "**SmoothGrad**", "**SHAP**"):
+        assert method in captions
+    assert len(at.get("image")) >= 1 + 1 + 2 * 4  # boxes, crop, four overlays with colour bars
+    assert len(at.get("download_button")) >= 2 + 4
+
+
+def test_wrong_file_type_is_a_clear_error_and_the_page_recovers():
+    at = page("analyze_image").run()
+    at.file_uploader[0].set_value(("notes.txt", b"not an image", "text/plain")).run()
+    assert not at.exception
+    assert any("cannot be analysed" in e.value for e in at.error)
+    at.file_uploader[0].set_value(("broken.jpg", b"\xff\xd8\xff\xe0 truncated", "image/jpeg")).run()
+    assert not at.exception and any("corrupt" in e.value or "not an image" in e.value for e in at.error)
+    at.file_uploader[0].set_value(("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe) == 1
+
+
+@pytest.mark.parametrize("sample", ["rocket_no_face.jpg"])
+def test_sample_button_and_no_face(sample):
+    at = page("analyze_image").run()
+    button = next(b for b in at.button if b.key == f"sample-{sample}")
+    button.click().run()
+    assert not at.exception
+    assert any("No face" in w.value for w in at.warning)

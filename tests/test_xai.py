@@ -1,0 +1,106 @@
+"""Every explainer through the one interface: shape, range, determinism, sanity, concurrency."""
+
+import copy
+import threading
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from detector.faces import crop_face
+from xai import FAKE, REAL, cached_explain, make_explainer
+from xai.overlay import colorbar, render
+
+# Small settings keep the suite fast; the defaults are exercised by the app tests.
+CASES = [
+    ("Grad-CAM", {"method": "Grad-CAM"}),
+    ("Grad-CAM", {"method": "HiResCAM", "layer": "block 3"}),
+    ("Grad-CAM", {"method": "EigenCAM (slow at early layers)", "layer": "block 5"}),
+    ("Grad-CAM", {"method": "LayerCAM", "layer": "stem (conv1)"}),
+    ("LIME", {"samples": 60, "segments": 20}),
+    ("Saliency", {"method": "Vanilla gradient"}),
+    ("Saliency", {"method": "SmoothGrad", "samples": 4}),
+    ("Saliency", {"method": "Integrated Gradients", "steps": 8}),
+    ("SHAP", {"samples": 4, "segments": 20}),
+]
+
+
+@pytest.fixture(scope="module")
+def face(detector, astronaut):
+    result = detector.analyze(astronaut)
+    return np.asarray(result.faces[0].crop)
+
+
+@pytest.fixture(scope="module")
+def model(detector):
+    return detector.model
+
+
+@pytest.mark.parametrize("family, params", CASES, ids=[f"{f}-{p.get('method', '')}" for f, p in CASES])
+def test_map_shape_range_and_determinism(model, face, family, params):
+    first = make_explainer(family, **params).explain(model, face, FAKE)
+    second = make_explainer(family, **params).explain(model, face, FAKE)
+    assert first.heatmap.shape == face.shape[:2] and first.heatmap.dtype == np.float32
+    assert first.heatmap.min() >= 0.0 and first.heatmap.max() <= 1.0
+    assert first.heatmap.std() > 0.01, "a flat map explains nothing"
+    np.testing.assert_allclose(first.heatmap, second.heatmap, atol=1e-5)
+    assert first.seconds > 0 and first.params
+    overlay = render(face, first, 0.5)
+    assert overlay.size == (face.shape[1], face.shape[0]) and colorbar(first).size[0] == 224
+
+
+def test_signed_maps_flip_with_the_target(model, face):
+    fake = make_explainer("LIME", samples=60, segments=20).explain(model, face, FAKE)
+    real = make_explainer("LIME", samples=60, segments=20).explain(model, face, REAL)
+    np.testing.assert_allclose(fake.signed, real.signed, atol=1e-6)  # + = fake in both
+    np.testing.assert_allclose(fake.heatmap, 1.0 - real.heatmap, atol=1e-6)
+
+
+@pytest.mark.parametrize("family, params", [CASES[0], CASES[4], CASES[6], CASES[8]], ids=["gradcam", "lime", "smoothgrad", "shap"])
+def test_maps_change_when_the_weights_are_randomised(model, face, family, params):
+    """Adebayo et al. 2018: a map that survives weight randomisation does not explain the model."""
+    randomised = copy.deepcopy(model)
+    torch.manual_seed(123)
+    for module in randomised.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    original = make_explainer(family, **params).explain(model, face, FAKE).heatmap
+    scrambled = make_explainer(family, **params).explain(randomised, face, FAKE).heatmap
+    rho = spearmanr(original.ravel(), scrambled.ravel())[0]
+    print(f"{family}: Spearman {rho:.3f}")
+    assert rho < 0.8, f"{family} map barely changed under randomisation (Spearman {rho:.2f})"
+
+
+def test_two_threads_explaining_at_once_match_one_alone(detector, astronaut):
+    other = astronaut.rotate(8).crop((100, 0, 400, 300))
+    faces = [np.asarray(detector.analyze(astronaut).faces[0].crop), np.asarray(crop_face(other, (0, 0, 300, 300), 224))]
+    alone = [make_explainer("Grad-CAM").explain(detector.model, f, FAKE).heatmap for f in faces]
+    alone_sal = [make_explainer("Saliency", method="Vanilla gradient").explain(detector.model, f, FAKE).heatmap for f in faces]
+    results: dict = {}
+    barrier = threading.Barrier(4)
+
+    def work(key, family, params, face):
+        barrier.wait()
+        for _ in range(3):
+            results.setdefault(key, []).append(make_explainer(family, **params).explain(detector.model, face, FAKE).heatmap)
+
+    threads = [threading.Thread(target=work, args=((fam, i), fam, p, faces[i]))
+               for i in range(2) for fam, p in (("Grad-CAM", {}), ("Saliency", {"method": "Vanilla gradient"}))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(2):
+        for heat in results[("Grad-CAM", i)]:
+            np.testing.assert_allclose(heat, alone[i], atol=1e-5)
+        for heat in results[("Saliency", i)]:
+            np.testing.assert_allclose(heat, alone_sal[i], atol=1e-5)
+    assert not any(m._forward_hooks for m in detector.model.modules()), "hooks left behind"
+
+
+def test_cache_returns_the_same_explanation(model, face):
+    first = cached_explain(model, face, "Grad-CAM", target=FAKE, method="Grad-CAM++")
+    second = cached_explain(model, face, "Grad-CAM", target=FAKE, method="Grad-CAM++")
+    other = cached_explain(model, face, "Grad-CAM", target=REAL, method="Grad-CAM++")
+    assert first is second and other is not first

@@ -1,0 +1,76 @@
+"""Explanations for the deepfake classifier, all behind one interface.
+
+    from xai import make_explainer
+    explanation = make_explainer("Grad-CAM", method="Grad-CAM++").explain(model, face, target=1)
+    explanation.heatmap  # (H, W) in [0, 1] at the face's size
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from xai.base import FAKE, REAL, Explainer, Explanation, face_array
+
+__all__ = ["FAKE", "REAL", "EXPLAINERS", "Explainer", "Explanation", "make_explainer", "cached_explain"]
+
+
+def _registry() -> dict[str, type[Explainer]]:
+    from xai.gradcam import GradCamExplainer
+    from xai.lime_explainer import LimeExplainer
+    from xai.saliency import SaliencyExplainer
+    from xai.shap import ShapExplainer
+
+    return {"Grad-CAM": GradCamExplainer, "LIME": LimeExplainer, "Saliency": SaliencyExplainer, "SHAP": ShapExplainer}
+
+
+EXPLAINERS = ("Grad-CAM", "LIME", "Saliency", "SHAP")
+
+
+def make_explainer(family: str, **params) -> Explainer:
+    registry = _registry()
+    if family not in registry:
+        raise ValueError(f"unknown explainer {family!r}; choose from {list(registry)}")
+    return registry[family](**params)
+
+
+class ExplanationCache:
+    """A bounded LRU cache keyed by (model, face pixels, method, parameters, target)."""
+
+    def __init__(self, capacity: int = 128) -> None:
+        self.capacity = capacity
+        self.items: OrderedDict[tuple, Explanation] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_or_compute(self, key: tuple, compute) -> Explanation:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                self.hits += 1
+                return self.items[key]
+        value = compute()
+        with self.lock:
+            self.misses += 1
+            self.items[key] = value
+            while len(self.items) > self.capacity:
+                self.items.popitem(last=False)
+        return value
+
+
+_CACHE = ExplanationCache()
+
+
+def cached_explain(model, face, family: str, target: int = FAKE, cache: ExplanationCache = _CACHE, **params) -> Explanation:
+    """make_explainer(family, **params).explain(...), memoised on the face's pixels."""
+    array = face_array(face)
+    digest = hashlib.sha256(array.tobytes()).hexdigest()
+    key = (id(model), digest, array.shape, family, tuple(sorted(params.items())), int(target))
+    return cache.get_or_compute(key, lambda: make_explainer(family, **params).explain(model, array, target))
+
+
+def face_digest(face) -> str:
+    return hashlib.sha256(np.ascontiguousarray(face_array(face)).tobytes()).hexdigest()[:16]

@@ -1,0 +1,148 @@
+"""The one interface every explanation method shares (after pytorch-grad-cam's BaseCAM).
+
+An explainer is built with its parameters and called as `explainer.explain(model, face,
+target)`. It returns an `Explanation` whose `heatmap` is in [0, 1] at the face crop's size
+(1 = most important for the target class), so a page never cares which method made a map.
+Subclasses override one method, `attribute`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+FAKE, REAL = 1, 0
+_FALLBACK_LOCK = threading.RLock()
+
+
+@dataclass
+class Explanation:
+    method: str
+    heatmap: np.ndarray  # (H, W) float32 in [0, 1] at the face's size; importance for `target`
+    target: int  # 1 = explains "fake", 0 = explains "real"
+    params: dict
+    seconds: float
+    how_to_read: str
+    # For methods with a sign (LIME, SHAP): (H, W) in [-1, 1], + = evidence for "fake".
+    signed: np.ndarray | None = None
+    segments: np.ndarray | None = None  # superpixels, for methods that use them
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def target_name(self) -> str:
+        return "fake" if self.target == FAKE else "real"
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The lock that serialises every use of a shared model (see DeepfakeClassifier.lock)."""
+    return getattr(model, "lock", _FALLBACK_LOCK)
+
+
+def face_array(face: Image.Image | np.ndarray) -> np.ndarray:
+    """A face crop as (H, W, 3) uint8 RGB."""
+    array = np.asarray(face.convert("RGB") if isinstance(face, Image.Image) else face)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError("a face must be an RGB image")
+    return np.ascontiguousarray(array.astype(np.uint8))
+
+
+def to_input(array: np.ndarray, model: nn.Module) -> torch.Tensor:
+    """(N, H, W, 3) or (H, W, 3) uint8/float -> (N, 3, H, W) float in [0, 1] on the model's device."""
+    if array.ndim == 3:
+        array = array[None]
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float()
+    if array.dtype == np.uint8:
+        tensor = tensor / 255.0
+    device = next(model.parameters()).device
+    return tensor.to(device).contiguous(memory_format=torch.channels_last)
+
+
+class SignedLogit(nn.Module):
+    """The model's logit for the target: +logit for 'fake', -logit for 'real'."""
+
+    def __init__(self, model: nn.Module, target: int) -> None:
+        super().__init__()
+        self.model = model
+        self.sign = 1.0 if target == FAKE else -1.0
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model(pixels) * self.sign
+
+
+def probabilities(model: nn.Module, batch: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """P(fake) for (N, H, W, 3) images (uint8, or float in [0, 1]), batched, under the model lock."""
+    temperature = getattr(getattr(model, "config", None), "temperature", 1.0)
+    out = []
+    for start in range(0, len(batch), batch_size):
+        with model_lock(model), torch.inference_mode():
+            logits = model(to_input(batch[start : start + batch_size], model)).squeeze(1).float()
+        out.append(torch.sigmoid(logits / temperature).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def normalize(raw: np.ndarray, size: tuple[int, int], clip_percentile: float = 99.5) -> np.ndarray:
+    """Resize to (H, W) and scale to [0, 1], clipping the top outliers so one pixel can't dominate."""
+    heat = np.nan_to_num(np.asarray(raw, dtype=np.float32))
+    if heat.shape != size:
+        heat = cv2.resize(heat, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    low = float(heat.min())
+    high = float(np.percentile(heat, clip_percentile))
+    if high - low < 1e-12:
+        return np.zeros(size, dtype=np.float32)
+    return np.clip((heat - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+class Explainer:
+    """Base class: holds parameters, times the call, returns a normalised Explanation."""
+
+    name = "explainer"
+    how_to_read = ""
+
+    def __init__(self, **params) -> None:
+        self.params = params
+
+    def attribute(self, model: nn.Module, face: np.ndarray, target: int) -> tuple[np.ndarray, dict]:
+        """Return (raw map at any size, extras: signed / segments / anything else)."""
+        raise NotImplementedError
+
+    def explain(self, model: nn.Module, face: Image.Image | np.ndarray, target: int = FAKE) -> Explanation:
+        array = face_array(face)
+        start = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        try:
+            raw, extra = self.attribute(model, array, int(target))
+        finally:
+            model.train(was_training)
+        seconds = time.perf_counter() - start
+        signed = extra.pop("signed", None)
+        segments = extra.pop("segments", None)
+        if signed is not None:
+            heatmap = (signed + 1.0) / 2.0 if target == FAKE else (1.0 - signed) / 2.0
+            heatmap = heatmap.astype(np.float32)
+        else:
+            heatmap = normalize(raw, array.shape[:2])
+        return Explanation(
+            method=self.name,
+            heatmap=heatmap,
+            target=int(target),
+            params=dict(self.params),
+            seconds=seconds,
+            how_to_read=self.how_to_read,
+            signed=signed,
+            segments=segments,
+            extra=extra,
+        )
+
+
+def signed_map(values: np.ndarray) -> np.ndarray:
+    """Scale a signed map to [-1, 1] keeping 0 at 0."""
+    peak = float(np.abs(values).max())
+    return (values / peak).astype(np.float32) if peak > 0 else np.zeros_like(values, dtype=np.float32)

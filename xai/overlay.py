@@ -1,0 +1,48 @@
+"""One renderer for every explanation: a heat map (or a signed red/green map) over the face."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image
+from skimage.segmentation import mark_boundaries
+
+from xai.base import Explanation
+
+HEAT_CMAP = "jet"
+SIGNED_CMAP = "RdYlGn_r"  # +1 (fake) red, -1 (real) green
+
+
+def render(face: Image.Image | np.ndarray, explanation: Explanation, opacity: float = 0.5) -> Image.Image:
+    """The face with the explanation's map blended over it, at the face's size."""
+    base = np.asarray(face.convert("RGB") if isinstance(face, Image.Image) else face, dtype=np.float32) / 255.0
+    if explanation.signed is not None:
+        values = explanation.signed
+        colours = colormaps[SIGNED_CMAP]((values + 1.0) / 2.0)[..., :3]
+        alpha = opacity * np.abs(values)[..., None]  # neutral regions stay see-through
+    else:
+        colours = colormaps[HEAT_CMAP](explanation.heatmap)[..., :3]
+        alpha = opacity
+    out = base * (1.0 - alpha) + colours * alpha
+    if explanation.segments is not None:
+        out = mark_boundaries(out, explanation.segments, color=(1, 1, 1), mode="inner")
+    return Image.fromarray(np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+def colorbar(explanation: Explanation, width: int = 224, height: int = 12) -> Image.Image:
+    """A horizontal colour bar matching render(): low -> high, or real <- 0 -> fake."""
+    ramp = np.linspace(0.0, 1.0, width)[None, :].repeat(height, axis=0)
+    cmap = colormaps[SIGNED_CMAP if explanation.signed is not None else HEAT_CMAP]
+    return Image.fromarray((cmap(ramp)[..., :3] * 255).astype(np.uint8))
+
+
+def colorbar_labels(explanation: Explanation) -> tuple[str, str]:
+    return ("← real", "fake →") if explanation.signed is not None else ("low", "high importance")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
