@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Deepfake face check", page_icon="🔍", layout="wide")
+st.set_page_config(page_title="Deepfake face check", page_icon=":material/search:", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/analyze_image.py", title="Analyze image", icon="🖼️", url_path="analyze_image"),
-    st.Page("pages/about_model.py", title="About the model", icon="📄", url_path="about"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/analyze_image.py", title="Analyze image", icon=":material/image_search:", url_path="analyze_image"),
+    st.Page("pages/analyze_video.py", title="Analyze video", icon=":material/movie:", url_path="analyze_video"),
+    st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
+    st.Page("pages/about_model.py", title="About the model", icon=":material/description:", url_path="about"),
 ]
 st.navigation(pages).run()

@@ -1,11 +1,12 @@
-"""Score the faces in image files.
+"""Score the faces in image and video files.
 
-    python -m detector.predict FILE... [--model DIR] [--json]
+    python -m detector.predict FILE... [--model DIR] [--json] [--fps 1] [--max-frames 32]
 
 Each bad file (empty, truncated, not an image, a decompression bomb, an unsupported type)
 gets one line on stderr and the others are still processed; the exit code is 1 when any file
 failed, 0 otherwise. `--json` prints one JSON list on the last line of stdout:
-[{"file": ..., "faces": [{"box", "p_fake", "label", "fallback", ...}], "p_fake": max}].
+[{"file": ..., "faces": [{"box", "p_fake", "label", "fallback", ...}], "p_fake": max}]; a video's
+object has the same keys (each face with its "frame" and "time") plus "tracks".
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ from detector.errors import DetectorError, InputError
 from detector.imageio import IMAGE_SUFFIXES, load_image
 
 
-def predict_file(detector, path: Path) -> dict:
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InputError(f"{path.name}: unsupported file type '{path.suffix or 'none'}' (use {', '.join(IMAGE_SUFFIXES)})")
+def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int = 32) -> dict:
+    from detector.video import VIDEO_SUFFIXES, analyze_video, video_to_dict
+
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        result = analyze_video(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames)
+        return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config)}
+    if suffix not in IMAGE_SUFFIXES:
+        supported = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        raise InputError(f"{path.name}: unsupported file type '{path.suffix or 'none'}' (use {supported})")
     image = load_image(path)
     result = detector.analyze(image)
     return {
         "file": str(path),
+        "kind": "image",
         "width": image.width,
         "height": image.height,
         "faces": [f.to_dict() for f in result.faces],
@@ -40,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--json", action="store_true", help="one JSON list on the last line of stdout")
+    parser.add_argument("--fps", type=float, default=1.0, help="video: frames sampled per second")
+    parser.add_argument("--max-frames", type=int, default=32, help="video: at most this many sampled frames")
     args = parser.parse_args(argv)
     try:
         from detector.inference import Detector
@@ -51,14 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     results, failed = [], 0
     for path in args.files:
         try:
-            result = predict_file(detector, path)
+            result = predict_file(detector, path, args.fps, args.max_frames)
         except DetectorError as exc:
             failed += 1
             message = str(exc)
             print(f"error: {message if path.name in message else f'{path.name}: {message}'}", file=sys.stderr)
             continue
         results.append(result)
-        if not args.json:
+        if not args.json and result["kind"] == "video":
+            print(f"{path}: {len(result['tracks'])} track(s) over {result['frames_sampled']} frames, "
+                  f"P(fake)={result['p_fake']} {result['label'] or 'no face'}")
+        elif not args.json:
             faces = result["faces"]
             print(f"{path}: {len(faces)} face(s)" + "".join(
                 f"\n  face {f['face']}: P(fake)={f['p_fake']:.3f} {f['label']}{' (no face detected: whole picture used)' if f['fallback'] else ''}"

@@ -1,0 +1,197 @@
+"""Numbers and figures for stored evaluation runs: all computed by scikit-learn from the scores.
+
+Pure functions of a Run (no Streamlit), so the metrics page and the tests share them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
+    auc,
+    brier_score_loss,
+    classification_report,
+    confusion_matrix,
+    precision_recall_curve,
+    roc_curve,
+)
+
+from detector.evaluate import compute_metrics
+from detector.runs import Run
+
+LABEL_NAMES = ["real", "fake"]
+
+
+def scored(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, scores) of the images that got a score."""
+    rows = [s for s in run.scores if s.get("score") is not None]
+    return np.array([r["label"] for r in rows], dtype=int), np.array([r["score"] for r in rows], dtype=float)
+
+
+def metrics_at(run: Run, threshold: float) -> dict:
+    labels, scores = scored(run)
+    return compute_metrics(labels, scores, threshold)
+
+
+def metrics_table(run: Run, threshold: float) -> pd.DataFrame:
+    m = metrics_at(run, threshold)
+    keys = ["accuracy", "precision", "recall", "f1", "specificity", "auc", "average_precision", "log_loss", "eer"]
+    rows = [(k, m[k]) for k in keys]
+    for key in ("time_mean_s", "time_p95_s", "peak_rss_mb", "n_unscored", "n_fallback"):
+        if key in run.metrics:
+            rows.append((key, run.metrics[key]))
+    return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def report_frame(run: Run, threshold: float) -> pd.DataFrame:
+    labels, scores = scored(run)
+    report = classification_report(labels, (scores >= threshold).astype(int), labels=[0, 1], target_names=LABEL_NAMES,
+                                   output_dict=True, zero_division=0)
+    return pd.DataFrame(report).T.round(4)
+
+
+def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    """ECE over equal-width bins: sum_b (n_b / n) * |mean(label) - mean(score)|."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        in_bin = index == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(labels[in_bin].mean() - scores[in_bin].mean())
+    return float(ece)
+
+
+def calibration(run: Run, bins: int = 10) -> dict:
+    labels, scores = scored(run)
+    fraction, mean_score = calibration_curve(labels, scores, n_bins=bins, strategy="uniform")
+    return {
+        "fraction_fake": fraction,
+        "mean_score": mean_score,
+        "ece": expected_calibration_error(labels, scores, bins),
+        "brier": float(brier_score_loss(labels, scores)),
+    }
+
+
+# ---- figures -------------------------------------------------------------------------------------
+def confusion_figure(run: Run, threshold: float, normalised: bool) -> go.Figure:
+    labels, scores = scored(run)
+    matrix = confusion_matrix(labels, (scores >= threshold).astype(int), labels=[0, 1],
+                              normalize="true" if normalised else None)
+    text = [[f"{v:.1%}" if normalised else f"{int(v)}" for v in row] for row in matrix]
+    fig = go.Figure(go.Heatmap(z=matrix, x=["pred real", "pred fake"], y=["true real", "true fake"], text=text,
+                               texttemplate="%{text}", colorscale="Blues", showscale=False))
+    fig.update_layout(title=f"Confusion matrix at {threshold:.2f}" + (" (row-normalised)" if normalised else ""),
+                      yaxis_autorange="reversed", height=340, margin=dict(t=50, b=20))
+    return fig
+
+
+def histogram_figure(run: Run, threshold: float) -> go.Figure:
+    labels, scores = scored(run)
+    fig = go.Figure()
+    for value, name, colour in ((0, "real", "#2ca02c"), (1, "fake", "#d62728")):
+        fig.add_histogram(x=scores[labels == value], name=name, marker_color=colour, opacity=0.6, xbins=dict(start=0, end=1, size=0.025))
+    fig.add_vline(x=threshold, line_dash="dash", annotation_text=f"threshold {threshold:.2f}")
+    fig.update_layout(barmode="overlay", title="P(fake) per class", xaxis_title="P(fake)", yaxis_title="images", height=340)
+    return fig
+
+
+def calibration_figure(runs: dict[str, Run], bins: int = 10) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect")
+    for name, run in runs.items():
+        c = calibration(run, bins)
+        fig.add_scatter(x=c["mean_score"], y=c["fraction_fake"], mode="lines+markers",
+                        name=f"{name} (ECE {c['ece']:.3f}, Brier {c['brier']:.3f})")
+    fig.update_layout(title="Reliability diagram", xaxis_title="mean P(fake) in bin", yaxis_title="fraction fake", height=380)
+    return fig
+
+
+def roc_figure(runs: dict[str, Run]) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
+    for name, run in runs.items():
+        labels, scores = scored(run)
+        if len(np.unique(labels)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(labels, scores)
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    fig.update_layout(title="ROC", xaxis_title="false positive rate", yaxis_title="true positive rate", height=420)
+    return fig
+
+
+def pr_figure(runs: dict[str, Run]) -> go.Figure:
+    from sklearn.metrics import average_precision_score
+
+    fig = go.Figure()
+    for name, run in runs.items():
+        labels, scores = scored(run)
+        if len(np.unique(labels)) < 2:
+            continue
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        fig.add_scatter(x=recall, y=precision, mode="lines", name=f"{name} (AP {average_precision_score(labels, scores):.3f})")
+    fig.update_layout(title="Precision-recall", xaxis_title="recall", yaxis_title="precision", height=420)
+    return fig
+
+
+def generalisation_frame(runs: list[Run]) -> pd.DataFrame:
+    """Model x data set, cell = ROC AUC (the newest run of each pair)."""
+    rows = {}
+    for run in sorted(runs, key=lambda r: r.created):
+        labels, scores = scored(run)
+        if len(np.unique(labels)) == 2:
+            from sklearn.metrics import roc_auc_score
+
+            rows[(f"{run.model_name} {run.model_version}", run.data)] = roc_auc_score(labels, scores)
+    if not rows:
+        return pd.DataFrame()
+    series = pd.Series(rows)
+    return series.unstack()
+
+
+def generalisation_figure(frame: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=frame.values, x=list(frame.columns), y=list(frame.index), zmin=0.5, zmax=1.0,
+                               colorscale="RdYlGn", text=[[f"{v:.3f}" if v == v else "" for v in row] for row in frame.values],
+                               texttemplate="%{text}", colorbar=dict(title="AUC")))
+    fig.update_layout(title="Generalisation: ROC AUC per model and data set", height=120 + 60 * len(frame.index))
+    return fig
+
+
+def training_history(run: Run) -> pd.DataFrame | None:
+    """The per-epoch history saved beside the run's model, if that folder is on this machine."""
+    candidates = [Path(run.model_path) / "history.json"] if run.model_path else []
+    candidates.append(Path(__file__).resolve().parent.parent / "assets" / "models" / run.model_name / "history.json")
+    for path in candidates:
+        if path.is_file():
+            return pd.read_json(path)
+    return None
+
+
+def history_figure(history: pd.DataFrame, metric: str) -> go.Figure:
+    fig = go.Figure()
+    for split in ("train", "val"):
+        column = f"{split}_{metric}"
+        if column in history:
+            fig.add_scatter(x=history["epoch"], y=history[column], mode="lines+markers", name=split)
+    fig.update_layout(title=f"{metric} per epoch", xaxis_title="epoch", height=320)
+    return fig
+
+
+def mistakes(run: Run, threshold: float, kind: str, k: int = 8) -> list[dict]:
+    """The k most confident false positives ('fp') or false negatives ('fn')."""
+    rows = [s for s in run.scores if s.get("score") is not None]
+    if kind == "fp":
+        wrong = [r for r in rows if r["label"] == 0 and r["score"] >= threshold]
+        wrong.sort(key=lambda r: -r["score"])
+    else:
+        wrong = [r for r in rows if r["label"] == 1 and r["score"] < threshold]
+        wrong.sort(key=lambda r: r["score"])
+    return wrong[:k]
+
+
+def scores_frame(run: Run) -> pd.DataFrame:
+    return pd.DataFrame(run.scores)

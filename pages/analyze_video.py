@@ -1,0 +1,110 @@
+import hashlib
+import json
+import time
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from detector.errors import InputError
+from detector.limits import MAX_VIDEO_SECONDS
+from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
+from pages.common import sidebar_detector
+from xai import FAKE, REAL, cached_explain
+from xai.overlay import render
+
+st.title("Analyze a video")
+detector = sidebar_detector()
+config = detector.config
+
+with st.sidebar:
+    st.subheader("Sampling")
+    sample_fps = st.slider("Frames per second sampled", 0.25, 4.0, 1.0, 0.25)
+    max_frames = st.slider("At most this many frames", 4, 64, DEFAULT_MAX_FRAMES, 4)
+    opacity = st.slider("Grad-CAM opacity", 0.0, 1.0, 0.5, 0.05)
+
+st.caption(
+    f"mp4, mov, avi, mkv or webm, up to {MAX_VIDEO_SECONDS // 60} min and 4K. The video is decoded in memory, "
+    "never written to disk. Frames are sampled evenly; faces are linked into one track per person."
+)
+uploaded = st.file_uploader("Upload a video (mp4, mov, avi, mkv, webm)", key="video")
+if uploaded is None:
+    st.info("Upload a video to begin.")
+    st.stop()
+
+name, data = uploaded.name, uploaded.getvalue()
+suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+key = (hashlib.sha256(data).hexdigest(), str(detector.checkpoint), sample_fps, max_frames)
+if st.session_state.get("video_key") != key:
+    if suffix not in VIDEO_SUFFIXES:
+        st.error(f"This file cannot be analysed: '{suffix or 'no extension'}' is not a supported video type ({', '.join(VIDEO_SUFFIXES)}).")
+        st.stop()
+    if st.session_state.get("video_stopped") == key:
+        st.warning("The analysis was stopped.")
+        if st.button("Analyse again"):
+            st.session_state.pop("video_stopped")
+            st.rerun()
+        st.stop()
+    # Clicking Stop reruns the page, which interrupts the analysis below at its next progress update.
+    st.button("Stop", on_click=lambda: st.session_state.update(video_stopped=key), key="stop-video")
+    bar = st.progress(0.0, text="Opening the video…")
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        eta = elapsed / done * (total - done)
+        bar.progress(done / total, text=f"Frame {done}/{total} · {elapsed:.0f} s elapsed · about {eta:.0f} s left")
+
+    try:
+        result = analyze_video(detector, data, name, sample_fps=sample_fps, max_frames=max_frames, progress=progress,
+                               should_stop=lambda: st.session_state.get("video_stopped") == key)
+    except InputError as exc:
+        bar.empty()
+        st.error(f"This file cannot be analysed: {exc}")
+        st.stop()
+    bar.empty()
+    st.session_state["video_key"], st.session_state["video_result"] = key, result
+result = st.session_state["video_result"]
+
+info = result.info
+st.write(f"**{name}** · {info.width}×{info.height} · {info.duration:.1f} s at {info.fps:.1f} fps · "
+         f"{len(result.frames)} frames sampled · analysed in {result.seconds:.1f} s")
+for note in result.notes:
+    st.warning(note)
+if not result.tracks:
+    st.stop()
+
+worst = result.worst_track
+verdict = config.verdict(worst.score)
+st.metric("Video verdict (most suspicious person)", verdict.upper(), f"track {worst.id}: P(fake) = {worst.score:.2f}", delta_color="off")
+st.caption(
+    "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "
+    "(> 0.8) it is their mean, if nearly all are confidently real (< 0.2) theirs, else the plain mean (also shown). "
+    f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof."
+)
+rows = [{"track": t.id, "frames": len(t.frames), "P(fake) confident frames": round(t.score, 3), "P(fake) mean": round(t.mean, 3),
+         "verdict": config.verdict(t.score)} for t in result.tracks]
+st.dataframe(rows, hide_index=True, width="stretch")
+
+timeline = go.Figure()
+for track in result.tracks:
+    timeline.add_scatter(x=[result.frames[i].time for i in track.frames], y=track.probabilities, mode="lines+markers", name=f"track {track.id}")
+timeline.add_hline(y=config.threshold, line_dash="dash", annotation_text="threshold")
+timeline.update_layout(title="P(fake) per sampled frame", xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[0, 1], height=360)
+st.plotly_chart(timeline, width="stretch")
+st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.name} {config.version}", **video_to_dict(result, config)}, indent=1),
+                   file_name=f"{name}.video.json", mime="application/json")
+
+for track in sorted(result.tracks, key=lambda t: -t.score):
+    st.subheader(f"Track {track.id}: {config.verdict(track.score)} · most suspicious frames with Grad-CAM")
+    columns = st.columns(3)
+    for column, position in zip(columns, track.most_suspicious(3)):
+        face = track.faces[position]
+        frame = result.frames[track.frames[position]]
+        target = FAKE if face.p_fake >= config.threshold else REAL
+        explanation = cached_explain(detector.model, face.crop, "Grad-CAM", target=target)
+        column.image(render(face.crop, explanation, opacity), caption=f"t = {frame.time:.1f} s · P(fake) {face.p_fake:.2f}", width="stretch")
+    with st.expander("Sampled frames of this track"):
+        columns = st.columns(4)
+        for n, frame_index in enumerate(track.frames[:16]):
+            frame = result.frames[frame_index]
+            columns[n % 4].image(frame.thumbnail, caption=f"{frame.time:.1f} s", width="stretch")

@@ -1,0 +1,133 @@
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from detector import run_metrics as rm
+from detector.errors import DetectorError
+from detector.runs import RunsDatabaseError, RunStore
+
+st.title("Metrics")
+st.caption(
+    "Every number here is recomputed by scikit-learn from the per-image scores stored with each evaluation run. "
+    "These are results on these test sets, not on the world: real-world media differ."
+)
+
+try:
+    store = RunStore()
+    runs_list = store.list()
+except RunsDatabaseError as exc:
+    st.error(f"The runs database cannot be used: {exc}. Move the file away or set DFX_RUNS_DB to another path.")
+    st.stop()
+
+if not runs_list:
+    st.info("No evaluation runs stored yet. Run one below, or `python -m detector.evaluate PATH`.")
+else:
+    overview = pd.DataFrame(
+        [{"id": r["id"], "model": f"{r['model_name']} {r['model_version']}", "data": r["data"], "date": r["created"],
+          "n": r["n"], "AUC": r["metrics"].get("auc"), "accuracy": r["metrics"].get("accuracy")} for r in runs_list]
+    )
+    st.dataframe(overview, hide_index=True, width="stretch")
+    labels = {r["id"]: f"{r['data']} · {r['model_name']} {r['model_version']} · {r['created'][:16]} · {r['id']}" for r in runs_list}
+    selected = st.multiselect("Runs", list(labels), default=list(labels)[: min(6, len(labels))], format_func=labels.get)
+    if not selected:
+        st.info("Select one or more runs.")
+    else:
+        try:
+            runs = {rid: store.get(rid) for rid in selected}
+        except RunsDatabaseError as exc:
+            st.error(str(exc))
+            st.stop()
+        primary_id = st.selectbox("Run in detail", selected, format_func=labels.get)
+        run = runs[primary_id]
+        threshold = st.slider("Decision threshold", 0.0, 1.0, float(round(run.threshold, 2)), 0.01,
+                              help="Everything below is recomputed at this threshold.")
+        labels_arr, _ = rm.scored(run)
+        if len(set(labels_arr.tolist())) < 2:
+            st.warning("This run has a single class: AUC, ROC and EER are undefined for it.")
+        c1, c2 = st.columns(2)
+        c1.subheader("Metrics")
+        c1.dataframe(rm.metrics_table(run, threshold), hide_index=True, width="stretch")
+        c2.subheader("Classification report")
+        c2.dataframe(rm.report_frame(run, threshold), width="stretch")
+        c3, c4 = st.columns(2)
+        c3.plotly_chart(rm.confusion_figure(run, threshold, normalised=False), width="stretch")
+        c4.plotly_chart(rm.confusion_figure(run, threshold, normalised=True), width="stretch")
+        c5, c6 = st.columns(2)
+        c5.plotly_chart(rm.histogram_figure(run, threshold), width="stretch")
+        calibration = rm.calibration(run)
+        c6.plotly_chart(rm.calibration_figure({run.data: run}), width="stretch")
+        c6.caption(f"ECE {calibration['ece']:.4f} · Brier {calibration['brier']:.4f} (10 equal-width bins).")
+
+        st.header("Across runs")
+        named = {f"{r.data} · {r.model_version}": r for r in runs.values()}
+        c7, c8 = st.columns(2)
+        c7.plotly_chart(rm.roc_figure(named), width="stretch")
+        c8.plotly_chart(rm.pr_figure(named), width="stretch")
+        frame = rm.generalisation_frame(list(runs.values()))
+        if not frame.empty:
+            st.plotly_chart(rm.generalisation_figure(frame), width="stretch")
+
+        st.header("Training curves of this run's model")
+        history = rm.training_history(run)
+        if history is None:
+            st.info("No training history is stored beside this run's model on this machine.")
+        else:
+            h1, h2, h3 = st.columns(3)
+            h1.plotly_chart(rm.history_figure(history, "loss"), width="stretch")
+            h2.plotly_chart(rm.history_figure(history, "accuracy"), width="stretch")
+            h3.plotly_chart(rm.history_figure(history, "auc"), width="stretch")
+
+        st.header("Misclassified examples")
+        for kind, title in (("fp", "False positives (real called fake)"), ("fn", "False negatives (fake called real)")):
+            st.subheader(title)
+            wrong = rm.mistakes(run, threshold, kind)
+            present = [w for w in wrong if Path(w["path"]).is_file()]
+            if not wrong:
+                st.write("None at this threshold.")
+            elif not present:
+                st.info(f"{len(wrong)} shown in the scores, but their image files are not on this machine.")
+            else:
+                columns = st.columns(len(present))
+                for column, item in zip(columns, present):
+                    column.image(item["path"], caption=f"P(fake) {item['score']:.2f}", width="stretch")
+
+        st.header("Export")
+        e1, e2 = st.columns(2)
+        e1.download_button("Run as JSON", json.dumps(run.to_dict(), indent=1), file_name=f"run_{run.id}.json", mime="application/json")
+        e2.download_button("Per-image scores CSV", rm.scores_frame(run).to_csv(index=False), file_name=f"run_{run.id}_scores.csv", mime="text/csv")
+
+st.header("Run a new evaluation")
+with st.form("new-eval"):
+    folder = st.text_input("Folder on this server (with real/ and fake/, or a data set root)", value="")
+    split = st.text_input("Split (optional, e.g. test)", value="")
+    reals = st.text_input("Reals to pair with a fakes-only set (optional)", value="")
+    limit = st.number_input("At most N images per class (0 = all)", min_value=0, value=50, step=10)
+    submitted = st.form_submit_button("Evaluate")
+if submitted:
+    from detector.evaluate import build_run, resolve_items, subsample
+    from pages.common import sidebar_detector
+
+    try:
+        path = Path(folder).expanduser()
+        items = resolve_items(path, split or None)
+        name = "/".join(p for p in (path.name, split) if p)
+        if reals:
+            reals_dir = Path(reals) / split if split and (Path(reals) / split).is_dir() else Path(reals)
+            items = [it for it in items if it[1] == 1] + [it for it in resolve_items(reals_dir, None) if it[1] == 0]
+            name += f" + reals of {Path(reals).name}"
+        items = subsample(items, int(limit) or None)
+        if len({label for _, label in items}) < 2:
+            raise DetectorError("this set has only one class; give a folder of reals to pair it with")
+        detector = sidebar_detector()
+        bar = st.progress(0.0, text="Evaluating…")
+        from detector.evaluate import score_images
+
+        records = score_images(detector, items, lambda d, t: bar.progress(d / t, text=f"{d}/{t} images"))
+        new_run = build_run(detector, name, records, {"split": split or None, "limit": int(limit) or None, "source": "metrics page"})
+        store.add(new_run)
+        st.success(f"Run {new_run.id} stored: AUC {new_run.metrics.get('auc')}, accuracy {new_run.metrics['accuracy']:.3f}.")
+        st.rerun()
+    except (DetectorError, OSError) as exc:
+        st.error(f"Evaluation failed: {exc}")

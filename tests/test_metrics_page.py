@@ -1,0 +1,81 @@
+"""The metrics page against scikit-learn, on a temporary runs database."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from streamlit.testing.v1 import AppTest
+
+from detector import run_metrics as rm
+from detector.runs import Run, RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synthetic_run(seed: int, data: str) -> Run:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 200)
+    scores = np.clip(labels * 0.35 + rng.normal(0.35, 0.2, 200), 0, 1)
+    records = [{"path": f"/nowhere/{i}.jpg", "label": int(y), "score": float(s), "n_faces": 1, "fallback": False, "seconds": 0.05, "error": None}
+               for i, (y, s) in enumerate(zip(labels, scores))]
+    return Run(model_name="m", model_version="1", data=data, threshold=0.5, metrics={"n": 200}, scores=records)
+
+
+@pytest.fixture()
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("DFX_RUNS_DB", str(path))
+    store = RunStore(path, import_reference=False)
+    runs = [synthetic_run(1, "set-a"), synthetic_run(2, "set-b")]
+    for run in runs:
+        store.add(run)
+    return path, runs
+
+
+def test_helpers_equal_scikit_learn(db):
+    _, runs = db
+    run = runs[0]
+    labels = np.array([s["label"] for s in run.scores])
+    scores = np.array([s["score"] for s in run.scores])
+    for threshold in (0.3, 0.5, 0.72):
+        table = dict(rm.metrics_table(run, threshold).values)
+        predicted = scores >= threshold
+        assert table["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
+        assert table["precision"] == pytest.approx(precision_score(labels, predicted, zero_division=0))
+        assert table["recall"] == pytest.approx(recall_score(labels, predicted))
+        assert table["f1"] == pytest.approx(f1_score(labels, predicted))
+        assert table["auc"] == pytest.approx(roc_auc_score(labels, scores))
+    frame = rm.generalisation_frame(runs)
+    assert frame.loc["m 1", "set-b"] == pytest.approx(roc_auc_score([s["label"] for s in runs[1].scores], [s["score"] for s in runs[1].scores]))
+    cal = rm.calibration(run)
+    assert 0 <= cal["ece"] <= 1 and 0 <= cal["brier"] <= 1
+
+
+def test_page_shows_sklearn_numbers_and_follows_the_threshold(db):
+    _, runs = db
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    shown = at.selectbox[-1].value if at.selectbox else None
+    run = next(r for r in runs if r.id == shown)
+    labels = np.array([s["label"] for s in run.scores])
+    scores = np.array([s["score"] for s in run.scores])
+    metrics = at.dataframe[1].value  # [0] is the runs overview
+    assert dict(metrics.values)["accuracy"] == pytest.approx(accuracy_score(labels, scores >= 0.5))
+    at.slider[0].set_value(0.7).run()
+    assert not at.exception
+    metrics = at.dataframe[1].value
+    assert dict(metrics.values)["accuracy"] == pytest.approx(accuracy_score(labels, scores >= 0.7))
+    assert dict(metrics.values)["recall"] == pytest.approx(recall_score(labels, scores >= 0.7))
+    assert len(at.get("plotly_chart")) >= 6
+
+
+def test_corrupt_database_gives_a_clear_message(tmp_path, monkeypatch):
+    path = tmp_path / "bad.sqlite"
+    path.write_bytes(b"garbage" * 500)
+    monkeypatch.setenv("DFX_RUNS_DB", str(path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)

@@ -1,0 +1,119 @@
+"""Videos built by the tests: tracking, verdicts, the CLI and every kind of broken file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from detector import predict
+from detector.errors import InputError
+from detector.video import analyze_video, confident_frames_score, sample_times
+from tests import videos
+
+
+def test_sampling_is_even_and_capped():
+    times = sample_times(60.0, 1.0, 32)
+    assert len(times) == 32 and times[0] > 0 and times[-1] < 60
+    assert np.allclose(np.diff(times), 60 / 32)
+    assert len(sample_times(4.0, 1.0, 32)) == 4
+
+
+def test_confident_frames_rule():
+    assert confident_frames_score(np.array([0.9] * 15 + [0.1] * 5)) == pytest.approx(0.9)
+    assert confident_frames_score(np.array([0.05] * 19 + [0.6])) == pytest.approx(0.05)
+    assert confident_frames_score(np.array([0.4, 0.6])) == pytest.approx(0.5)
+
+
+def test_moving_face_is_one_track(tmp_path, detector):
+    path = videos.moving_face(tmp_path / "moving.mp4")
+    result = analyze_video(detector, path, sample_fps=2.0, max_frames=8)
+    assert len(result.frames) == 8
+    assert len(result.tracks) == 1 and len(result.tracks[0].frames) == 8
+    assert result.p_fake == pytest.approx(result.tracks[0].score)
+
+
+def test_two_people_are_two_tracks_from_bytes(tmp_path, detector):
+    data = videos.two_people(tmp_path / "two.mp4").read_bytes()
+    result = analyze_video(detector, data, "two.mp4", sample_fps=1.0, max_frames=3)
+    assert len(result.tracks) == 2
+    lefts = sorted(t.faces[0].face.box[0] for t in result.tracks)
+    assert lefts[0] < 320 < lefts[1]
+    assert all(len(t.frames) == 3 for t in result.tracks)
+
+
+def test_no_face_and_one_frame(tmp_path, detector):
+    empty = analyze_video(detector, videos.no_face(tmp_path / "rocket.mp4"))
+    assert empty.tracks == [] and empty.p_fake is None and any("No face" in n for n in empty.notes)
+    single = analyze_video(detector, videos.one_frame(tmp_path / "one.mp4"))
+    assert len(single.frames) == 1 and len(single.tracks) == 1
+
+
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        ("zero.mp4", lambda p: p.write_bytes(b""), "empty"),
+        ("random.mp4", lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000)), "not a video|no decodable|could not"),
+        ("truncated.mp4", None, "not a video|no decodable|could not"),
+        ("image.mov", lambda p: p.write_bytes((videos.SAMPLES / "astronaut.jpg").read_bytes()), "no video stream|not a video|no decodable"),
+    ],
+)
+def test_broken_videos_are_clear_errors(tmp_path, detector, name, make, message):
+    path = tmp_path / name
+    if make is None:
+        whole = videos.moving_face(tmp_path / "whole.mp4").read_bytes()
+        path.write_bytes(whole[:200])
+    else:
+        make(path)
+    with pytest.raises(InputError, match=message):
+        analyze_video(detector, path, name)
+
+
+def test_zero_frame_video_is_refused(tmp_path, detector):
+    import cv2
+
+    path = tmp_path / "zero_frames.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 64))
+    writer.release()
+    with pytest.raises(InputError):
+        analyze_video(detector, path, path.name)
+
+
+def test_stop_button_stops(tmp_path, detector):
+    path = videos.moving_face(tmp_path / "moving.mp4")
+    calls = []
+    result = analyze_video(detector, path, sample_fps=2.0, max_frames=8, progress=lambda d, t: calls.append(d), should_stop=lambda: len(calls) >= 2)
+    assert result.stopped and len(result.frames) == 2
+
+
+def test_predict_cli_video_json(tmp_path, tiny_checkpoint, capsys):
+    path = videos.two_people(tmp_path / "two.mp4")
+    bad = tmp_path / "bad.webm"
+    bad.write_bytes(b"\x1aE\xdf\xa3 not really")
+    assert predict.main([str(path), str(bad), "--model", str(tiny_checkpoint), "--json", "--max-frames", "3"]) == 1
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert len(out) == 1 and out[0]["kind"] == "video"
+    assert {"faces", "tracks", "p_fake", "label"} <= set(out[0])
+    assert len(out[0]["tracks"]) == 2 and all(len(t["p_fake_per_frame"]) == 3 for t in out[0]["tracks"])
+    assert {"box", "p_fake", "frame", "time"} <= set(out[0]["faces"][0])
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "bad.webm" in err[0] and "Traceback" not in captured.err
+
+
+def test_video_page(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.switch_page("pages/analyze_video.py").run()
+    assert not at.exception
+    at.file_uploader[0].set_value(("two.mp4", videos.two_people(tmp_path / "two.mp4").read_bytes(), "video/mp4")).run()
+    assert not at.exception, at.exception
+    assert at.metric[0].label.startswith("Video verdict")
+    assert len(at.dataframe[0].value) == 2  # two tracks
+    assert len(at.get("plotly_chart")) == 1
+    at.file_uploader[0].set_value(("clip.txt", b"nope", "text/plain")).run()
+    assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
+    at.file_uploader[0].set_value(("broken.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "video/mp4")).run()
+    assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
