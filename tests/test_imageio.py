@@ -29,9 +29,9 @@ def test_exif_orientation_is_applied():
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "CMYK", "I;16", "I", "F"])
 def test_every_mode_becomes_rgb(mode):
     array = (np.linspace(0, 1, 64 * 64).reshape(64, 64) * 200).astype(np.uint8)
-    image = Image.fromarray(array, "L").convert(mode) if mode not in ("I;16",) else Image.fromarray((array.astype(np.uint16) * 256), "I;16")
+    image = Image.fromarray(array, "L").convert(mode) if mode not in ("I;16",) else Image.fromarray(array.astype(np.uint16) * 256)
     buffer = io.BytesIO()
-    fmt = {"CMYK": "JPEG", "F": "TIFF", "I": "PNG"}.get(mode, "PNG")
+    fmt = {"CMYK": "JPEG", "F": "TIFF", "I": "TIFF"}.get(mode, "PNG")
     image.save(buffer, fmt)
     decoded = decode_image(buffer.getvalue(), f"{mode}.img")
     assert decoded.mode == "RGB" and decoded.size == (64, 64)
@@ -42,7 +42,7 @@ def test_every_mode_becomes_rgb(mode):
 
 def test_sixteen_bit_keeps_its_range():
     ramp = (np.arange(256, dtype=np.uint16) * 257).reshape(16, 16).repeat(4, 0).repeat(4, 1)
-    decoded = decode_image(png_bytes(Image.fromarray(ramp, "I;16")))
+    decoded = decode_image(png_bytes(Image.fromarray(ramp)))
     values = np.asarray(decoded)[..., 0]
     assert values.min() == 0 and values.max() == 255
 
