@@ -46,3 +46,8 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def colorize(values: np.ndarray, cmap: str = "viridis") -> Image.Image:
+    """A [0, 1] map as an RGB picture."""
+    return Image.fromarray((colormaps[cmap](np.clip(values, 0, 1))[..., :3] * 255).astype(np.uint8))

@@ -47,3 +47,34 @@ def deletion_auc(model, face, heatmap, target: int = FAKE, steps: int = 20) -> f
 def insertion_auc(model, face, heatmap, target: int = FAKE, steps: int = 20) -> float:
     """Area under the insertion curve: higher = the map found the evidence faster."""
     return float(auc(*insertion_curve(model, face, heatmap, target, steps)))
+
+
+def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of the model with every layer re-initialised (Adebayo et al. 2018's sanity check)."""
+    import copy
+
+    import torch
+
+    clone = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    for module in clone.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return clone.eval()
+
+
+def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation between two maps (1 = same ordering of pixels)."""
+    from scipy.stats import spearmanr
+
+    value = spearmanr(np.ravel(a), np.ravel(b))[0]
+    return float(0.0 if np.isnan(value) else value)
+
+
+def agreement_matrix(maps: dict[str, np.ndarray]):
+    """Method x method Spearman rank correlation of their maps, as a DataFrame."""
+    import pandas as pd
+
+    names = list(maps)
+    values = [[rank_similarity(maps[a], maps[b]) for b in names] for a in names]
+    return pd.DataFrame(values, index=names, columns=names)
