@@ -103,8 +103,11 @@ def score_images(detector, items: list[tuple[Path, int]], progress: Callable[[in
         try:
             image = load_image(path)
             result = detector.analyze(image)
+            logits = [f.logit for f in result.faces]
             record.update(
                 score=result.p_fake,
+                # The same face's score before temperature scaling, for before/after reliability diagrams.
+                score_uncalibrated=float(1 / (1 + np.exp(-max(logits)))) if logits else None,
                 n_faces=len(result.faces),
                 fallback=any(f.face.fallback for f in result.faces),
                 seconds=round(result.seconds, 4),

@@ -66,6 +66,15 @@ def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int
     return float(ece)
 
 
+def uncalibrated(run: Run) -> Run | None:
+    """The same run scored before temperature scaling, when the run stored those scores."""
+    rows = [s for s in run.scores if s.get("score") is not None]
+    if not rows or any(s.get("score_uncalibrated") is None for s in rows):
+        return None
+    return Run(model_name=run.model_name, model_version=run.model_version, data=run.data, threshold=0.5, metrics={},
+               scores=[{**s, "score": s["score_uncalibrated"]} for s in rows], id=run.id + "-raw")
+
+
 def calibration(run: Run, bins: int = 10) -> dict:
     labels, scores = scored(run)
     fraction, mean_score = calibration_curve(labels, scores, n_bins=bins, strategy="uniform")

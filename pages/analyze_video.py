@@ -7,6 +7,7 @@ import streamlit as st
 
 from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
+from detector.report import to_html, to_pdf, video_report
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
 from pages.common import sidebar_detector
 from xai import FAKE, REAL, cached_explain
@@ -94,6 +95,7 @@ st.plotly_chart(timeline, width="stretch")
 st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.name} {config.version}", **video_to_dict(result, config)}, indent=1),
                    file_name=f"{name}.video.json", mime="application/json")
 
+report_maps: dict[int, list] = {}
 for track in sorted(result.tracks, key=lambda t: -t.score):
     st.subheader(f"Track {track.id}: {config.verdict(track.score)} · most suspicious frames with Grad-CAM")
     columns = st.columns(3)
@@ -102,9 +104,17 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
         frame = result.frames[track.frames[position]]
         target = FAKE if face.p_fake >= config.threshold else REAL
         explanation = cached_explain(detector.model, face.crop, "Grad-CAM", target=target)
-        column.image(render(face.crop, explanation, opacity), caption=f"t = {frame.time:.1f} s · P(fake) {face.p_fake:.2f}", width="stretch")
+        overlay = render(face.crop, explanation, opacity)
+        report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {face.p_fake:.2f}", overlay))
+        column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {face.p_fake:.2f}", width="stretch")
     with st.expander("Sampled frames of this track"):
         columns = st.columns(4)
         for n, frame_index in enumerate(track.frames[:16]):
             frame = result.frames[frame_index]
             columns[n % 4].image(frame.thumbnail, caption=f"{frame.time:.1f} s", width="stretch")
+
+st.header("Save a report")
+report = video_report(name, data, result, config, report_maps)
+r1, r2 = st.columns(2)
+r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
+r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")

@@ -57,8 +57,13 @@ else:
         c5, c6 = st.columns(2)
         c5.plotly_chart(rm.histogram_figure(run, threshold), width="stretch")
         calibration = rm.calibration(run)
-        c6.plotly_chart(rm.calibration_figure({run.data: run}), width="stretch")
-        c6.caption(f"ECE {calibration['ece']:.4f} · Brier {calibration['brier']:.4f} (10 equal-width bins).")
+        raw = rm.uncalibrated(run)
+        curves = {"after temperature scaling": run} if raw is not None else {run.data: run}
+        if raw is not None:
+            curves = {"before calibration": raw, **curves}
+        c6.plotly_chart(rm.calibration_figure(curves), width="stretch")
+        c6.caption(f"ECE {calibration['ece']:.4f} · Brier {calibration['brier']:.4f} (10 equal-width bins)"
+                   + ("" if raw is None else f"; before calibration ECE {rm.calibration(raw)['ece']:.4f}") + ".")
 
         st.header("Across runs")
         named = {f"{r.data} · {r.model_version}": r for r in runs.values()}

@@ -7,7 +7,7 @@ from detector.runs import Run, RunsDatabaseError, RunStore
 
 
 def make_run(**kw) -> Run:
-    scores = [{"path": f"/x/{i}.jpg", "label": i % 2, "score": i / 10, "n_faces": 1, "fallback": False, "seconds": 0.1, "error": None} for i in range(6)]
+    scores = [{"path": f"/x/{i}.jpg", "label": i % 2, "score": i / 10, "score_uncalibrated": i / 12, "n_faces": 1, "fallback": False, "seconds": 0.1, "error": None} for i in range(6)]
     return Run(model_name="m", model_version="1", data="d", threshold=0.5, metrics={"n": 6, "auc": 0.9}, scores=scores, **kw)
 
 

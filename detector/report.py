@@ -1,0 +1,257 @@
+"""A report a journalist can save and cite: self-contained HTML, and a PDF with the same content.
+
+Both are built in memory from one `Report` object; images are embedded (base64 in the HTML),
+nothing is fetched and nothing is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import time
+from dataclasses import dataclass, field
+
+from PIL import ExifTags, Image
+
+from detector.config import ModelConfig
+
+CAVEATS = [
+    "P(fake) is the model's calibrated probability that a face is fake, measured on the test sets listed above. "
+    "It is evidence to weigh, not a finding of fact.",
+    "A 'real' verdict is not proof that a face is authentic: the model can miss manipulations it was never trained on.",
+    "The model was trained on face swaps from the DFDC challenge, StyleGAN 1 and 2 faces and Stable Diffusion 2.1 "
+    "portraits only. It never saw other diffusion models (Midjourney, DALL-E, Flux, newer Stable Diffusion), "
+    "modern face-swap or lip-sync tools, or edits outside the face.",
+    "Accuracy on these research test sets is not accuracy on press photos or social-media video: heavy compression, "
+    "resizing, filters and screenshots all change the score.",
+    "Heat maps show what influenced this model, not where a manipulation is; different methods can disagree.",
+    "'Uncertain' means the score lies in the band around the threshold where validation accuracy was too low to call.",
+]
+
+
+@dataclass
+class FaceSection:
+    title: str
+    rows: dict[str, str]
+    images: list[tuple[str, Image.Image]]  # (caption, picture)
+
+
+@dataclass
+class Report:
+    title: str
+    file_rows: dict[str, str]
+    model_rows: dict[str, str]
+    test_rows: list[dict[str, str]]
+    summary: str
+    overview: Image.Image | None
+    faces: list[FaceSection] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=lambda: list(CAVEATS))
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+
+
+def exif_summary(data: bytes) -> str:
+    """A few EXIF fields worth citing (camera, date, software, whether GPS is present)."""
+    try:
+        exif = Image.open(io.BytesIO(data)).getexif()
+    except Exception:
+        return "none readable"
+    if not exif:
+        return "none"
+    names = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.items()}
+    wanted = ["Make", "Model", "DateTime", "Software", "Orientation"]
+    parts = [f"{k}: {str(names[k]).strip()}" for k in wanted if k in names]
+    if 0x8825 in exif:
+        parts.append("GPS data present")
+    return "; ".join(parts) or f"{len(exif)} tags, none of camera/date/software"
+
+
+def file_rows(name: str, data: bytes, dimensions: str, kind: str) -> dict[str, str]:
+    return {
+        "File name": name,
+        "SHA-256": hashlib.sha256(data).hexdigest(),
+        "Size": f"{len(data):,} bytes",
+        "Kind": kind,
+        "Dimensions": dimensions,
+        "EXIF": exif_summary(data) if kind == "image" else "n/a (video)",
+    }
+
+
+def model_rows(config: ModelConfig) -> tuple[dict[str, str], list[dict[str, str]]]:
+    rows = {
+        "Model": f"{config.name} {config.version} ({config.architecture}, {config.input_size} px)",
+        "Decision threshold": f"{config.threshold:.3f} (uncertain within ±{config.uncertain_margin:.2f})",
+        "Calibration": f"temperature {config.temperature:.3f} fitted on validation data",
+    }
+    tests = []
+    for data_name, metrics in (config.metrics.get("test") or {}).items():
+        tests.append({"test set": data_name, **{k: f"{metrics[k]:.3f}" for k in ("auc", "accuracy", "precision", "recall") if metrics.get(k) is not None},
+                      "n": str(metrics.get("n", ""))})
+    return rows, tests
+
+
+def image_report(name: str, data: bytes, image: Image.Image, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]], overview: Image.Image) -> Report:
+    """maps: face index -> [(method caption, overlay image)]."""
+    mrows, tests = model_rows(config)
+    worst = max(result.faces, key=lambda f: f.p_fake, default=None)
+    summary = ("No face was found." if worst is None else
+               f"{len(result.faces)} face(s). Most suspicious: face #{worst.index + 1}, {worst.label.upper()} (P(fake) = {worst.p_fake:.3f}).")
+    faces = []
+    for face in result.faces:
+        x1, y1, x2, y2 = face.face.box
+        rows = {
+            "Verdict": face.label,
+            "P(fake), calibrated": f"{face.p_fake:.4f}",
+            "Box (x1, y1, x2, y2)": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
+            "Face detector confidence": f"{face.face.prob:.4f}",
+            "Face found by": "whole picture used (no face detected)" if face.face.fallback else "MTCNN",
+        }
+        faces.append(FaceSection(f"Face #{face.index + 1}", rows, [("face crop", face.crop)] + maps.get(face.index, [])))
+    return Report(f"Deepfake check: {name}", file_rows(name, data, f"{image.width} x {image.height}", "image"), mrows, tests, summary, overview, faces)
+
+
+def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]]) -> Report:
+    """maps: track id -> [(caption, overlay image)] for its most suspicious frames."""
+    mrows, tests = model_rows(config)
+    info = result.info
+    worst = result.worst_track
+    summary = ("No face was found in the sampled frames." if worst is None else
+               f"{len(result.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track "
+               f"{worst.id}, {config.verdict(worst.score).upper()} (P(fake) = {worst.score:.3f}, confident-frames rule; mean {worst.mean:.3f}).")
+    faces = []
+    for track in sorted(result.tracks, key=lambda t: -t.score):
+        rows = {
+            "Verdict": config.verdict(track.score),
+            "P(fake), confident frames": f"{track.score:.4f}",
+            "P(fake), mean of frames": f"{track.mean:.4f}",
+            "Frames": ", ".join(f"{result.frames[i].time:.1f}s={p:.2f}" for i, p in zip(track.frames, track.probabilities)),
+        }
+        faces.append(FaceSection(f"Track {track.id}", rows, maps.get(track.id, [])))
+    dims = f"{info.width} x {info.height}, {info.duration:.1f} s at {info.fps:.2f} fps"
+    overview = result.frames[0].thumbnail if result.frames else None
+    return Report(f"Deepfake check: {name}", file_rows(name, data, dims, "video"), mrows, tests, summary, overview, faces)
+
+
+# ---- HTML ------------------------------------------------------------------------------------------
+def _png_data_uri(image: Image.Image, max_side: int = 640) -> str:
+    image = image.convert("RGB")
+    if max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(rows: dict[str, str]) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
+    return f"<table>{body}</table>"
+
+
+def to_html(report: Report) -> str:
+    e = html.escape
+    tests = ""
+    if report.test_rows:
+        keys = list(report.test_rows[0])
+        head = "".join(f"<th>{e(k)}</th>" for k in keys)
+        body = "".join("<tr>" + "".join(f"<td>{e(r.get(k, ''))}</td>" for k in keys) + "</tr>" for r in report.test_rows)
+        tests = f"<h3>Measured on the test sets</h3><table><tr>{head}</tr>{body}</table>"
+    faces = ""
+    for face in report.faces:
+        figures = "".join(f'<figure><img src="{_png_data_uri(img, 320)}" alt="{e(cap)}"><figcaption>{e(cap)}</figcaption></figure>' for cap, img in face.images)
+        faces += f'<section class="face"><h3>{e(face.title)}</h3>{_table(face.rows)}<div class="maps">{figures}</div></section>'
+    overview = f'<img class="overview" src="{_png_data_uri(report.overview, 900)}" alt="analysed picture">' if report.overview else ""
+    caveats = "".join(f"<li>{e(c)}</li>" for c in report.caveats)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(report.title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: .5em 0 1em; }} th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
+th {{ background: #f4f4f4; }} .maps {{ display: flex; flex-wrap: wrap; gap: 8px; }} figure {{ margin: 0; width: 180px; }}
+figure img {{ width: 180px; }} figcaption {{ font-size: 12px; color: #555; }} .overview {{ max-width: 100%; }}
+.summary {{ font-size: 18px; font-weight: 600; }} .caveats li {{ margin-bottom: .4em; }}
+</style></head><body>
+<h1>{e(report.title)}</h1>
+<p>Generated {e(report.created)} by the open deepfake face check. Everything was computed on the analyst's machine; nothing was uploaded.</p>
+<p class="summary">{e(report.summary)}</p>
+<h2>File</h2>{_table(report.file_rows)}
+{overview}
+<h2>Model</h2>{_table(report.model_rows)}{tests}
+<h2>Faces</h2>{faces or "<p>No face.</p>"}
+<h2>What this does and does not mean</h2><ul class="caveats">{caveats}</ul>
+</body></html>
+"""
+
+
+# ---- PDF -------------------------------------------------------------------------------------------
+def _latin1(text: str) -> str:
+    """fpdf2's core fonts are Latin-1: replace what they cannot draw."""
+    return text.replace("±", "+/-").replace("×", "x").replace("→", "->").replace("…", "...").encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(report: Report) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def heading(text: str, size: int = 14) -> None:
+        pdf.set_font("Helvetica", "B", size)
+        pdf.multi_cell(width, 8, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+    def text(value: str, size: int = 10, style: str = "") -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, 5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+
+    def rows(table: dict[str, str]) -> None:
+        for key, value in table.items():
+            pdf.set_font("Helvetica", "B", 9)
+            pdf.cell(48, 5, _latin1(key))
+            pdf.set_font("Helvetica", "", 9)
+            pdf.multi_cell(width - 48, 5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+
+    def picture(image: Image.Image, w: float) -> None:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "PNG")
+        buffer.seek(0)
+        pdf.image(buffer, w=w)
+
+    heading(report.title, 16)
+    text(f"Generated {report.created}. Computed on the analyst's machine; nothing was uploaded.", 9)
+    pdf.ln(2)
+    text(report.summary, 11, "B")
+    pdf.ln(2)
+    heading("File", 12)
+    rows(report.file_rows)
+    if report.overview is not None:
+        picture(report.overview, min(width, 120))
+    heading("Model", 12)
+    rows(report.model_rows)
+    for test in report.test_rows:
+        text(", ".join(f"{k}: {v}" for k, v in test.items()), 9)
+    for face in report.faces:
+        pdf.ln(3)
+        heading(face.title, 12)
+        rows(face.rows)
+        size = (width - 4 * 3) / 5
+        x0, y0 = pdf.l_margin, pdf.get_y() + 1
+        if y0 + size + 8 > pdf.h - pdf.b_margin:
+            pdf.add_page()
+            y0 = pdf.get_y()
+        for n, (caption, image) in enumerate(face.images[:5]):
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "PNG")
+            buffer.seek(0)
+            pdf.image(buffer, x=x0 + n * (size + 3), y=y0, w=size, h=size)
+            pdf.set_xy(x0 + n * (size + 3), y0 + size + 0.5)
+            pdf.set_font("Helvetica", "", 7)
+            pdf.cell(size, 4, _latin1(caption[:40]))
+        pdf.set_xy(pdf.l_margin, y0 + size + 6)
+    pdf.ln(3)
+    heading("What this does and does not mean", 12)
+    for caveat in report.caveats:
+        text("- " + caveat, 9)
+    return bytes(pdf.output())

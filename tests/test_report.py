@@ -1,0 +1,85 @@
+"""The journalist's report: HTML that parses, a PDF with pages, the hash, every face, the caveats."""
+
+import hashlib
+from html.parser import HTMLParser
+
+import pypdfium2
+
+from detector.draw import draw_faces
+from detector.imageio import decode_image
+from detector.report import CAVEATS, image_report, to_html, to_pdf, video_report
+from detector.video import analyze_video
+from tests import videos
+from tests.conftest import ROOT, SAMPLES
+from xai import FAKE, make_explainer
+from xai.overlay import render
+
+
+class Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text, self.stack = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag not in ("img", "meta", "br"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"unbalanced </{tag}>"
+        self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def build_image_report(detector):
+    data = (SAMPLES / "two_faces.jpg").read_bytes()
+    image = decode_image(data, "two_faces.jpg")
+    result = detector.analyze(image)
+    maps = {f.index: [("Grad-CAM", render(f.crop, make_explainer("Grad-CAM").explain(detector.model, f.crop, FAKE)))] for f in result.faces}
+    return data, result, image_report("two_faces.jpg", data, image, result, detector.config, maps, draw_faces(image, result.faces))
+
+
+def test_html_report_parses_and_says_everything(detector):
+    data, result, report = build_image_report(detector)
+    page = to_html(report)
+    parser = Collector()
+    parser.feed(page)
+    parser.close()
+    assert parser.stack == ["html"] or parser.stack == []
+    text = " ".join(parser.text)
+    assert hashlib.sha256(data).hexdigest() in text
+    assert len(result.faces) == 2
+    for face in result.faces:
+        assert f"Face #{face.index + 1}" in text and f"{face.p_fake:.4f}" in text
+    for caveat in CAVEATS:
+        assert caveat in text
+    assert parser.tags.count("img") >= 1 + 2 * 2  # overview + crop and map per face
+    assert "http://" not in page and "https://" not in page  # self-contained: nothing fetched
+
+
+def test_pdf_report_has_pages_and_renders(detector):
+    _, result, report = build_image_report(detector)
+    pdf_bytes = to_pdf(report)
+    assert pdf_bytes.startswith(b"%PDF")
+    pdf = pypdfium2.PdfDocument(pdf_bytes)
+    assert len(pdf) >= 1
+    text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert report.file_rows["SHA-256"] in text.replace("\r", "").replace("\n", "")
+    assert "Face #1" in text and "Face #2" in text and "not proof" in text
+    out = ROOT / "runs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(len(pdf)):
+        bitmap = pdf[i].render(scale=1.2).to_pil()
+        assert bitmap.size[0] > 500
+        bitmap.save(out / f"report_page{i + 1}.png")
+
+
+def test_video_report(detector, tmp_path):
+    data = videos.two_people(tmp_path / "two.mp4").read_bytes()
+    result = analyze_video(detector, data, "two.mp4", max_frames=3)
+    report = video_report("two.mp4", data, result, detector.config, {})
+    page = to_html(report)
+    assert hashlib.sha256(data).hexdigest() in page and "Track 1" in page and "Track 2" in page
+    assert to_pdf(report).startswith(b"%PDF")
