@@ -84,6 +84,12 @@ class Detector:
         # Shared with every explainer of this model (see DeepfakeClassifier.lock).
         self.lock = self.model.lock
 
+    def warm_up(self) -> None:
+        """One pass through MTCNN and the classifier, so the first real request is not the slow one."""
+        blank = Image.new("RGB", (self.config.input_size, self.config.input_size), (128, 128, 128))
+        self.faces.find(blank)
+        self.classify([blank])
+
     def to_tensor(self, crops: list[Image.Image]) -> torch.Tensor:
         """RGB crops -> (N, 3, S, S) float tensor in [0, 1] on the model's device."""
         array = np.stack([np.asarray(c, dtype=np.uint8) for c in crops])

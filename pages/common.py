@@ -15,7 +15,9 @@ def get_detector(checkpoint: str):
     """One detector per model folder per process, shared by every browser session."""
     from detector.inference import Detector
 
-    return Detector(checkpoint)
+    detector = Detector(checkpoint)
+    detector.warm_up()
+    return detector
 
 
 def sidebar_detector():

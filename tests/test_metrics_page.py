@@ -79,3 +79,19 @@ def test_corrupt_database_gives_a_clear_message(tmp_path, monkeypatch):
     at.switch_page("pages/metrics.py").run()
     assert not at.exception
     assert any("cannot be used" in e.value for e in at.error)
+
+
+def test_new_evaluation_from_the_page(tmp_path, monkeypatch, tiny_set):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("DFX_RUNS_DB", str(path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    at.text_input[0].set_value(str(tiny_set))
+    at.number_input[0].set_value(3)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    runs = RunStore(path, import_reference=False).list()
+    added = [r for r in runs if r["data"] == "tiny"]
+    assert len(added) == 1 and added[0]["n"] == 6
+    assert any("tiny" in str(v) for v in at.dataframe[0].value["data"])
