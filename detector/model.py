@@ -78,17 +78,19 @@ def load_imagenet_lite0_state(path: str | None = None) -> OrderedDict[str, torch
     tensors appear in the same order as timm's `tf_efficientnet_lite0` parameters and buffers,
     so they are mapped one-to-one by position, checking every shape, and nothing may be left over.
     """
+    # weights_only=True: the restricted unpickler, which cannot run code from the file.
     source = torch.load(path or imagenet_lite0_path(), map_location="cpu", weights_only=True)
     target = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
-    target_keys = [k for k in target if not k.endswith("num_batches_tracked")]
-    source_items = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
-    if len(source_items) != len(target_keys):
-        raise ValueError(f"{len(source_items)} source tensors for {len(target_keys)} timm tensors")
+    if len(source) != len(target):
+        raise ValueError(f"{len(source)} source tensors for {len(target)} timm tensors")
     mapped: OrderedDict[str, torch.Tensor] = OrderedDict()
-    for (source_key, tensor), target_key in zip(source_items, target_keys):
-        if tuple(tensor.shape) != tuple(target[target_key].shape):
+    for (source_key, tensor), target_key in zip(source.items(), target):
+        same_kind = source_key.rsplit(".", 1)[-1] == target_key.rsplit(".", 1)[-1]  # weight/bias/running_mean/...
+        if tuple(tensor.shape) != tuple(target[target_key].shape) or not same_kind:
             raise ValueError(f"{source_key} {tuple(tensor.shape)} does not fit {target_key}")
         mapped[target_key] = tensor
+    if len(mapped) != len(target):
+        raise ValueError("some timm tensors were left without a source tensor")
     return mapped
 
 

@@ -12,10 +12,11 @@ CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egypti
 def test_every_imagenet_tensor_is_mapped_once():
     state = load_imagenet_lite0_state()
     target = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
-    expected = {k for k in target if not k.endswith("num_batches_tracked")}
-    assert set(state) == expected
+    assert list(state) == list(target)  # every timm tensor, in order, exactly once
     source = torch.load(__import__("detector.model", fromlist=["x"]).imagenet_lite0_path(), map_location="cpu", weights_only=True)
-    assert len([k for k in source if not k.endswith("num_batches_tracked")]) == len(state) == 296
+    assert len(source) == len(state) == 296
+    for (source_key, tensor), target_key in zip(source.items(), state):
+        assert torch.equal(tensor, state[target_key]), f"{source_key} -> {target_key}"
 
 
 def test_imagenet_head_sees_the_cat():
