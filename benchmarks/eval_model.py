@@ -71,7 +71,8 @@ def main(argv=None) -> dict | None:
         if args.ship:
             REFERENCE_RUNS_DIR.mkdir(parents=True, exist_ok=True)
             slug = name.split(" ")[0].replace("/", "_")
-            store.export_json(run.id, REFERENCE_RUNS_DIR / f"{detector.config.name}_{detector.config.version}_{slug}.json")
+            version = detector.config.version.replace("+", "-")
+            store.export_json(run.id, REFERENCE_RUNS_DIR / f"{detector.config.name}_{version}_{slug}.json")
     if args.ship:
         config_path = args.model / CONFIG_FILE
         config = json.loads(config_path.read_text())

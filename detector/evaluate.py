@@ -145,13 +145,24 @@ def build_run(detector, data_name: str, records: list[dict], info: dict | None =
     return Run(
         model_name=detector.config.name,
         model_version=detector.config.version,
-        model_path=str(detector.checkpoint),
+        model_path=_portable(detector.checkpoint),
         data=data_name,
         threshold=detector.config.threshold,
         metrics=metrics,
         scores=records,
         info={"device": str(detector.device), **(info or {})},
     )
+
+
+def _portable(path) -> str:
+    """A model path relative to the project when it lies inside it, so shipped runs work in any clone."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

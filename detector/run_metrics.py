@@ -172,7 +172,8 @@ def generalisation_figure(frame: pd.DataFrame) -> go.Figure:
 
 def training_history(run: Run) -> pd.DataFrame | None:
     """The per-epoch history saved beside the run's model, if that folder is on this machine."""
-    candidates = [Path(run.model_path) / "history.json"] if run.model_path else []
+    root = Path(__file__).resolve().parent.parent
+    candidates = [root / run.model_path / "history.json"] if run.model_path else []
     candidates.append(Path(__file__).resolve().parent.parent / "assets" / "models" / run.model_name / "history.json")
     for path in candidates:
         if path.is_file():

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# After scripts/train_default.sh: pick the arm with the higher validation AUC (never the test sets),
+# calibrate both on validation crops, evaluate both on every test set, ship the chosen one.
+#   bash scripts/ship_model.sh [CACHE=cache/crops] [OUT=runs/train]
+set -euo pipefail
+CACHE=${CACHE:-cache/crops}
+OUT=${OUT:-runs/train}
+PY=${PY:-.venv/bin/python}
+best() { $PY -c "import json,sys; h=json.load(open('$1/history.json')); print(max(x['val_auc'] for x in h))"; }
+base=$(best "$OUT/lite0-base"); sbi=$(best "$OUT/lite0-sbi")
+chosen=$($PY -c "print('lite0-sbi' if $sbi > $base else 'lite0-base')")
+echo "best val AUC: base $base, sbi $sbi -> shipping $chosen"
+for arm in lite0-base lite0-sbi; do
+  cp "$OUT/$arm/history.json" "$OUT/$arm/best/history.json"
+  cp "$OUT/$arm/train.log" "$OUT/$arm/best/train.log"
+  $PY -m detector.calibrate "$OUT/$arm/best" --cache "$CACHE"
+done
+other=$([ "$chosen" = lite0-base ] && echo lite0-sbi || echo lite0-base)
+# Both arms ship (the sidebar can switch); the chosen one under the default name.
+rm -rf assets/models/dfx-lite0 "assets/models/dfx-$other" assets/runs/*.json
+cp -r "$OUT/$chosen/best" assets/models/dfx-lite0
+cp -r "$OUT/$other/best" "assets/models/dfx-$other"
+$PY -m benchmarks.eval_model --model assets/models/dfx-lite0 --ship
+$PY -m benchmarks.eval_model --model "assets/models/dfx-$other" --ship
