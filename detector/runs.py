@@ -115,6 +115,9 @@ class RunStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self._connect()) as db, db:
                 db.executescript(SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(scores)")}
+                if "score_uncalibrated" not in columns:  # databases made before calibration was stored
+                    db.execute("ALTER TABLE scores ADD COLUMN score_uncalibrated REAL")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise RunsDatabaseError(f"the runs database {self.path} cannot be used ({exc})") from None
         if import_reference:
@@ -141,7 +144,8 @@ class RunStore:
             )
             db.execute("DELETE FROM scores WHERE run_id = ?", (run.id,))
             db.executemany(
-                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO scores (run_id, path, label, score, score_uncalibrated, n_faces, fallback, seconds, error)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
                 [(run.id, s["path"], int(s["label"]), s.get("score"), s.get("score_uncalibrated"), int(s.get("n_faces", 0)),
                   int(bool(s.get("fallback", False))), float(s.get("seconds", 0.0)), s.get("error"))
                  for s in run.scores],
