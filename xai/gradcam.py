@@ -7,7 +7,7 @@ import torch
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM
 from torch import nn
 
-from xai.base import FAKE, Explainer, model_lock, to_input
+from xai.base import FAKE, Explainer, gradients_only_for, model_lock, to_input
 
 CAM_METHODS = {
     "Grad-CAM": GradCAM,
@@ -68,7 +68,13 @@ class GradCamExplainer(Explainer):
         cam_class = CAM_METHODS[self.params["method"]]
         pixels = to_input(face, model)
         # Hooks live only inside this call, under the model lock; the context manager removes them.
-        with model_lock(model), torch.enable_grad(), cam_class(model=model, target_layers=[layers[layer_name]]) as cam:
+        layer = layers[layer_name]
+        with (
+            model_lock(model),
+            torch.enable_grad(),
+            gradients_only_for(model, keep=layer),
+            cam_class(model=model, target_layers=[layer]) as cam,
+        ):
             heat = cam(input_tensor=pixels, targets=[BinaryTarget(target)])[0]
             logit = float(cam.outputs[0, 0].detach())
         return heat, {"logit": logit}

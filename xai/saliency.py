@@ -8,7 +8,7 @@ import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
-from xai.base import Explainer, SignedLogit, model_lock, to_input
+from xai.base import Explainer, SignedLogit, gradients_only_for, model_lock, to_input
 
 SALIENCY_METHODS = ["Vanilla gradient", "SmoothGrad", "Integrated Gradients"]
 
@@ -27,7 +27,7 @@ class SaliencyExplainer(Explainer):
         pixels = to_input(face, model).contiguous()
         forward = SignedLogit(model, target)
         method, p = self.params["method"], self.params
-        with model_lock(model), torch.enable_grad():
+        with model_lock(model), torch.enable_grad(), gradients_only_for(model):
             torch.manual_seed(p["seed"])  # SmoothGrad's noise is drawn from torch's generator
             if method == "Vanilla gradient":
                 attributions = Saliency(forward).attribute(pixels, target=0, abs=True)

@@ -13,7 +13,7 @@ import torch
 from captum.attr import GradientShap
 from torch import nn
 
-from xai.base import Explainer, SignedLogit, model_lock, signed_map, to_input
+from xai.base import Explainer, SignedLogit, gradients_only_for, model_lock, signed_map, to_input
 from xai.segments import region_means, superpixels
 
 
@@ -29,7 +29,7 @@ class ShapExplainer(Explainer):
         pixels = to_input(face, model).contiguous()
         blurred = to_input(cv2.GaussianBlur(face, (0, 0), 8.0), model).contiguous()
         baselines = torch.cat([torch.zeros_like(pixels), blurred])
-        with model_lock(model), torch.enable_grad():
+        with model_lock(model), torch.enable_grad(), gradients_only_for(model):
             # captum draws the noise from torch and the baseline mix from numpy's global generator:
             # seed both, and give numpy its state back afterwards.
             numpy_state = np.random.get_state()
