@@ -117,3 +117,18 @@ def test_video_page(tmp_path):
     assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
     at.file_uploader[0].set_value(("broken.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "video/mp4")).run()
     assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
+
+
+def test_size_and_resolution_limits(tmp_path, detector, monkeypatch):
+    import detector.video as video
+
+    data = videos.moving_face(tmp_path / "m.mp4").read_bytes()
+    monkeypatch.setattr(video, "MAX_VIDEO_BYTES", 1000)
+    with pytest.raises(InputError, match="larger than"):
+        analyze_video(detector, data, "big.mp4")
+    with pytest.raises(InputError, match="are refused"):
+        analyze_video(detector, tmp_path / "m.mp4", "big.mp4")
+    monkeypatch.setattr(video, "MAX_VIDEO_BYTES", 10**9)
+    monkeypatch.setattr(video, "MAX_VIDEO_PIXELS", 320 * 240)
+    with pytest.raises(InputError, match="640x360"):
+        analyze_video(detector, data, "wide.mp4")
