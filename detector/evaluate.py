@@ -95,6 +95,22 @@ def subsample(items: list[tuple[Path, int]], limit: int | None, seed: int = 0) -
     return out
 
 
+def select_items(path: Path, split: str | None = None, reals: Path | None = None, limit: int | None = None) -> tuple[list[tuple[Path, int]], str]:
+    """The (image, label) list to evaluate and the data name stored with the run.
+
+    A fakes-only set is paired with the reals of `reals` (its same split when it has one)."""
+    items = resolve_items(path, split)
+    name = "/".join(p for p in (path.name, split) if p)
+    if reals:
+        reals_dir = reals / split if split and (reals / split).is_dir() else reals
+        items = [it for it in items if it[1] == 1] + [it for it in resolve_items(reals_dir, None) if it[1] == 0]
+        name += f" + reals of {reals.name}" + (f"/{split}" if split else "")
+    items = subsample(items, limit)
+    if len({label for _, label in items}) < 2:
+        raise DetectorError(f"{name} has only one class; pair it with a folder of real faces (--reals DIR)")
+    return items, name
+
+
 def score_images(detector, items: list[tuple[Path, int]], progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Run the app's pipeline on every image; one record per image (errors recorded, not raised)."""
     records = []
@@ -178,16 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON on the last line")
     args = parser.parse_args(argv)
     try:
-        items = resolve_items(args.path, args.split)
-        name = args.name or "/".join(p for p in (args.path.name, args.split) if p)
-        if args.reals:
-            reals_dir = args.reals / args.split if args.split and (args.reals / args.split).is_dir() else args.reals
-            reals = [it for it in resolve_items(reals_dir, None) if it[1] == 0]
-            items = [it for it in items if it[1] == 1] + reals
-            name += f" + reals of {args.reals.name}" + (f"/{args.split}" if args.split else "")
-        items = subsample(items, args.limit)
-        if len({label for _, label in items}) < 2:
-            raise DetectorError(f"{name} has only one class; add --reals DIR to pair it with real faces")
+        items, name = select_items(args.path, args.split, args.reals, args.limit)
+        name = args.name or name
         from detector.inference import Detector
 
         detector = Detector(args.model)

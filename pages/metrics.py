@@ -111,24 +111,13 @@ with st.form("new-eval"):
     limit = st.number_input("At most N images per class (0 = all)", min_value=0, value=50, step=10)
     submitted = st.form_submit_button("Evaluate")
 if submitted:
-    from detector.evaluate import build_run, resolve_items, subsample
+    from detector.evaluate import build_run, score_images, select_items
     from pages.common import sidebar_detector
 
     try:
-        path = Path(folder).expanduser()
-        items = resolve_items(path, split or None)
-        name = "/".join(p for p in (path.name, split) if p)
-        if reals:
-            reals_dir = Path(reals) / split if split and (Path(reals) / split).is_dir() else Path(reals)
-            items = [it for it in items if it[1] == 1] + [it for it in resolve_items(reals_dir, None) if it[1] == 0]
-            name += f" + reals of {Path(reals).name}"
-        items = subsample(items, int(limit) or None)
-        if len({label for _, label in items}) < 2:
-            raise DetectorError("this set has only one class; give a folder of reals to pair it with")
+        items, name = select_items(Path(folder).expanduser(), split or None, Path(reals) if reals else None, int(limit) or None)
         detector = sidebar_detector()
         bar = st.progress(0.0, text="Evaluating…")
-        from detector.evaluate import score_images
-
         records = score_images(detector, items, lambda d, t: bar.progress(d / t, text=f"{d}/{t} images"))
         new_run = build_run(detector, name, records, {"split": split or None, "limit": int(limit) or None, "source": "metrics page"})
         store.add(new_run)
