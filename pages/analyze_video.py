@@ -46,7 +46,8 @@ if st.session_state.get("video_key") != key:
             st.rerun()
         st.stop()
     # Clicking Stop reruns the page, which interrupts the analysis below at its next progress update.
-    st.button("Stop", on_click=lambda: st.session_state.update(video_stopped=key), key="stop-video")
+    stop_slot = st.empty()
+    stop_slot.button("Stop", on_click=lambda: st.session_state.update(video_stopped=key), key="stop-video")
     bar = st.progress(0.0, text="Opening the video…")
     started = time.perf_counter()
 
@@ -60,9 +61,11 @@ if st.session_state.get("video_key") != key:
                                should_stop=lambda: st.session_state.get("video_stopped") == key)
     except InputError as exc:
         bar.empty()
+        stop_slot.empty()
         st.error(f"This file cannot be analysed: {exc}")
         st.stop()
     bar.empty()
+    stop_slot.empty()
     st.session_state["video_key"], st.session_state["video_result"] = key, result
 result = st.session_state["video_result"]
 

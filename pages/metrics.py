@@ -30,7 +30,7 @@ else:
     )
     st.dataframe(overview, hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['data']} · {r['model_name']} {r['model_version']} · {r['created'][:16]} · {r['id']}" for r in runs_list}
-    selected = st.multiselect("Runs", list(labels), default=list(labels)[: min(6, len(labels))], format_func=labels.get)
+    selected = st.multiselect("Runs", list(labels), default=list(labels)[: min(8, len(labels))], format_func=labels.get)
     if not selected:
         st.info("Select one or more runs.")
     else:
