@@ -172,8 +172,6 @@ def build_run(detector, data_name: str, records: list[dict], info: dict | None =
 
 def _portable(path) -> str:
     """A model path relative to the project when it lies inside it, so shipped runs work in any clone."""
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent
     try:
         return str(Path(path).resolve().relative_to(root))

@@ -13,10 +13,12 @@ import plotly.graph_objects as go
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
     auc,
+    average_precision_score,
     brier_score_loss,
     classification_report,
     confusion_matrix,
     precision_recall_curve,
+    roc_auc_score,
     roc_curve,
 )
 
@@ -30,6 +32,14 @@ def scored(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """(labels, scores) of the images that got a score."""
     rows = [s for s in run.scores if s.get("score") is not None]
     return np.array([r["label"] for r in rows], dtype=int), np.array([r["score"] for r in rows], dtype=float)
+
+
+def two_class_scores(runs: dict[str, Run]):
+    """(name, labels, scores) of the runs that hold both classes: ROC, PR and AUC need both."""
+    for name, run in runs.items():
+        labels, scores = scored(run)
+        if len(np.unique(labels)) == 2:
+            yield name, labels, scores
 
 
 def metrics_at(run: Run, threshold: float) -> dict:
@@ -123,10 +133,7 @@ def calibration_figure(runs: dict[str, Run], bins: int = 10) -> go.Figure:
 def roc_figure(runs: dict[str, Run]) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
-    for name, run in runs.items():
-        labels, scores = scored(run)
-        if len(np.unique(labels)) < 2:
-            continue
+    for name, labels, scores in two_class_scores(runs):
         fpr, tpr, _ = roc_curve(labels, scores)
         fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {auc(fpr, tpr):.3f})")
     fig.update_layout(title="ROC", xaxis_title="false positive rate", yaxis_title="true positive rate", height=420)
@@ -134,13 +141,8 @@ def roc_figure(runs: dict[str, Run]) -> go.Figure:
 
 
 def pr_figure(runs: dict[str, Run]) -> go.Figure:
-    from sklearn.metrics import average_precision_score
-
     fig = go.Figure()
-    for name, run in runs.items():
-        labels, scores = scored(run)
-        if len(np.unique(labels)) < 2:
-            continue
+    for name, labels, scores in two_class_scores(runs):
         precision, recall, _ = precision_recall_curve(labels, scores)
         fig.add_scatter(x=recall, y=precision, mode="lines", name=f"{name} (AP {average_precision_score(labels, scores):.3f})")
     fig.update_layout(title="Precision-recall", xaxis_title="recall", yaxis_title="precision", height=420)
@@ -149,13 +151,8 @@ def pr_figure(runs: dict[str, Run]) -> go.Figure:
 
 def generalisation_frame(runs: list[Run]) -> pd.DataFrame:
     """Model x data set, cell = ROC AUC (the newest run of each pair)."""
-    rows = {}
-    for run in sorted(runs, key=lambda r: r.created):
-        labels, scores = scored(run)
-        if len(np.unique(labels)) == 2:
-            from sklearn.metrics import roc_auc_score
-
-            rows[(f"{run.model_name} {run.model_version}", run.data)] = roc_auc_score(labels, scores)
+    ordered = {(f"{r.model_name} {r.model_version}", r.data): r for r in sorted(runs, key=lambda r: r.created)}
+    rows = {key: roc_auc_score(labels, scores) for key, labels, scores in two_class_scores(ordered)}
     if not rows:
         return pd.DataFrame()
     series = pd.Series(rows)
