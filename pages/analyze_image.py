@@ -11,8 +11,12 @@ from detector.report import image_report, to_html, to_pdf
 from pages.common import samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
+from xai.lime_explainer import HIDE_MODES, LimeExplainer
 from xai.overlay import colorbar, colorbar_labels, png_bytes, render
 from xai.saliency import SALIENCY_METHODS
+
+LIME_DEFAULTS = LimeExplainer().params
+HIDE_LABELS = {"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"}
 
 st.title("Analyze an image")
 detector = sidebar_detector()
@@ -25,8 +29,10 @@ with st.sidebar:
     cam_method = st.selectbox("Grad-CAM method", FAST_CAM_METHODS)
     layers = list(layer_choices(detector.model))
     cam_layer = st.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, help="Early layers see edges and texture; the last ones see face parts.")
-    lime_samples = st.slider("LIME samples", 50, 1000, 150, 50)
-    lime_segments = st.slider("LIME / SHAP superpixels", 10, 150, 40, 5)
+    lime_samples = st.slider("LIME samples", 16, 1000, LIME_DEFAULTS["samples"], 8)
+    lime_segments = st.slider("LIME / SHAP superpixels", 10, 150, LIME_DEFAULTS["segments"], 5)
+    lime_hide = st.selectbox("LIME hides a region with", HIDE_MODES, format_func=HIDE_LABELS.get,
+                             help="A blurred face keeps the sample looking like a face; lime's default fills each region with its mean colour.")
     saliency_method = st.selectbox("Saliency method", SALIENCY_METHODS, index=1)
     shap_samples = st.slider("SHAP samples", 4, 64, 16, 4)
 
@@ -105,7 +111,7 @@ choices = [f.index + 1 for f in result.faces]
 chosen = st.multiselect("Explain faces", choices, default=choices[:2])
 families = {
     "Grad-CAM": {"method": cam_method, "layer": cam_layer},
-    "LIME": {"samples": lime_samples, "segments": lime_segments},
+    "LIME": {"samples": lime_samples, "segments": lime_segments, "hide": lime_hide},
     "Saliency": {"method": saliency_method},
     "SHAP": {"samples": shap_samples, "segments": lime_segments},
 }

@@ -48,6 +48,7 @@ def default_layer(model: nn.Module) -> str:
 class GradCamExplainer(Explainer):
     name = "Grad-CAM"
     how_to_read = "Warm areas are where the chosen layer's features most raised the score for this class."
+    release_memory_after = False  # one forward and one short backward pass
 
     def __init__(self, method: str = "Grad-CAM", layer: str | None = None) -> None:
         if method not in CAM_METHODS:

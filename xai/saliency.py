@@ -10,6 +10,8 @@ from torch import nn
 
 from xai.base import Explainer, SignedLogit, gradients_only_for, model_lock, to_input
 
+# Faces per backward pass: bounds the activations held for autograd (peak memory), at no cost in speed on CPU.
+CHUNK = 4
 SALIENCY_METHODS = ["Vanilla gradient", "SmoothGrad", "Integrated Gradients"]
 
 
@@ -35,11 +37,11 @@ class SaliencyExplainer(Explainer):
                 tunnel = NoiseTunnel(Saliency(forward))
                 attributions = tunnel.attribute(
                     pixels, target=0, nt_type="smoothgrad", nt_samples=p["samples"],
-                    nt_samples_batch_size=p["samples"], stdevs=p["noise"], abs=True,
+                    nt_samples_batch_size=CHUNK, stdevs=p["noise"], abs=True,
                 )
             else:
                 attributions = IntegratedGradients(forward).attribute(
-                    pixels, baselines=torch.zeros_like(pixels), target=0, n_steps=p["steps"], internal_batch_size=p["steps"]
+                    pixels, baselines=torch.zeros_like(pixels), target=0, n_steps=p["steps"], internal_batch_size=CHUNK
                 )
         heat = attributions.detach().abs().sum(dim=1)[0].cpu().numpy()
         # Raw gradients are speckled at pixel level; a small blur shows the regions a person can read.

@@ -1,0 +1,73 @@
+"""Our LIME: lime's surrogate fit over SLIC superpixels with paired masks and a blurred background."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xai import FAKE, REAL, make_explainer
+from xai.lime_explainer import hidden_face, sample_masks
+from xai.segments import superpixels
+
+
+class TopLeftBrightness(nn.Module):
+    """A toy 'detector' whose fake logit is the detail (local contrast) in the top-left quarter only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.tensor(20.0))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        quarter = pixels[:, :, :56, :56]
+        detail = (quarter[:, :, 1:, :] - quarter[:, :, :-1, :]).abs().mean(dim=(1, 2, 3))
+        return ((detail - 0.06) * self.gain)[:, None]
+
+
+@pytest.fixture()
+def textured_face():
+    """4 x 4 tiles of distinct colours (so SLIC finds regions) with fine noise on top (the 'detail')."""
+    rng = np.random.default_rng(3)
+    tiles = rng.integers(40, 216, (4, 4, 3)).repeat(28, axis=0).repeat(28, axis=1)
+    return np.clip(tiles + rng.integers(-40, 41, tiles.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_masks_start_with_the_whole_face_and_pairs_are_complements(paired):
+    masks = sample_masks(np.random.RandomState(0), 9, 12, paired)
+    assert masks.shape == (9, 12) and set(np.unique(masks)) <= {0, 1}
+    assert masks[0].all()
+    if paired:
+        half = 5
+        np.testing.assert_array_equal(masks[half:], 1 - masks[: 9 - half])
+        assert not masks[half].any(), "the complement of the whole face hides every region"
+
+
+def test_hidden_face_modes(textured_face):
+    segments = superpixels(textured_face, n_segments=10)
+    mean = hidden_face(textured_face, segments, "mean")
+    for label in np.unique(segments):
+        region = mean[segments == label]
+        np.testing.assert_allclose(region, region[0][None].repeat(len(region), 0))
+        np.testing.assert_allclose(region[0], textured_face[segments == label].mean(axis=0), atol=0.51)
+    blurred = hidden_face(textured_face, segments, "blur")
+    assert blurred.shape == textured_face.shape
+
+    def detail(image):
+        return np.abs(np.diff(image.astype(float), axis=1)).mean()
+
+    assert detail(blurred) < detail(textured_face) / 3
+    with pytest.raises(ValueError, match="hide"):
+        hidden_face(textured_face, segments, "black")
+    with pytest.raises(ValueError, match="hide"):
+        make_explainer("LIME", hide="black")
+
+
+@pytest.mark.parametrize("hide", ["blur", "mean"])
+def test_lime_finds_the_planted_evidence(textured_face, hide):
+    model = TopLeftBrightness().eval()
+    explanation = make_explainer("LIME", samples=48, segments=16, hide=hide).explain(model, textured_face, FAKE)
+    heat = explanation.heatmap
+    assert heat[:56, :56].mean() > heat[56:, 56:].mean() + 0.2
+    assert explanation.signed[:40, :40].mean() > 0.3, "the detail pushes towards 'fake'"
+    real = make_explainer("LIME", samples=48, segments=16, hide=hide).explain(model, textured_face, REAL)
+    assert real.heatmap[:40, :40].mean() < heat[:40, :40].mean(), "for 'real' the same region is counter-evidence"
