@@ -8,9 +8,9 @@ num_samples=1000, batch_size=10): its own quickshift segmentation, hidden region
 colour. Both call the same classifier function (xai.base.probabilities, the model as the app runs
 it), so the speed-up is LIME's own cost, not a faster model.
 
-Faces: the bundled samples, plus, where ../shared/data exists, the first faces the model calls
-fake (p >= 0.5) in each test set: deletion AUC for "fake" only means something where there is
-fake evidence to delete.
+Faces: the bundled samples, plus, where ../shared/data exists, the first `--per-set` faces of each
+test set's fake/ and real/ folders. As in the app, each map explains the class the model predicted,
+and its deletion AUC is measured for that class.
 """
 
 import argparse
@@ -35,19 +35,14 @@ def faces(detector, data: Path, per_set: int) -> list[tuple[str, np.ndarray]]:
     out = []
     for name in ("astronaut.jpg", "astronaut_selfblended.jpg", "two_faces.jpg"):
         out += [(name, np.asarray(f.crop)) for f in detector.analyze(Image.open(ROOT / "assets" / "samples" / name).convert("RGB")).faces]
-    for folder in sorted(data.glob("*/test/fake")) if data.is_dir() else []:
-        found = 0
-        for path in sorted(folder.iterdir())[:60]:
+    for folder in sorted(data.glob("*/test/*")) if data.is_dir() else []:
+        for path in sorted(folder.iterdir())[:per_set]:
             result = detector.analyze(Image.open(path).convert("RGB"))
-            if result.faces and result.faces[0].p_fake >= 0.5:
-                out.append((f"{folder.parts[-3]}/{path.name}", np.asarray(result.faces[0].crop)))
-                found += 1
-            if found == per_set:
-                break
+            out += [(f"{folder.parts[-3]}/{folder.name}/{path.name}", np.asarray(result.faces[0].crop))] if result.faces else []
     return out
 
 
-def lime_defaults_map(model, face: np.ndarray) -> tuple[np.ndarray, float]:
+def lime_defaults_map(model, face: np.ndarray, target: int) -> tuple[np.ndarray, float]:
     from lime import lime_image
 
     from xai.base import probabilities, signed_map
@@ -60,36 +55,38 @@ def lime_defaults_map(model, face: np.ndarray) -> tuple[np.ndarray, float]:
         return np.stack([1 - fake, fake], axis=1)
 
     result = lime_image.LimeImageExplainer(random_state=0).explain_instance(
-        face, classify, labels=(1,), top_labels=None, num_samples=1000, batch_size=10, random_seed=0)
+        face, classify, labels=(target,), top_labels=None, num_samples=1000, batch_size=10, random_seed=0)
     weights = np.zeros(int(result.segments.max()) + 1)
-    for segment, weight in result.local_exp[1]:
+    for segment, weight in result.local_exp[target]:
         weights[segment] = weight
-    signed = signed_map(weights[result.segments])
-    return (signed + 1) / 2, time.perf_counter() - start
+    return (signed_map(weights[result.segments]) + 1) / 2, time.perf_counter() - start
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--per-set", type=int, default=2, help="fake-called faces per shared test set")
+    parser.add_argument("--per-set", type=int, default=2, help="faces per shared test folder (real/, fake/)")
     args = parser.parse_args(argv)
     from detector.inference import Detector
-    from xai import FAKE, make_explainer
+    from xai import FAKE, REAL, make_explainer
+    from xai.base import probabilities
     from xai.quality import deletion_auc
 
     detector = Detector()
     detector.warm_up()
     per_face = []
     for name, face in faces(detector, args.data, args.per_set):
-        theirs_map, theirs_s = lime_defaults_map(detector.model, face)
-        row = {"face": name, "defaults_s": theirs_s, "defaults_deletion_auc": deletion_auc(detector.model, face, theirs_map)}
+        target = FAKE if probabilities(detector.model, face[None])[0] >= detector.config.threshold else REAL
+        row = {"face": name, "target": target}
         for key, params in VARIANTS.items():
-            ours = make_explainer("LIME", **params).explain(detector.model, face, FAKE)
+            ours = make_explainer("LIME", **params).explain(detector.model, face, target)
             row[f"{key}_s"] = ours.seconds
-            row[f"{key}_deletion_auc"] = deletion_auc(detector.model, face, ours.heatmap)
+            row[f"{key}_deletion_auc"] = deletion_auc(detector.model, face, ours.heatmap, target)
+        theirs_map, row["defaults_s"] = lime_defaults_map(detector.model, face, target)
+        row["defaults_deletion_auc"] = deletion_auc(detector.model, face, theirs_map, target)
         per_face.append(row)
         print(row, flush=True)
-    mean = {k: float(np.mean([r[k] for r in per_face])) for k in per_face[0] if k != "face"}
+    mean = {k: float(np.mean([r[k] for r in per_face])) for k in per_face[0] if k not in ("face", "target")}
     rows = [("faces", str(len(per_face)), ""),
             ("lime defaults (s/face)", f"{mean['defaults_s']:.1f}", "1000 samples, batch 10, quickshift, mean-colour hide"),
             ("  deletion AUC", f"{mean['defaults_deletion_auc']:.4f}", "lower is better")]

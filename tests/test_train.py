@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import torch
 
 from detector import prepare, train
 from tests.conftest import face_folder
@@ -49,3 +50,28 @@ def test_self_blend_changes_only_the_face_region(astronaut):
     centre = diff[80:150, 80:150].mean()
     corners = np.mean([diff[:20, :20].mean(), diff[:20, -20:].mean(), diff[-20:, :20].mean(), diff[-20:, -20:].mean()])
     assert centre > 5 * max(corners, 0.5)
+
+def test_warm_start_and_shares(tmp_path, astronaut):
+    """--init starts from a checkpoint's weights (recorded in its config); --shares sets the mix."""
+    from detector.checkpoint import load_checkpoint
+
+    data = tmp_path / "data"
+    for name in ("set_a", "set_b"):
+        for split in ("train", "val"):
+            face_folder(data / name / split, astronaut, n=2)
+    cache = tmp_path / "cache"
+    assert prepare.main([str(data), "--out", str(cache), "--workers", "1", "--size", "64"]) == 0
+    common = ["--cache", str(cache), "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--val-max-per-set", "4"]
+    assert train.main(common + ["--out", str(tmp_path / "first")]) == 0
+    first = load_checkpoint(tmp_path / "first" / "best")
+    # with lr 0 AdamW changes no weight, so the second run's weights are exactly the ones it started from
+    assert train.main(common + ["--out", str(tmp_path / "second"), "--init", str(tmp_path / "first" / "best"),
+                                "--lr", "0", "--shares", "set_a=0.9", "set_b=0.1"]) == 0
+    second = load_checkpoint(tmp_path / "second" / "best")
+    for name, tensor in first.backbone.state_dict().items():
+        if "running" not in name and "num_batches" not in name:  # batch-norm statistics still move in train mode
+            assert torch.equal(tensor, second.backbone.state_dict()[name]), name
+    training = json.loads((tmp_path / "second" / "best" / "config.json").read_text())["training"]
+    assert training["shares"] == {"set_a": 0.9, "set_b": 0.1}
+    assert training["init"].startswith(f"{first.config.version} (best)")
+    assert train.parse_shares(["dfdc=0.5", "x=1"]) == {"dfdc": 0.5, "x": 1.0}
