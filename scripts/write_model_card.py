@@ -53,6 +53,7 @@ def card(folder: Path, ablation: dict | None) -> str:
         f"{training.get('samples_per_epoch')} balanced samples per epoch, {training.get('epochs_run')} epochs to the best "
         f"checkpoint, {training.get('frozen', '')} frozen, seed {training.get('seed')}, self-blended images "
         f"{'on, ' + str(training.get('sbi')) + ' of sampled reals' if training.get('sbi') else 'off'}. "
+        f"Started from: {training.get('init', 'ImageNet')}. "
         "Augmentations: " + "; ".join(training.get("augmentations", [])) + ".",
         "",
         "## Calibration and threshold",
@@ -79,8 +80,15 @@ def card(folder: Path, ablation: dict | None) -> str:
         for s in sets:
             lines.append(f"| {s} | " + " | ".join(fmt(ablation[arm].get(s)) for arm in ablation) + " |")
         lines.append("")
+    earlier = folder / "history_stage1.json"
+    if earlier.is_file():
+        lines += ["## Training history, stage 1 (from ImageNet; its best checkpoint started stage 2)", "",
+                  "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "
+                  f"{h['val_accuracy']:.4f} | {h['val_auc']:.4f} | {h.get('val_auc_per_set')} |" for h in json.loads(earlier.read_text())]
+        lines.append("")
     if history:
-        lines += ["## Training history", "", "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |", "|---|---|---|---|---|---|---|"]
+        lines += ["## Training history" + (", stage 2" if earlier.is_file() else ""), "", "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |", "|---|---|---|---|---|---|---|"]
         for h in history:
             lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "
                          f"{h['val_accuracy']:.4f} | {h['val_auc']:.4f} | {h.get('val_auc_per_set')} |")

@@ -31,6 +31,7 @@ def test_env_variable_and_reference_runs(tmp_path, monkeypatch):
     from detector.runs import REFERENCE_RUNS_DIR
 
     shipped = {json.loads(p.read_text())["id"] for p in REFERENCE_RUNS_DIR.glob("*.json")}
+    assert shipped, f"no reference runs in {REFERENCE_RUNS_DIR}: a fresh install would have nothing to show"
     assert {r["id"] for r in store.list()} == shipped
     assert RunStore().import_reference_runs() == 0  # imported once only
 
@@ -52,3 +53,17 @@ def test_two_writers_at_once_both_land(tmp_path):
     for t in threads:
         t.join()
     assert {r["id"] for r in RunStore(path, import_reference=False).list()} == {r.id for r in runs}
+
+
+def test_every_shipped_model_has_reference_runs_for_its_version():
+    """The metrics page of a fresh clone shows the shipped models' own test runs, not stale ones."""
+    from detector.checkpoint import list_checkpoints
+    from detector.config import ModelConfig
+    from detector.runs import REFERENCE_RUNS_DIR
+
+    runs = [json.loads(p.read_text()) for p in REFERENCE_RUNS_DIR.glob("*.json")]
+    for folder in list_checkpoints():
+        config = ModelConfig.load(folder / "config.json")
+        mine = [r for r in runs if (r["model_name"], r["model_version"]) == (config.name, config.version)]
+        assert len(mine) >= 3, f"{folder.name} {config.version}: {len(mine)} reference runs"
+        assert {r["data"].split(" ")[0] for r in mine} >= {"dfdc/test", "stylegan1_ffhq/test", "stylegan2_unsplash/test"}
