@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         state = load_resume(args.out / "resume", model, optimizer)
         history, best_auc, start_epoch, stale = state["history"], state["best_auc"], state["epoch"] + 1, state["stale"]
         sampler.rng = np.random.default_rng([args.seed, start_epoch])
-        say(f"resumed after epoch {state['epoch']} (best val AUC {best_auc:.4f})")
+        say(f"resumed after epoch {state['epoch'] + 1} (best val AUC {best_auc:.4f})")
     data_summary = {
         s.name: {"train_real": int((s.labels == 0).sum()), "train_fake": int((s.labels == 1).sum())} for s in train_sets
     }
