@@ -60,7 +60,10 @@ def to_input(array: np.ndarray, model: nn.Module) -> torch.Tensor:
     """(N, H, W, 3) or (H, W, 3) uint8/float -> (N, 3, H, W) float in [0, 1] on the model's device."""
     if array.ndim == 3:
         array = array[None]
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float()
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:  # e.g. np.asarray(PIL image); torch warns about read-only memory
+        array = array.copy()
+    tensor = torch.from_numpy(array).permute(0, 3, 1, 2).float()
     if array.dtype == np.uint8:
         tensor = tensor / 255.0
     device = next(model.parameters()).device
