@@ -23,7 +23,8 @@ from benchmarks.common import ROOT, report
 
 VARIANTS = {  # name -> LimeExplainer parameters; the first is the app's default
     "ours": {},
-    "ours_unpaired": {"paired": False},
+    "ours_paired": {"design": "paired"},
+    "ours_random_masks": {"design": "random"},
     "ours_mean_hide": {"hide": "mean"},
     "ours_150_samples": {"samples": 150},
 }
@@ -94,7 +95,7 @@ def main(argv=None) -> dict:
     for key, params in VARIANTS.items():
         speedups[key] = mean["defaults_s"] / mean[f"{key}_s"]
         wins[key] = int(sum(r[f"{key}_deletion_auc"] <= r["defaults_deletion_auc"] for r in per_face))
-        described = ", ".join(f"{k}={v}" for k, v in make_explainer("LIME", **params).params.items() if k in ("samples", "segments", "hide", "paired"))
+        described = ", ".join(f"{k}={v}" for k, v in make_explainer("LIME", **params).params.items() if k in ("samples", "segments", "hide", "design"))
         rows += [(f"{key} (s)", f"{mean[key + '_s']:.2f}",
                   f"speed-up {speedups[key]:.1f}x (target >= 20x); {described}"),
                  ("  deletion AUC", f"{mean[key + '_deletion_auc']:.4f}",

@@ -11,12 +11,13 @@ from detector.report import image_report, to_html, to_pdf
 from pages.common import samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
-from xai.lime_explainer import HIDE_MODES, LimeExplainer
+from xai.lime_explainer import DESIGNS, HIDE_MODES, LimeExplainer
 from xai.overlay import colorbar, colorbar_labels, png_bytes, render
 from xai.saliency import SALIENCY_METHODS
 
 LIME_DEFAULTS = LimeExplainer().params
 HIDE_LABELS = {"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"}
+DESIGN_LABELS = {"orthogonal": "orthogonal (Hadamard, default)", "paired": "random + complements", "random": "random (lime's own)"}
 
 st.title("Analyze an image")
 detector = sidebar_detector()
@@ -33,6 +34,9 @@ with st.sidebar:
     lime_segments = st.slider("LIME / SHAP superpixels", 10, 150, LIME_DEFAULTS["segments"], 5)
     lime_hide = st.selectbox("LIME hides a region with", HIDE_MODES, format_func=HIDE_LABELS.get,
                              help="A blurred face keeps the sample looking like a face; lime's default fills each region with its mean colour.")
+    lime_design = st.selectbox("LIME picks which regions to hide by", DESIGNS, format_func=DESIGN_LABELS.get,
+                               help="An orthogonal design hides every region in half the samples and every pair in a quarter, "
+                                    "so fewer samples separate the regions' effects than with coin flips.")
     saliency_method = st.selectbox("Saliency method", SALIENCY_METHODS, index=1)
     shap_samples = st.slider("SHAP samples", 4, 64, 16, 4)
 
@@ -111,7 +115,7 @@ choices = [f.index + 1 for f in result.faces]
 chosen = st.multiselect("Explain faces", choices, default=choices[:2])
 families = {
     "Grad-CAM": {"method": cam_method, "layer": cam_layer},
-    "LIME": {"samples": lime_samples, "segments": lime_segments, "hide": lime_hide},
+    "LIME": {"samples": lime_samples, "segments": lime_segments, "hide": lime_hide, "design": lime_design},
     "Saliency": {"method": saliency_method},
     "SHAP": {"samples": shap_samples, "segments": lime_segments},
 }

@@ -1,4 +1,4 @@
-"""Our LIME: lime's surrogate fit over SLIC superpixels with paired masks and a blurred background."""
+"""Our LIME: lime's surrogate fit over SLIC superpixels with orthogonal masks and a blurred background."""
 
 import numpy as np
 import pytest
@@ -31,15 +31,31 @@ def textured_face():
     return np.clip(tiles + rng.integers(-40, 41, tiles.shape), 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("paired", [True, False])
-def test_masks_start_with_the_whole_face_and_pairs_are_complements(paired):
-    masks = sample_masks(np.random.RandomState(0), 9, 12, paired)
+@pytest.mark.parametrize("design", ["orthogonal", "paired", "random"])
+def test_masks_start_with_the_whole_face(design):
+    masks = sample_masks(np.random.RandomState(0), 9, 12, design)
     assert masks.shape == (9, 12) and set(np.unique(masks)) <= {0, 1}
     assert masks[0].all()
-    if paired:
+    if design == "paired":
         half = 5
         np.testing.assert_array_equal(masks[half:], 1 - masks[: 9 - half])
         assert not masks[half].any(), "the complement of the whole face hides every region"
+
+
+@pytest.mark.parametrize("samples, regions", [(64, 40), (64, 63), (48, 20), (150, 37)])
+def test_orthogonal_masks_are_balanced_and_uncorrelated_within_each_block(samples, regions):
+    masks = sample_masks(np.random.RandomState(1), samples, regions, "orthogonal")
+    assert masks.shape == (samples, regions)
+    order = 1 << int(np.ceil(np.log2(regions + 1)))
+    for start in range(0, samples - order + 1, order):
+        signs = 2 * masks[start : start + order].astype(int) - 1
+        if start == 0:
+            signs[0] = 1  # row 0 is the face itself in every design
+        np.testing.assert_array_equal(signs.T @ signs, order * np.eye(regions, dtype=int))
+    with pytest.raises(ValueError, match="design"):
+        sample_masks(np.random.RandomState(0), 9, 12, "latin")
+    with pytest.raises(ValueError, match="design"):
+        make_explainer("LIME", design="latin")
 
 
 def test_hidden_face_modes(textured_face):
