@@ -26,7 +26,7 @@ VARIANTS = {  # name -> LimeExplainer parameters; the first is the app's default
     "ours_paired": {"design": "paired"},
     "ours_random_masks": {"design": "random"},
     "ours_mean_hide": {"hide": "mean"},
-    "ours_150_samples": {"samples": 150},
+    "ours_64_samples": {"samples": 64},
 }
 
 

@@ -89,7 +89,7 @@ class LimeExplainer(Explainer):
     name = "LIME"
     how_to_read = "Red regions push the score towards 'fake', green towards 'real' (a local linear fit over superpixels)."
 
-    def __init__(self, samples: int = 64, segments: int = 40, hide: str = "blur", design: str = "orthogonal",
+    def __init__(self, samples: int = 48, segments: int = 40, hide: str = "blur", design: str = "orthogonal",
                  batch_size: int = 10, kernel_width: float = 0.25, seed: int = 0) -> None:
         if hide not in HIDE_MODES:
             raise ValueError(f"unknown hide mode {hide!r}; choose from {HIDE_MODES}")
