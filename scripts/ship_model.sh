@@ -23,12 +23,10 @@ cp -r "$OUT/$chosen/best" assets/models/dfx-lite0
 cp -r "$OUT/$other/best" "assets/models/dfx-$other"
 $PY -m benchmarks.eval_model --model assets/models/dfx-lite0 --ship
 $PY -m benchmarks.eval_model --model "assets/models/dfx-$other" --ship
-fi
-
-# Stage 2 (after the stage-2 command in train_default.sh): the continued base arm replaces
-# dfx-lite0; stage 1's history and log travel with it for the model card.
-#   STAGE2=1 bash scripts/ship_model.sh
-if [ "${STAGE2:-0}" = 1 ]; then
+else
+  # Stage 2 (after the stage-2 command in train_default.sh): the continued base arm replaces
+  # dfx-lite0; stage 1's history and log travel with it for the model card.
+  #   STAGE2=1 bash scripts/ship_model.sh
   s2="$OUT/lite0-stage2"
   cp "$s2/history.json" "$s2/best/history.json"
   cp "$s2/train.log" "$s2/best/train.log"

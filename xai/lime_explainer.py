@@ -58,9 +58,9 @@ def orthogonal_masks(rng: np.random.RandomState, samples: int, regions: int) -> 
     all-ones row: the face itself). Within a block, columns are balanced and pairwise orthogonal;
     fewer samples than the order keep only the block's first rows (nearly, not exactly, orthogonal)."""
     order = 1 << int(np.ceil(np.log2(regions + 1)))
-    blocks = []
+    matrix, blocks = hadamard(order), []
     for block in range(-(-samples // order)):
-        columns = hadamard(order)[:, 1 + rng.permutation(order - 1)[:regions]]
+        columns = matrix[:, 1 + rng.permutation(order - 1)[:regions]]
         if block:
             columns = columns * rng.choice([-1, 1], regions)
         blocks.append((columns + 1) // 2)

@@ -8,10 +8,8 @@ import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
-from xai.base import Explainer, SignedLogit, gradients_only_for, model_lock, to_input
+from xai.base import BACKWARD_CHUNK, Explainer, SignedLogit, gradients_only_for, model_lock, to_input
 
-# Faces per backward pass: bounds the activations held for autograd (peak memory), at no cost in speed on CPU.
-CHUNK = 1  # faces per backward pass: 1 keeps the peak ~270 MB lower than 4 at the same speed (benchmarks)
 SALIENCY_METHODS = ["Vanilla gradient", "SmoothGrad", "Integrated Gradients"]
 
 
@@ -37,11 +35,11 @@ class SaliencyExplainer(Explainer):
                 tunnel = NoiseTunnel(Saliency(forward))
                 attributions = tunnel.attribute(
                     pixels, target=0, nt_type="smoothgrad", nt_samples=p["samples"],
-                    nt_samples_batch_size=CHUNK, stdevs=p["noise"], abs=True,
+                    nt_samples_batch_size=BACKWARD_CHUNK, stdevs=p["noise"], abs=True,
                 )
             else:
                 attributions = IntegratedGradients(forward).attribute(
-                    pixels, baselines=torch.zeros_like(pixels), target=0, n_steps=p["steps"], internal_batch_size=CHUNK
+                    pixels, baselines=torch.zeros_like(pixels), target=0, n_steps=p["steps"], internal_batch_size=BACKWARD_CHUNK
                 )
         heat = attributions.detach().abs().sum(dim=1)[0].cpu().numpy()
         # Raw gradients are speckled at pixel level; a small blur shows the regions a person can read.

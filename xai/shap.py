@@ -13,10 +13,8 @@ import torch
 from captum.attr import GradientShap
 from torch import nn
 
-from xai.base import Explainer, SignedLogit, gradients_only_for, model_lock, signed_map, to_input
+from xai.base import BACKWARD_CHUNK, Explainer, SignedLogit, gradients_only_for, model_lock, signed_map, to_input
 from xai.segments import region_means, superpixels
-
-CHUNK = 1  # faces per backward pass: 1 keeps the peak ~270 MB lower than 4 at the same speed (benchmarks)
 
 
 class ShapExplainer(Explainer):
@@ -40,8 +38,8 @@ class ShapExplainer(Explainer):
             try:
                 shap = GradientShap(SignedLogit(model, 1))
                 # The mean of equal-sized chunks is the same estimator as one big batch, but the
-                # backward pass holds activations for CHUNK faces only (peak memory ~4x lower).
-                chunks = [min(CHUNK, p["samples"] - start) for start in range(0, p["samples"], CHUNK)]
+                # backward pass holds activations for BACKWARD_CHUNK faces only (peak memory ~4x lower).
+                chunks = [min(BACKWARD_CHUNK, p["samples"] - start) for start in range(0, p["samples"], BACKWARD_CHUNK)]
                 attributions = sum(
                     shap.attribute(pixels, baselines=baselines, n_samples=n, stdevs=p["noise"], target=0) * n for n in chunks
                 ) / p["samples"]
