@@ -172,7 +172,8 @@ def save_resume(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     tensors = {}
     for index, values in opt_state["state"].items():
         for key, value in values.items():
-            tensors[f"{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+            # Moments of a channels_last weight are channels_last too; safetensors wants them packed.
+            tensors[f"{index}.{key}"] = value.contiguous() if torch.is_tensor(value) else torch.tensor(value)
     save_file(tensors, str(folder / "optimizer.safetensors"))
     state = {**state, "param_groups": opt_state["param_groups"]}
     (folder / "state.json").write_text(json.dumps(state, indent=1))
@@ -348,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_size": args.batch_size,
                 "lr": args.lr,
                 "optimizer": "AdamW",
-                "frozen": f"stem + first {args.freeze_blocks} blocks",
+                "frozen": f"stem + first {args.freeze_blocks} blocks" if args.freeze_blocks > 0 else "nothing",
                 "loss": "BCE on one logit",
                 "augmentations": AUGMENTATIONS,
                 "init": init,

@@ -7,7 +7,7 @@ CACHE=${CACHE:-cache/crops}
 OUT=${OUT:-runs/train}
 PY=${PY:-.venv/bin/python}
 best() { $PY -c "import json,sys; h=json.load(open('$1/history.json')); print(max(x['val_auc'] for x in h))"; }
-if [ "${STAGE2:-0}" != 1 ]; then
+if [ -z "${NEXT:-}" ] && [ "${STAGE2:-0}" != 1 ]; then
 base=$(best "$OUT/lite0-base"); sbi=$(best "$OUT/lite0-sbi")
 chosen=$($PY -c "print('lite0-sbi' if $sbi > $base else 'lite0-base')")
 echo "best val AUC: base $base, sbi $sbi -> shipping $chosen"
@@ -24,18 +24,21 @@ cp -r "$OUT/$other/best" "assets/models/dfx-$other"
 $PY -m benchmarks.eval_model --model assets/models/dfx-lite0 --ship
 $PY -m benchmarks.eval_model --model "assets/models/dfx-$other" --ship
 else
-  # Stage 2 (after the stage-2 command in train_default.sh): the continued base arm replaces
-  # dfx-lite0; stage 1's history and log travel with it for the model card.
-  #   STAGE2=1 bash scripts/ship_model.sh
-  s2="$OUT/lite0-stage2"
-  cp "$s2/history.json" "$s2/best/history.json"
-  cp "$s2/train.log" "$s2/best/train.log"
-  cp assets/models/dfx-lite0/history.json "$s2/best/history_stage1.json"
-  cp assets/models/dfx-lite0/train.log "$s2/best/train_stage1.log"
-  $PY -m detector.calibrate "$s2/best" --cache "$CACHE"
-  old=$($PY -c "import json; print(json.load(open('assets/models/dfx-lite0/config.json'))['version'].replace('+', '-'))")
-  rm -rf assets/models/dfx-lite0 assets/runs/dfx-lite0_"$old"_*.json
-  cp -r "$s2/best" assets/models/dfx-lite0
-  $PY -m benchmarks.eval_model --model assets/models/dfx-lite0 --ship
-  $PY -m scripts.write_model_card assets/models/dfx-lite0 --ablation assets/models/sbi_ablation.json
+  # A later stage (see train_default.sh) continued from the shipped model: it replaces dfx-lite0
+  # and carries every earlier stage's history and log for the model card.
+  #   NEXT=lite0-stage3 bash scripts/ship_model.sh   (STAGE2=1 means NEXT=lite0-stage2)
+  next="$OUT/${NEXT:-lite0-stage2}"
+  cur=assets/models/dfx-lite0
+  cp "$next/history.json" "$next/best/history.json"
+  cp "$next/train.log" "$next/best/train.log"
+  cp "$cur"/history_stage*.json "$cur"/train_stage*.log "$next/best/" 2>/dev/null || true
+  k=$(( $(find "$cur" -maxdepth 1 -name 'history_stage*.json' | wc -l) + 1 ))
+  cp "$cur/history.json" "$next/best/history_stage$k.json"
+  cp "$cur/train.log" "$next/best/train_stage$k.log"
+  $PY -m detector.calibrate "$next/best" --cache "$CACHE"
+  old=$($PY -c "import json; print(json.load(open('$cur/config.json'))['version'].replace('+', '-'))")
+  rm -rf "$cur" assets/runs/dfx-lite0_"$old"_*.json
+  cp -r "$next/best" "$cur"
+  $PY -m benchmarks.eval_model --model "$cur" --ship
+  $PY -m scripts.write_model_card "$cur" --ablation assets/models/sbi_ablation.json
 fi

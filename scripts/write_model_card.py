@@ -80,18 +80,19 @@ def card(folder: Path, ablation: dict | None) -> str:
         for s in sets:
             lines.append(f"| {s} | " + " | ".join(fmt(ablation[arm].get(s)) for arm in ablation) + " |")
         lines.append("")
-    earlier = folder / "history_stage1.json"
-    if earlier.is_file():
-        lines += ["## Training history, stage 1 (from ImageNet; its best checkpoint started stage 2)", "",
-                  "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "
-                  f"{h['val_accuracy']:.4f} | {h['val_auc']:.4f} | {h.get('val_auc_per_set')} |" for h in json.loads(earlier.read_text())]
-        lines.append("")
+    # A model trained in stages carries the earlier stages' histories as history_stage<k>.json.
+    earlier = sorted(folder.glob("history_stage*.json"), key=lambda p: int(p.stem.removeprefix("history_stage")))
+    stages = [(p.stem.removeprefix("history_"), json.loads(p.read_text())) for p in earlier]
+    if earlier:
+        lines += ["Trained in stages: each stage started from the previous stage's best checkpoint.", ""]
     if history:
-        lines += ["## Training history" + (", stage 2" if earlier.is_file() else ""), "", "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |", "|---|---|---|---|---|---|---|"]
-        for h in history:
-            lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "
-                         f"{h['val_accuracy']:.4f} | {h['val_auc']:.4f} | {h.get('val_auc_per_set')} |")
+        stages.append((f"stage{len(earlier) + 1}" if earlier else "", history))
+    for name, epochs in stages:
+        title = f"## Training history, {name.replace('stage', 'stage ')}" if name else "## Training history"
+        lines += [title, "", "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "
+                  f"{h['val_accuracy']:.4f} | {h['val_auc']:.4f} | {h.get('val_auc_per_set')} |" for h in epochs]
         lines.append("")
     lines += [
         "## Known limits",

@@ -75,3 +75,20 @@ def test_warm_start_and_shares(tmp_path, astronaut):
     assert training["shares"] == {"set_a": 0.9, "set_b": 0.1}
     assert training["init"].startswith(f"{first.config.version} (best)")
     assert train.parse_shares(["dfdc=0.5", "x=1"]) == {"dfdc": 0.5, "x": 1.0}
+
+
+def test_resume_with_every_layer_trained(tmp_path, astronaut):
+    """--freeze-blocks 0 trains the channels_last stem too; its optimizer state must still save and resume."""
+    data = tmp_path / "data"
+    for split in ("train", "val"):
+        face_folder(data / "tinyset" / split, astronaut, n=2)
+    cache = tmp_path / "cache"
+    assert prepare.main([str(data), "--out", str(cache), "--workers", "1", "--size", "64"]) == 0
+    out = tmp_path / "run"
+    args = ["--cache", str(cache), "--out", str(out), "--epochs", "1", "--samples-per-epoch", "8",
+            "--batch-size", "4", "--val-max-per-set", "4", "--freeze-blocks", "0", "--resume"]
+    assert train.main(args) == 0
+    assert train.main(args[:5] + ["2"] + args[6:]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert json.loads((out / "best" / "config.json").read_text())["training"]["frozen"] == "nothing"
