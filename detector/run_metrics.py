@@ -47,10 +47,60 @@ def metrics_at(run: Run, threshold: float) -> dict:
     return compute_metrics(labels, scores, threshold)
 
 
+def _bootstrap_indices(n: int, labels: np.ndarray, n_boot: int, seed: int):
+    """Resamples (with replacement) that still hold both classes, so AUC is defined on each."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        index = rng.integers(0, n, n)
+        if labels[index].min() != labels[index].max():
+            yield index
+
+
+def auc_interval(run: Run, n_boot: int = 500, seed: int = 0, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the run's ROC AUC over its images; None for a one-class run."""
+    labels, scores = scored(run)
+    if len(np.unique(labels)) < 2:
+        return None
+    aucs = [roc_auc_score(labels[i], scores[i]) for i in _bootstrap_indices(len(labels), labels, n_boot, seed)]
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(aucs, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def paired_auc_difference(run_a: Run, run_b: Run, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """AUC(b) - AUC(a) on the images both runs scored, with a paired bootstrap interval.
+
+    Pairing (the same resampled images for both models) is what makes a small difference on a few
+    hundred images testable at all: most of the sampling noise is shared by the two models.
+    """
+    a = {s["path"]: s for s in run_a.scores if s.get("score") is not None}
+    b = {s["path"]: s for s in run_b.scores if s.get("score") is not None}
+    paths = sorted(set(a) & set(b))
+    if any(a[p]["label"] != b[p]["label"] for p in paths):
+        raise ValueError("the two runs label the same image differently")
+    labels = np.array([a[p]["label"] for p in paths], dtype=int)
+    if len(np.unique(labels)) < 2:
+        raise ValueError("the images both runs scored hold a single class: AUC is undefined")
+    score_a = np.array([a[p]["score"] for p in paths], dtype=float)
+    score_b = np.array([b[p]["score"] for p in paths], dtype=float)
+    diffs = [roc_auc_score(labels[i], score_b[i]) - roc_auc_score(labels[i], score_a[i])
+             for i in _bootstrap_indices(len(labels), labels, n_boot, seed)]
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    auc_a, auc_b = roc_auc_score(labels, score_a), roc_auc_score(labels, score_b)
+    return {"n": len(paths), "auc_a": float(auc_a), "auc_b": float(auc_b), "difference": float(auc_b - auc_a),
+            "low": float(low), "high": float(high), "level": level}
+
+
 def metrics_table(run: Run, threshold: float) -> pd.DataFrame:
     m = metrics_at(run, threshold)
     keys = ["accuracy", "precision", "recall", "f1", "specificity", "auc", "average_precision", "log_loss", "eer"]
     rows = [(k, m[k]) for k in keys]
+    interval = auc_interval(run)
+    if interval:
+        # the metric column is numeric; the interval goes in as its two ends
+        rows.insert(keys.index("auc") + 1, ("auc 95% CI low (bootstrap)", interval[0]))
+        rows.insert(keys.index("auc") + 2, ("auc 95% CI high (bootstrap)", interval[1]))
     for key in ("time_mean_s", "time_p95_s", "peak_rss_mb", "n_unscored", "n_fallback"):
         if key in run.metrics:
             rows.append((key, run.metrics[key]))

@@ -95,3 +95,50 @@ def test_new_evaluation_from_the_page(tmp_path, monkeypatch, tiny_set):
     added = [r for r in runs if r["data"] == "tiny"]
     assert len(added) == 1 and added[0]["n"] == 6
     assert any("tiny" in str(v) for v in at.dataframe[0].value["data"])
+
+
+def test_auc_interval_holds_the_auc_and_narrows_with_more_images():
+    small, large = synthetic_run(3, "s"), synthetic_run(3, "s")
+    large.scores = large.scores * 8  # the same distribution, 8x the images
+    labels, scores = rm.scored(small)
+    low, high = rm.auc_interval(small)
+    assert low < roc_auc_score(labels, scores) < high
+    low_large, high_large = rm.auc_interval(large)
+    assert high_large - low_large < (high - low) * 0.6
+    one_class = synthetic_run(3, "s")
+    one_class.scores = [s for s in one_class.scores if s["label"] == 1]
+    assert rm.auc_interval(one_class) is None
+    table = dict(rm.metrics_table(small, 0.5).values)
+    assert table["auc 95% CI low (bootstrap)"] == pytest.approx(low)
+
+
+def test_paired_difference_tells_a_better_model_from_noise(tmp_path, capsys):
+    import json
+
+    from scripts import compare_runs
+
+    a = synthetic_run(4, "s")
+    same = synthetic_run(4, "s")
+    same.scores = [dict(s, score=min(1.0, s["score"] * 1.01)) for s in same.scores]  # same ranking, new numbers
+    result = rm.paired_auc_difference(a, same)
+    assert result["difference"] == pytest.approx(0.0, abs=1e-9) and result["low"] <= 0 <= result["high"]
+    better = synthetic_run(4, "s")
+    better.scores = [dict(s, score=0.5 * s["score"] + 0.5 * s["label"]) for s in better.scores]
+    result = rm.paired_auc_difference(a, better)
+    labels, scores = rm.scored(a)
+    assert result["auc_a"] == pytest.approx(roc_auc_score(labels, scores))
+    assert result["difference"] > 0 and result["low"] > 0  # a real gain: the interval excludes 0
+    relabelled = synthetic_run(4, "s")
+    relabelled.scores = [dict(s, label=1 - s["label"]) for s in relabelled.scores]
+    with pytest.raises(ValueError):
+        rm.paired_auc_difference(a, relabelled)
+
+    path_a, path_b = tmp_path / "a.json", tmp_path / "b.json"
+    path_a.write_text(json.dumps(a.to_dict()))
+    path_b.write_text(json.dumps(better.to_dict()))
+    assert compare_runs.main([str(path_a), str(path_b), "--boot", "200", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["n"] == 200 and printed["difference"] == pytest.approx(result["difference"])
+    (tmp_path / "broken.json").write_text("{not json")
+    assert compare_runs.main([str(path_a), str(tmp_path / "broken.json")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
