@@ -7,7 +7,7 @@ from detector import prepare, train
 from tests.conftest import face_folder
 
 
-def test_prepare_and_train_smoke(tmp_path, astronaut):
+def test_prepare_and_train_smoke(tmp_path, astronaut, capsys):
     data = tmp_path / "data"
     for split in ("train", "val"):
         face_folder(data / "tinyset" / split, astronaut, n=4)
@@ -30,6 +30,13 @@ def test_prepare_and_train_smoke(tmp_path, astronaut):
     config = json.loads((out / "best" / "config.json").read_text())
     assert config["input_size"] == 96 and 0 < config["threshold"] < 1 and config["training"]["sbi"] == 0.5
     assert (out / "best" / "model.safetensors").is_file()
+
+    # scripts.validate_model re-scores a checkpoint on a run's validation subset: same number as training's
+    from scripts import validate_model
+
+    assert validate_model.main([str(out / "best"), "--cache", str(cache), "--max-per-set", "8"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["val_auc"] == round(max(h["val_auc"] for h in history), 4)
 
     # resuming continues from the saved epoch instead of starting over
     assert train.main(args[:5] + ["3"] + args[6:] + ["--resume"]) == 0
