@@ -22,7 +22,7 @@ $PY -m detector.train --cache "$CACHE" --out "$OUT/lite0-stage2" --init "$OUT/li
     --samples-per-epoch 3200 --batch-size 32 --lr 2e-4 --val-max-per-set 800 --patience 6 --threads 2 --seed 1 \
     --max-minutes "${STAGE2_MINUTES:-60}" --version 1.1.0 --resume \
     --shares dfdc=0.5 stylegan1_ffhq=0.26 stylegan2_unsplash=0.12 sd21_faces=0.12 > "$OUT/lite0-stage2.out" 2>&1
-# Stage 3 (dfx-lite0 1.2.0 if it beats 1.1.0 on validation): continue stage 2 (same weights as 1.1.0) with every
+# Stage 3 (an experiment, not shipped: assets/experiments/dfx-lite0-1.2.0-stage3): continue stage 2 (1.1.0) with every
 # layer trained (the stem and first blocks were frozen at ImageNet weights in stages 1-2) and a larger
 # StyleGAN 1 share. Then: NEXT=lite0-stage3 bash scripts/ship_model.sh
 $PY -m detector.train --cache "$CACHE" --out "$OUT/lite0-stage3" --init "$OUT/lite0-stage2/best" --freeze-blocks 0 \
