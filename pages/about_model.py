@@ -4,6 +4,9 @@ from pathlib import Path
 import streamlit as st
 
 from detector.checkpoint import list_checkpoints
+from pages.common import require_app_navigation
+
+require_app_navigation()
 
 st.title("About the model")
 folders = list_checkpoints()

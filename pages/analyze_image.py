@@ -8,12 +8,14 @@ from detector.draw import draw_faces
 from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES, decode_image
 from detector.report import image_report, to_html, to_pdf
-from pages.common import samples_dir, sidebar_detector
+from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
 from xai.lime_explainer import DESIGNS, HIDE_MODES, LimeExplainer
 from xai.overlay import colorbar, colorbar_labels, png_bytes, render
 from xai.saliency import SALIENCY_METHODS
+
+require_app_navigation()
 
 LIME_DEFAULTS = LimeExplainer().params
 HIDE_LABELS = {"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"}

@@ -9,9 +9,11 @@ from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
 from detector.report import to_html, to_pdf, video_report
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
-from pages.common import sidebar_detector
+from pages.common import require_app_navigation, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.overlay import render
+
+require_app_navigation()
 
 st.title("Analyze a video")
 detector = sidebar_detector()

@@ -9,6 +9,28 @@ import streamlit as st
 from detector.checkpoint import default_checkpoint, list_checkpoints
 from detector.errors import DetectorError
 
+_legacy_mode_checked = False
+
+
+def require_app_navigation() -> None:
+    """Run this page through app.py's st.navigation, even on a fresh server's first request.
+
+    When a server's very first request is a deep link (/metrics), Streamlit has not yet seen
+    app.py call st.navigation and falls back to its legacy `pages/` folder mode: it runs this file
+    directly and lists every file in pages/ (common.py included) as a page. Leaving that mode and
+    rerunning lets app.py route the same URL. The mode is process-wide, so this acts at most once
+    per process (AppTest re-enters the legacy mode on every run and must not be rerouted).
+    """
+    global _legacy_mode_checked
+    if _legacy_mode_checked:
+        return
+    _legacy_mode_checked = True
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
 
 @st.cache_resource(show_spinner="Loading the detector…")
 def get_detector(checkpoint: str):

@@ -1,5 +1,9 @@
 import streamlit as st
 
+from pages.common import require_app_navigation
+
+require_app_navigation()
+
 st.title("Deepfake face check")
 st.markdown(
     """

@@ -7,12 +7,14 @@ from detector.errors import DetectorError
 from detector.imageio import IMAGE_SUFFIXES, decode_image, load_image
 from detector.run_metrics import mistakes
 from detector.runs import RunsDatabaseError, RunStore
-from pages.common import samples_dir, sidebar_detector
+from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import layer_choices
 from xai.layers import activation_maps, depth_note
 from xai.overlay import colorize, render
 from xai.quality import agreement_matrix, deletion_curve, insertion_curve, randomised_copy, rank_similarity
+
+require_app_navigation()
 
 st.title("Instructor mode")
 st.caption("The same face explained layer by layer and method by method, with numbers that say how far each map can be trusted.")

@@ -7,6 +7,9 @@ import streamlit as st
 from detector import run_metrics as rm
 from detector.errors import DetectorError
 from detector.runs import RunsDatabaseError, RunStore
+from pages.common import require_app_navigation
+
+require_app_navigation()
 
 st.title("Metrics")
 st.caption(

@@ -61,6 +61,24 @@ def server():
         proc.kill()
 
 
+def test_deep_link_as_a_fresh_servers_first_request(server):
+    """Defined first so its request is the server's first: Streamlit's legacy pages/ mode must not show."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server}/metrics", wait_until="domcontentloaded")
+            page.locator("h1", has_text="Metrics").wait_for(timeout=120_000)
+            nav = page.locator("[data-testid=stSidebarNav]")
+            nav.get_by_text("Instructor mode").wait_for(timeout=60_000)  # app.py's titles, not file names
+            assert "common" not in nav.inner_text() and page.url.endswith("/metrics")
+            assert page.locator("[data-testid=stException]").count() == 0
+        finally:
+            browser.close()
+
+
 def test_upload_in_a_real_browser(server):
     from playwright.sync_api import sync_playwright
 
