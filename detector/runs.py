@@ -102,6 +102,15 @@ class Run:
             raise RunsDatabaseError(f"not a run export: {exc}") from None
 
 
+def read_run_json(path: str | Path) -> Run:
+    """A run from its JSON export (`RunStore.export_json`, the files in assets/runs/)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunsDatabaseError(f"cannot read run export {path}: {exc}") from None
+    return Run.from_dict(data)
+
+
 def default_db_path() -> Path:
     return Path(os.environ.get("DFX_RUNS_DB") or ROOT / "runs" / "runs.sqlite")
 
@@ -193,11 +202,7 @@ class RunStore:
         return path
 
     def import_json(self, path: str | Path) -> str:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RunsDatabaseError(f"cannot import {path}: {exc}") from None
-        return self.add(Run.from_dict(data))
+        return self.add(read_run_json(path))
 
     def import_reference_runs(self) -> int:
         """Import every assets/runs/*.json whose id is not in the database yet."""

@@ -11,6 +11,13 @@ from pages.common import require_app_navigation
 
 require_app_navigation()
 
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def auc_interval_of(run_id: str, _run):
+    """Bootstrap AUC interval, once per stored run (runs never change after they are stored)."""
+    return rm.auc_interval(_run)
+
+
 st.title("Metrics")
 st.caption(
     "Every number here is recomputed by scikit-learn from the per-image scores stored with each evaluation run. "
@@ -51,7 +58,7 @@ else:
             st.warning("This run has a single class: AUC, ROC and EER are undefined for it.")
         c1, c2 = st.columns(2)
         c1.subheader("Metrics")
-        c1.dataframe(rm.metrics_table(run, threshold), hide_index=True, width="stretch")
+        c1.dataframe(rm.metrics_table(run, threshold, auc_interval_of(primary_id, run)), hide_index=True, width="stretch")
         c2.subheader("Classification report")
         c2.dataframe(rm.report_frame(run, threshold), width="stretch")
         c3, c4 = st.columns(2)

@@ -15,14 +15,7 @@ import sys
 from pathlib import Path
 
 from detector.run_metrics import paired_auc_difference
-from detector.runs import Run, RunsDatabaseError
-
-
-def load_run(path: Path) -> Run:
-    try:
-        return Run.from_dict(json.loads(path.read_text()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunsDatabaseError(f"{path}: cannot read a run export ({exc.__class__.__name__})") from None
+from detector.runs import RunsDatabaseError, read_run_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     try:
-        a, b = load_run(args.run_a), load_run(args.run_b)
+        a, b = read_run_json(args.run_a), read_run_json(args.run_b)
         result = paired_auc_difference(a, b, n_boot=args.boot, seed=args.seed)
     except (RunsDatabaseError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -81,14 +81,14 @@ def card(folder: Path, ablation: dict | None) -> str:
             lines.append(f"| {s} | " + " | ".join(fmt(ablation[arm].get(s)) for arm in ablation) + " |")
         lines.append("")
     # A model trained in stages carries the earlier stages' histories as history_stage<k>.json.
-    earlier = sorted(folder.glob("history_stage*.json"), key=lambda p: int(p.stem.removeprefix("history_stage")))
-    stages = [(p.stem.removeprefix("history_"), json.loads(p.read_text())) for p in earlier]
+    earlier = {int(p.stem.removeprefix("history_stage")): p for p in folder.glob("history_stage*.json")}
+    stages = [(k, json.loads(earlier[k].read_text())) for k in sorted(earlier)]
     if earlier:
         lines += ["Trained in stages: each stage started from the previous stage's best checkpoint.", ""]
     if history:
-        stages.append((f"stage{len(earlier) + 1}" if earlier else "", history))
-    for name, epochs in stages:
-        title = f"## Training history, {name.replace('stage', 'stage ')}" if name else "## Training history"
+        stages.append((len(earlier) + 1 if earlier else None, history))
+    for stage, epochs in stages:
+        title = f"## Training history, stage {stage}" if stage else "## Training history"
         lines += [title, "", "| epoch | train loss | train acc | val loss | val acc | val AUC (mean of sets) | per set |",
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_accuracy']:.4f} | {h['val_loss']:.4f} | "

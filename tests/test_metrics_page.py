@@ -68,6 +68,7 @@ def test_page_shows_sklearn_numbers_and_follows_the_threshold(db):
     metrics = at.dataframe[1].value
     assert dict(metrics.values)["accuracy"] == pytest.approx(accuracy_score(labels, scores >= 0.7))
     assert dict(metrics.values)["recall"] == pytest.approx(recall_score(labels, scores >= 0.7))
+    assert dict(metrics.values)["auc 95% CI low (bootstrap)"] == pytest.approx(rm.auc_interval(run)[0])
     assert len(at.get("plotly_chart")) >= 6
 
 
@@ -108,7 +109,7 @@ def test_auc_interval_holds_the_auc_and_narrows_with_more_images():
     one_class = synthetic_run(3, "s")
     one_class.scores = [s for s in one_class.scores if s["label"] == 1]
     assert rm.auc_interval(one_class) is None
-    table = dict(rm.metrics_table(small, 0.5).values)
+    table = dict(rm.metrics_table(small, 0.5, rm.auc_interval(small)).values)
     assert table["auc 95% CI low (bootstrap)"] == pytest.approx(low)
 
 
