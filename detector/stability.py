@@ -1,0 +1,236 @@
+"""Know when not to judge: a stability check per face, and faces too small, blurred or unclear to judge.
+
+`check_faces(detector, image, faces)` re-scores every face under realistic changes a picture goes
+through on its way to a fact-checker (JPEG 90/70/50, rescale 0.5x/0.75x/1.5x, the crop shifted by
+±8 %, a tighter and a looser crop, a horizontal flip), all faces' copies in ONE batched forward
+pass, and returns per face the spread of P(fake), whether the verdict flips, and the final verdict:
+- too small / too blurred / not clearly a face  -> not judged (no verdict colour);
+- a verdict that flips (more than `max_disagree` copies on the other side of the threshold)
+  -> "can't tell";
+- otherwise the model's own verdict ('uncertain' is "can't tell" already).
+The limits come from `abstain.json` beside the checkpoint, written by `scripts/measure_abstain.py`
+from measurements on that model (AUC vs face size, vs blur; validation data for the flip rule),
+so a new model gets its own limits; without the file only the stability rule applies.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from detector import display
+from detector.faces import Face, crop_face, square_crop_box
+
+RULES_FILE = "abstain.json"
+SHIFT = 0.08  # crop shifted by 8 % of its side
+TIGHT_MARGIN, LOOSE_MARGIN = 0.15, 0.5  # vs the crop policy's 0.3
+
+Box = tuple[int, int, int, int]
+
+
+def _jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
+    def apply(region: Image.Image) -> Image.Image:
+        buffer = io.BytesIO()
+        region.save(buffer, format="JPEG", quality=quality)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+    return apply
+
+
+def _rescale(factor: float) -> Callable[[Image.Image], Image.Image]:
+    def apply(region: Image.Image) -> Image.Image:
+        side = max(1, round(region.width * factor)), max(1, round(region.height * factor))
+        return region.resize(side, Image.BICUBIC, reducing_gap=3.0)
+
+    return apply
+
+
+def _flip(region: Image.Image) -> Image.Image:
+    return region.transpose(Image.FLIP_LEFT_RIGHT)
+
+
+# Changes of the pixels inside the crop policy's box: name -> function of the cut-out region.
+PIXEL_CHANGES: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "jpeg90": _jpeg(90),
+    "jpeg70": _jpeg(70),
+    "jpeg50": _jpeg(50),
+    "scale0.5": _rescale(0.5),
+    "scale0.75": _rescale(0.75),
+    "scale1.5": _rescale(1.5),
+    "flip": _flip,
+}
+FRAMING_CHANGES = ("shift+8%", "shift-8%", "tighter", "looser")
+PERTURBATIONS = tuple(PIXEL_CHANGES) + FRAMING_CHANGES
+
+
+def _slide_inside(left: float, top: float, side: int, size: tuple[int, int]) -> Box:
+    width, height = size
+    left = int(round(min(max(left, 0), width - side)))
+    top = int(round(min(max(top, 0), height - side)))
+    return left, top, left + side, top + side
+
+
+def framing_box(face: Face, name: str, image_size: tuple[int, int], margin: float) -> Box:
+    """The crop box of a re-framed copy: shifted diagonally by ±8 %, or a tighter / looser square."""
+    if name == "tighter":
+        return square_crop_box(face.box, image_size, TIGHT_MARGIN if not face.fallback else -0.15)
+    if name == "looser":
+        return square_crop_box(face.box, image_size, LOOSE_MARGIN if not face.fallback else 0.0)
+    left, top, right, _ = face.crop_box
+    side = right - left
+    step = SHIFT * side * (1 if name == "shift+8%" else -1)
+    if face.fallback:  # the whole picture is the crop: shift by cutting 8 % off one corner instead
+        side = max(1, round(side * (1 - SHIFT)))
+        step = 0 if name == "shift-8%" else SHIFT * (right - left)
+    return _slide_inside(left + step, top + step, side, image_size)
+
+
+def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float) -> list[Image.Image]:
+    """The model inputs of every perturbed copy of one face, in PERTURBATIONS order."""
+    region = image.crop(face.crop_box)
+    crops = [change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0) for change in PIXEL_CHANGES.values()]
+    crops += [crop_face(image, framing_box(face, name, image.size, margin), size) for name in FRAMING_CHANGES]
+    return crops
+
+
+def face_size(face: Face) -> float:
+    """A face's size in the picture: the longest side of its detector box, in pixels."""
+    x1, y1, x2, y2 = face.box
+    return float(max(x2 - x1, y2 - y1))
+
+
+def sharpness(crop: Image.Image) -> float:
+    """Variance of the Laplacian of the model's input (grey levels 0-255): low means blurred."""
+    grey = np.asarray(crop.convert("L"), dtype=np.float32)
+    laplace = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4.0 * grey[1:-1, 1:-1]
+    return float(laplace.var())
+
+
+@dataclass
+class AbstainRules:
+    """When not to judge a face; measured per model (see scripts/measure_abstain.py)."""
+
+    min_face_px: float | None = None  # faces smaller than this (box's longest side) are too small
+    min_sharpness: float | None = None  # below this Laplacian variance a face is too blurred
+    min_face_prob: float | None = None  # below this detector confidence it is not clearly a face
+    max_disagree: int = 0  # more perturbed copies than this across the threshold: "can't tell"
+    measured: bool = False
+    source: str = "not measured for this model: only the stability rule applies"
+    evidence: dict = field(default_factory=dict)
+
+    @classmethod
+    def for_checkpoint(cls, folder: str | Path | None) -> AbstainRules:
+        path = Path(folder) / RULES_FILE if folder else None
+        if path is None or not path.is_file():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {k: data[k] for k in asdict(cls()) if k in data}
+        return cls(**known)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+@dataclass
+class FaceStability:
+    """One face's stability check and final verdict."""
+
+    p_fake: float
+    probabilities: dict[str, float]  # perturbation name -> P(fake)
+    flipped: list[str]  # perturbations whose copy lies on the other side of the threshold
+    face_px: float
+    sharpness: float
+    face_prob: float
+    verdict: str  # a display.* verdict code
+    reasons: list[str]
+
+    @property
+    def low(self) -> float:
+        return min([self.p_fake, *self.probabilities.values()])
+
+    @property
+    def high(self) -> float:
+        return max([self.p_fake, *self.probabilities.values()])
+
+    @property
+    def judged(self) -> bool:
+        return self.verdict not in display.NOT_JUDGED
+
+    def words(self) -> str:
+        return display.verdict_words(self.verdict)
+
+    def line(self) -> str:
+        """Verdict words with P(fake) and its range beside them (no range for a face not judged)."""
+        if not self.judged:
+            return f"{self.words()} ({'; '.join(self.reasons)})"
+        return display.verdict_line(self.verdict, self.p_fake, (self.low, self.high) if self.probabilities else None)
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict,
+            "verdict_words": self.words(),
+            "reasons": self.reasons,
+            "p_fake_low": display.round_probability(self.low),
+            "p_fake_high": display.round_probability(self.high),
+            "flips": bool(self.flipped),
+            "flipped_under": self.flipped,
+            "perturbations": {k: display.round_probability(v) for k, v in self.probabilities.items()},
+            "face_px": round(self.face_px, 1),
+            "sharpness": round(self.sharpness, 1),
+        }
+
+
+def judge(
+    p_fake: float,
+    label: str,
+    probabilities: dict[str, float],
+    face_px: float,
+    sharp: float,
+    face_prob: float,
+    fallback: bool,
+    threshold: float,
+    rules: AbstainRules,
+    labels: tuple[str, str] = ("real", "fake"),
+) -> tuple[str, list[str], list[str]]:
+    """(verdict code, reasons, flipped perturbations) for one face: the whole rule, no I/O."""
+    side = p_fake >= threshold
+    flipped = [name for name, p in probabilities.items() if (p >= threshold) != side]
+    if rules.min_face_px is not None and face_px < rules.min_face_px:
+        return display.TOO_SMALL, [f"face {face_px:.0f} px, below the {rules.min_face_px:.0f} px this model needs"], flipped
+    if rules.min_sharpness is not None and sharp < rules.min_sharpness:
+        return display.TOO_BLURRED, [f"sharpness {sharp:.0f}, below the measured floor {rules.min_sharpness:.0f}"], flipped
+    if rules.min_face_prob is not None and not fallback and face_prob < rules.min_face_prob:
+        return display.UNCLEAR_FACE, [f"face detector confidence {face_prob:.3f}, below the floor {rules.min_face_prob:.3f}"], flipped
+    verdict = display.verdict_from_label(label, labels)
+    if verdict != display.CANT_TELL and len(flipped) > rules.max_disagree:
+        return display.CANT_TELL, [f"the verdict flips under {', '.join(flipped)}"], flipped
+    reasons = ["P(fake) is in the band around the threshold"] if verdict == display.CANT_TELL else []
+    return verdict, reasons, flipped
+
+
+def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRules | None = None) -> list[FaceStability]:
+    """Stability check and final verdict for every face of one picture, one batched forward pass.
+
+    `faces` are the picture's FaceResult objects (face, crop, p_fake, label) from Detector.analyze.
+    """
+    config = detector.config
+    rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    crops = [c for f in faces for c in perturbed_crops(image, f.face, config.input_size, config.crop_margin)]
+    probs = detector.probability(detector.classify(crops)) if crops else np.zeros(0)
+    count = len(PERTURBATIONS)
+    results = []
+    for i, result in enumerate(faces):
+        copies = {name: float(p) for name, p in zip(PERTURBATIONS, probs[i * count:(i + 1) * count])}
+        size, sharp = face_size(result.face), sharpness(result.crop)
+        verdict, reasons, flipped = judge(
+            result.p_fake, result.label, copies, size, sharp, result.face.prob, result.face.fallback,
+            config.threshold, rules, tuple(config.labels),
+        )
+        results.append(FaceStability(result.p_fake, copies, flipped, size, sharp, result.face.prob, verdict, reasons))
+    return results
