@@ -16,6 +16,7 @@ from detector.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def read_image_bytes(path: str | Path) -> bytes:
@@ -43,6 +44,36 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
         raise InputError(f"{name} is empty (0 bytes)")
     if len(data) > MAX_IMAGE_BYTES:
         raise InputError(f"{name} is larger than {MAX_IMAGE_BYTES // 2**20} MB")
+    try:
+        return _decode(data, name)
+    except InputError:
+        stripped = without_png_text(data)
+        if stripped == data:
+            raise
+    # Huge or hostile PNG text chunks (e.g. megabytes of XMP) make Pillow refuse the whole file;
+    # the pixels are fine, so the faces are analysed without them (provenance reports the XMP).
+    return _decode(stripped, name)
+
+
+def without_png_text(data: bytes) -> bytes:
+    """The same PNG with its tEXt/zTXt/iTXt chunks removed; other bytes are returned unchanged."""
+    if not data.startswith(PNG_SIGNATURE):
+        return data
+    out, position = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if end > len(data):
+            out.append(data[position:])  # truncated: let the decoder judge it
+            break
+        if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+            out.append(data[position:end])
+        position = end
+    return b"".join(out)
+
+
+def _decode(data: bytes, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from tests.conftest import SAMPLES
 
@@ -102,4 +102,36 @@ def bad_videos(valid_mp4: bytes) -> dict[str, bytes]:
         "absurd_fps.mkv": _write_mkv(Fraction(100000), 1),
         "ten_hours.mkv": _write_mkv(25, 5 * 3600 * 1000),
         "image_named.mp4": (SAMPLES / "astronaut.jpg").read_bytes(),
+    }
+
+
+def _app_segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def hostile_metadata_images() -> dict[str, bytes]:
+    """name -> bytes for good pictures carrying bad metadata: provenance gives a line, the faces still run."""
+    from tests import c2pa_files
+
+    jpeg = (SAMPLES / "astronaut.jpg").read_bytes()
+    astronaut = Image.open(SAMPLES / "astronaut.jpg").convert("RGB")
+    # IFD0 claims 0xFFFF entries at an offset past the end: a classic broken EXIF block.
+    broken_exif = _app_segment(0xE1, b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + b"\xff\xff" + b"\x01" * 40)
+    xmp_prefix = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    huge_xmp = xmp_prefix + "<rdf:Description " + 'a:b="x" ' * 400_000 + "/></rdf:RDF></x:xmpmeta>"  # 3.2 MB
+    plain_text, zipped_text = PngImagePlugin.PngInfo(), PngImagePlugin.PngInfo()
+    plain_text.add_itxt("XML:com.adobe.xmp", huge_xmp, zip=False)
+    zipped_text.add_itxt("XML:com.adobe.xmp", huge_xmp, zip=True)  # over Pillow's 1 MB text limit once inflated
+    entity_bomb = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+        + xmp_prefix + "<rdf:Description>&d;&d;&d;&d;</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    return {
+        "malformed_manifest.jpg": c2pa_files.malformed_manifest(c2pa_files.sign_jpeg(jpeg)),
+        "broken_exif.jpg": jpeg[:2] + broken_exif + jpeg[2:],
+        "huge_xmp.png": _save(astronaut, "PNG", pnginfo=plain_text),
+        "huge_xmp_zipped.png": _save(astronaut, "PNG", pnginfo=zipped_text),
+        "xmp_entity_bomb.jpg": _save(astronaut, "JPEG", xmp=entity_bomb.encode()),
+        "c2pa_marker_garbage.jpg": jpeg[:2] + _app_segment(0xEB, b"JP\x00\x00" + b"jumbc2pa" + bytes(range(256)) * 4) + jpeg[2:],
     }
