@@ -13,6 +13,7 @@ from PIL import Image
 
 from detector.checkpoint import default_checkpoint, load_checkpoint
 from detector.config import ModelConfig
+from detector.display import round_probability
 from detector.faces import Face, FaceFinder, crop_face
 from detector.model import DeepfakeClassifier
 
@@ -42,7 +43,7 @@ class FaceResult:
     label: str  # 'real', 'fake' or 'uncertain'
 
     def to_dict(self) -> dict:
-        return {"face": self.index + 1, **self.face.to_dict(), "p_fake": round(self.p_fake, 4), "label": self.label}
+        return {"face": self.index + 1, **self.face.to_dict(), "p_fake": round_probability(self.p_fake), "label": self.label}
 
 
 @dataclass

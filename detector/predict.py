@@ -5,8 +5,11 @@
 Each bad file (empty, truncated, not an image, a decompression bomb, an unsupported type)
 gets one line on stderr and the others are still processed; the exit code is 1 when any file
 failed, 0 otherwise. `--json` prints one JSON list on the last line of stdout:
-[{"file": ..., "faces": [{"box", "p_fake", "label", "fallback", ...}], "p_fake": max}]; a video's
-object has the same keys (each face with its "frame" and "time") plus "tracks".
+[{"file": ..., "faces": [{"box", "p_fake", "label", "fallback", "verdict", "verdict_words", "stability", ...}],
+"p_fake": max, "what_this_means": ...}]; "stability" holds the face's P(fake) range under re-compression,
+resizing and re-framing and why a verdict was withheld (`--no-stability` skips the check: then
+"verdict" is the model's band alone). A video's object has the same keys (each face with its
+"frame" and "time", no stability check yet) plus "tracks".
 """
 
 from __future__ import annotations
@@ -20,13 +23,34 @@ from detector.errors import DetectorError, InputError
 from detector.imageio import IMAGE_SUFFIXES, load_image
 
 
-def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int = 32) -> dict:
+def face_dicts(detector, image, result, stability: bool = True) -> list[dict]:
+    """Each face's JSON: the model's numbers plus the verdict a person reads (see detector.display)."""
+    from detector import display
+    from detector.stability import check_faces
+
+    checks = check_faces(detector, image, result.faces) if stability else [None] * len(result.faces)
+    faces = []
+    for face, check in zip(result.faces, checks):
+        verdict = check.verdict if check else display.verdict_from_label(face.label, tuple(detector.config.labels))
+        faces.append({
+            **face.to_dict(),
+            "p_fake_text": display.format_probability(face.p_fake),
+            "verdict": verdict,
+            "verdict_words": display.verdict_words(verdict),
+            "stability": check.to_dict() if check else None,
+        })
+    return faces
+
+
+def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int = 32, stability: bool = True) -> dict:
+    from detector.display import what_this_means
     from detector.video import VIDEO_SUFFIXES, analyze_video, video_to_dict
 
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         result = analyze_video(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames)
-        return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config)}
+        return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config),
+                "what_this_means": what_this_means(detector.config.training)}
     if suffix not in IMAGE_SUFFIXES:
         supported = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
         raise InputError(f"{path.name}: unsupported file type '{path.suffix or 'none'}' (use {supported})")
@@ -37,11 +61,22 @@ def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int 
         "kind": "image",
         "width": image.width,
         "height": image.height,
-        "faces": [f.to_dict() for f in result.faces],
+        "faces": face_dicts(detector, image, result, stability),
         "p_fake": result.p_fake,
         "notes": result.notes,
+        "what_this_means": what_this_means(detector.config.training),
         "seconds": round(result.seconds, 3),
     }
+
+
+def spread(face: dict) -> str:
+    """' (range 0.41–0.88 across 11 changes)' for the text output; '' without a stability check."""
+    from detector.display import format_range
+
+    check = face.get("stability")
+    if not check:
+        return ""
+    return f" (range {format_range(check['p_fake_low'], check['p_fake_high'])} across {len(check['perturbations'])} changes)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON list on the last line of stdout")
     parser.add_argument("--fps", type=float, default=1.0, help="video: frames sampled per second")
     parser.add_argument("--max-frames", type=int, default=32, help="video: at most this many sampled frames")
+    parser.add_argument("--no-stability", action="store_true", help="skip the per-face stability check (about half the time)")
     args = parser.parse_args(argv)
+    from detector.display import format_probability
     try:
         from detector.inference import Detector
 
@@ -62,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     results, failed = [], 0
     for path in args.files:
         try:
-            result = predict_file(detector, path, args.fps, args.max_frames)
+            result = predict_file(detector, path, args.fps, args.max_frames, not args.no_stability)
         except DetectorError as exc:
             failed += 1
             message = str(exc)
@@ -71,11 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         if not args.json and result["kind"] == "video":
             print(f"{path}: {len(result['tracks'])} track(s) over {result['frames_sampled']} frames, "
-                  f"P(fake)={result['p_fake']} {result['label'] or 'no face'}")
+                  f"P(fake) {format_probability(result['p_fake'])} {result['label'] or 'no face'}")
         elif not args.json:
             faces = result["faces"]
             print(f"{path}: {len(faces)} face(s)" + "".join(
-                f"\n  face {f['face']}: P(fake)={f['p_fake']:.3f} {f['label']}{' (no face detected: whole picture used)' if f['fallback'] else ''}"
+                f"\n  face {f['face']}: {f['verdict_words']} · P(fake) {f['p_fake_text']}{spread(f)}"
+                f"{' (no face detected: whole picture used)' if f['fallback'] else ''}"
                 for f in faces
             ))
     if args.json:

@@ -27,6 +27,31 @@ def test_json_shape(tiny_checkpoint, capsys):
     assert {"box", "p_fake", "label", "fallback", "face_prob", "landmarks"} <= set(face)
     assert 0.0 <= face["p_fake"] <= 1.0 and face["label"] in ("real", "fake", "uncertain")
     assert out[2]["p_fake"] is None and out[2]["notes"]
+    assert all("not trained on" in r["what_this_means"] for r in out)
+
+
+def test_json_keys_of_the_stability_check(tiny_checkpoint, capsys):
+    files = [str(SAMPLES / "two_faces.jpg")]
+    assert predict.main(files + ["--model", str(tiny_checkpoint), "--json"]) == 0
+    faces = json.loads(capsys.readouterr().out.strip().splitlines()[-1])[0]["faces"]
+    for face in faces:
+        assert {"p_fake_text", "verdict", "verdict_words", "stability"} <= set(face)
+        check = face["stability"]
+        assert set(check) == {"verdict", "verdict_words", "reasons", "p_fake_low", "p_fake_high", "flips",
+                              "flipped_under", "perturbations", "face_px", "sharpness"}
+        assert check["verdict"] == face["verdict"] and len(check["perturbations"]) == 11
+        assert 0 < check["p_fake_low"] <= face["p_fake"] <= check["p_fake_high"] < 1
+        assert face["verdict_words"] in ("likely manipulated", "no sign of manipulation found", "can't tell",
+                                         "too small to judge", "too blurred to judge", "not clearly a face: not judged")
+    assert predict.main(files + ["--model", str(tiny_checkpoint), "--json", "--no-stability"]) == 0
+    faces = json.loads(capsys.readouterr().out.strip().splitlines()[-1])[0]["faces"]
+    assert all(f["stability"] is None and f["verdict"] for f in faces)
+
+
+def test_text_output_uses_verdict_words(tiny_checkpoint, capsys):
+    assert predict.main([str(SAMPLES / "astronaut.jpg"), "--model", str(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "P(fake) " in out and "range " in out and "1.00" not in out and "0.00" not in out
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,265 @@
+"""Measure when a model should not judge a face, and write its abstain.json (issue 16).
+
+    # 1. AUC against face size (24..128 px), blur and detector confidence, on test sets:
+    python -m scripts.measure_abstain size --data ../shared/data --per-class 50 --out benchmarks/results/abstain_size.json
+    # 2. per-face records (original picture + a 'post screenshot' copy) for selective prediction:
+    python -m scripts.measure_abstain faces --data ../shared/data --split val --per-class 40 --out benchmarks/results/abstain_faces_val.json
+    python -m scripts.measure_abstain faces --data ../shared/data --split test --per-class 50 --out benchmarks/results/abstain_faces_test.json
+    # 3. choose the limits (size and blur from step 1, the flip tolerance on validation) and report test:
+    python -m scripts.measure_abstain choose --size benchmarks/results/abstain_size.json \
+        --val benchmarks/results/abstain_faces_val.json --test benchmarks/results/abstain_faces_test.json --write
+Each step is short enough to run under `flock /work/heavy.lock` on a shared CPU. Samples are drawn
+with a fixed seed from the two-class sets (dfdc, stylegan1_ffhq, stylegan2_unsplash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+from sklearn.metrics import roc_auc_score
+
+from detector.stability import PERTURBATIONS, RULES_FILE, AbstainRules, check_faces, face_size, judge, sharpness
+
+SETS = ("dfdc", "stylegan1_ffhq", "stylegan2_unsplash")
+SIZES = (24, 32, 48, 64, 96, 128)
+BLURS = (1.0, 2.0, 3.0, 4.0)  # Gaussian sigma on the 224-px model input
+AUC_DROP = 0.05  # a level is usable while its mean AUC is within this of the native mean AUC
+WRONG_COST = 2.0  # selective prediction: a wrong verdict costs twice what a right one gains
+
+
+def sample(data: Path, name: str, split: str, per_class: int, seed: int = 0) -> list[tuple[Path, int]]:
+    rows = []
+    for label, folder in ((0, "real"), (1, "fake")):
+        files = sorted((data / name / split / folder).glob("*.jpg"))
+        random.Random(f"{seed}-{name}-{split}-{folder}").shuffle(files)
+        rows += [(f, label) for f in files[:per_class]]
+    return rows
+
+
+def scaled_input(region: Image.Image, factor: float, size: int) -> Image.Image:
+    """The crop region as if the face were `factor` times its size, then at the model's input size."""
+    small = region.resize((max(1, round(region.width * factor)), max(1, round(region.height * factor))), Image.BICUBIC, reducing_gap=3.0)
+    return small.resize((size, size), Image.BICUBIC, reducing_gap=3.0)
+
+
+def auc(labels: list[int], scores: list[float]) -> float | None:
+    return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
+
+
+def measure_size(detector, data: Path, per_class: int) -> dict:
+    """Per set: AUC at each face size, at each blur level, and by detector-confidence bin."""
+    size = detector.config.input_size
+    out = {"per_class": per_class, "sizes": list(SIZES), "blurs": list(BLURS), "sets": {}}
+    for name in SETS:
+        rows = sample(data, name, "test", per_class)
+        labels, native, by_size, by_blur, sharp_blur, face_px, face_prob = [], [], {s: [] for s in SIZES}, {b: [] for b in BLURS}, {b: [] for b in BLURS}, [], []
+        for path, label in rows:
+            image = Image.open(path).convert("RGB")
+            faces = detector.faces.find(image)
+            if not faces:
+                continue
+            face = faces[0]
+            region = image.crop(face.crop_box)
+            px = face_size(face)
+            inputs = [region.resize((size, size), Image.BICUBIC, reducing_gap=3.0)]
+            # a face can only be made smaller than it is: larger targets reuse the native crop
+            inputs += [scaled_input(region, min(1.0, s / px), size) for s in SIZES]
+            blurred = [inputs[0].filter(ImageFilter.GaussianBlur(b)) for b in BLURS]
+            probs = detector.probability(detector.classify(inputs + blurred))
+            labels.append(label)
+            native.append(float(probs[0]))
+            for i, s in enumerate(SIZES):
+                by_size[s].append(float(probs[1 + i]))
+            for i, b in enumerate(BLURS):
+                by_blur[b].append(float(probs[1 + len(SIZES) + i]))
+                sharp_blur[b].append(sharpness(blurred[i]))
+            face_px.append(px)
+            face_prob.append(face.prob if not face.fallback else None)
+        out["sets"][name] = {
+            "n": len(labels),
+            "native_face_px_median": float(np.median(face_px)),
+            "auc_native": auc(labels, native),
+            "auc_by_size": {str(s): auc(labels, by_size[s]) for s in SIZES},
+            "share_smaller_than_target": {str(s): float(np.mean(np.array(face_px) < s)) for s in SIZES},
+            "auc_by_blur": {str(b): auc(labels, by_blur[b]) for b in BLURS},
+            "sharpness_median_by_blur": {str(b): float(np.median(sharp_blur[b])) for b in BLURS},
+            "face_prob": [p for p in face_prob],
+            "labels": labels,
+            "scores": native,
+        }
+        print(f"{name}: n={len(labels)} native AUC {out['sets'][name]['auc_native']:.3f} "
+              f"by size {[round(v, 3) for v in out['sets'][name]['auc_by_size'].values()]} "
+              f"by blur {[round(v, 3) for v in out['sets'][name]['auc_by_blur'].values()]}", file=sys.stderr)
+    return out
+
+
+def screenshot_copy(image: Image.Image) -> Image.Image:
+    """A 'post screenshot': the picture at half size inside a tall phone-shaped page, JPEG 70."""
+    small = image.resize((max(1, image.width // 2), max(1, image.height // 2)), Image.BICUBIC, reducing_gap=3.0)
+    page = Image.new("RGB", (image.width, round(image.height * 1.6)), (245, 245, 245))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, page.width, page.height // 10), fill=(40, 40, 60))
+    for y in range(page.height // 10 + 8, page.height // 4, 10):
+        draw.rectangle((8, y, page.width - 8, y + 4), fill=(170, 170, 170))
+    page.paste(small, ((page.width - small.width) // 2, page.height // 4 + 4))
+    from detector.stability import _jpeg
+
+    return _jpeg(70)(page)
+
+
+def measure_faces(detector, data: Path, split: str, per_class: int) -> dict:
+    """One record per picture (and per screenshot copy): its most suspicious face's evidence."""
+    records = []
+    for name in SETS:
+        for path, label in sample(data, name, split, per_class):
+            original = Image.open(path).convert("RGB")
+            for kind, image in (("original", original), ("screenshot", screenshot_copy(original))):
+                result = detector.analyze(image)
+                record = {"set": name, "file": path.name, "kind": kind, "label": label, "face": None}
+                if result.faces:
+                    stability = check_faces(detector, image, result.faces, AbstainRules())
+                    worst = max(range(len(result.faces)), key=lambda i: result.faces[i].p_fake)
+                    face, stab = result.faces[worst], stability[worst]
+                    record["face"] = {
+                        "p_fake": face.p_fake, "label": face.label, "copies": stab.probabilities,
+                        "face_px": stab.face_px, "sharpness": stab.sharpness, "face_prob": face.face.prob,
+                        "fallback": face.face.fallback,
+                    }
+                records.append(record)
+        print(f"{name} {split}: {sum(r['set'] == name for r in records)} records", file=sys.stderr)
+    return {"split": split, "per_class": per_class, "threshold": detector.config.threshold,
+            "uncertain_margin": detector.config.uncertain_margin, "records": records}
+
+
+def usable_levels(size: dict, key: str, levels: list) -> dict[str, float]:
+    """Mean AUC over sets at each level, and the native mean."""
+    sets = size["sets"].values()
+    native = float(np.mean([s["auc_native"] for s in sets]))
+    return native, {str(level): float(np.mean([s[key][str(level)] for s in sets])) for level in levels}
+
+
+def choose_min_face_px(size: dict) -> tuple[int | None, dict]:
+    """The smallest size from which on every larger size keeps the mean AUC within AUC_DROP of native."""
+    native, means = usable_levels(size, "auc_by_size", SIZES)
+    chosen = None
+    for s in sorted(SIZES, reverse=True):
+        if means[str(s)] < native - AUC_DROP:
+            break
+        chosen = s
+    return chosen, {"native_mean_auc": native, "mean_auc_by_size": means}
+
+
+def choose_min_sharpness(size: dict) -> tuple[float | None, dict]:
+    """The median sharpness of the mildest blur whose mean AUC falls more than AUC_DROP below native."""
+    native, means = usable_levels(size, "auc_by_blur", BLURS)
+    for b in BLURS:
+        if means[str(b)] < native - AUC_DROP:
+            sharp = float(np.median([s["sharpness_median_by_blur"][str(b)] for s in size["sets"].values()]))
+            return sharp, {"mean_auc_by_blur": means, "first_failing_sigma": b}
+    return None, {"mean_auc_by_blur": means, "first_failing_sigma": None}
+
+
+def selective(records: list[dict], rules: AbstainRules | None, threshold: float) -> dict:
+    """Accuracy of the verdicts given and the share of pictures that get one (no face = no verdict)."""
+    given = correct = 0
+    for r in records:
+        f = r["face"]
+        if f is None:
+            continue
+        if rules is None:  # before: only the model's uncertain band
+            decisive = f["label"] != "uncertain"
+        else:
+            verdict = judge(f["p_fake"], f["label"], f["copies"], f["face_px"], f["sharpness"], f["face_prob"],
+                            f["fallback"], threshold, rules)[0]
+            decisive = verdict in ("likely_manipulated", "no_sign_found")
+        if decisive:
+            given += 1
+            correct += int((f["p_fake"] >= threshold) == bool(r["label"]))
+    n = len(records)
+    return {"n": n, "given": given, "coverage": given / n if n else 0.0,
+            "accuracy_given": correct / given if given else None, "utility": (correct - WRONG_COST * (given - correct)) / max(n, 1)}
+
+
+def by_kind(records: list[dict], rules: AbstainRules | None, threshold: float) -> dict:
+    return {kind: selective([r for r in records if kind in ("all", r["kind"])], rules, threshold)
+            for kind in ("all", "original", "screenshot")}
+
+
+def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict]:
+    threshold = val["threshold"]
+    min_px, size_evidence = choose_min_face_px(size)
+    min_sharp, blur_evidence = choose_min_sharpness(size)
+    base = dict(min_face_px=min_px, min_sharpness=min_sharp, min_face_prob=None)
+    candidates = {k: by_kind(val["records"], AbstainRules(**base, max_disagree=k), threshold)["all"]
+                  for k in range(len(PERTURBATIONS) + 1)}
+    best = max(candidates, key=lambda k: (candidates[k]["utility"], -k))
+    rules = AbstainRules(**base, max_disagree=best, measured=True)
+    evidence = {"auc_drop_allowed": AUC_DROP, "wrong_cost": WRONG_COST, **size_evidence, **blur_evidence,
+                "val_candidates": {str(k): v for k, v in candidates.items()},
+                "val_before": by_kind(val["records"], None, threshold), "val_after": by_kind(val["records"], rules, threshold)}
+    if test is not None:
+        evidence["test_before"] = by_kind(test["records"], None, threshold)
+        evidence["test_after"] = by_kind(test["records"], rules, threshold)
+        evidence["test_n_per_class_per_set"] = test["per_class"]
+    evidence["val_n_per_class_per_set"] = val["per_class"]
+    evidence["size_n_per_class_per_set"] = size["per_class"]
+    rules.evidence = evidence
+    rules.source = (f"scripts/measure_abstain.py on {', '.join(SETS)}: size and blur limits where mean test AUC falls more "
+                    f"than {AUC_DROP} below full resolution; flip tolerance chosen on validation (right +1, wrong -{WRONG_COST:g})")
+    return rules, evidence
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("size", "faces", "choose"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--per-class", type=int, default=50)
+    parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--size", type=Path)
+    parser.add_argument("--val", type=Path)
+    parser.add_argument("--test", type=Path)
+    parser.add_argument("--write", action="store_true", help="write abstain.json into the model folder")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if args.step == "choose":
+        from detector.checkpoint import default_checkpoint
+
+        load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
+        rules, evidence = choose(load(args.size), load(args.val), load(args.test))
+        print(json.dumps({k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, indent=1))
+        for key in ("val_before", "val_after", "test_before", "test_after"):
+            if key in evidence:
+                print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
+        if args.write:
+            folder = args.model or default_checkpoint()
+            (folder / RULES_FILE).write_text(rules.to_json() + "\n", encoding="utf-8")
+            print(f"wrote {folder / RULES_FILE}")
+        return 0
+    if not args.data.is_dir():
+        print(f"error: data folder {args.data} not found", file=sys.stderr)
+        return 1
+    from detector.inference import Detector
+
+    detector = Detector(args.model)
+    result = measure_size(detector, args.data, args.per_class) if args.step == "size" else measure_faces(detector, args.data, args.split, args.per_class)
+    result["model"] = f"{detector.config.name} {detector.config.version}"
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    text = json.dumps(result)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    print(f"done in {result['seconds']} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
