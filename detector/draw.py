@@ -7,8 +7,13 @@ from PIL import Image, ImageDraw, ImageFont
 VERDICT_COLOURS = {"fake": (220, 40, 40), "real": (30, 160, 60), "uncertain": (240, 160, 0)}
 
 
-def draw_faces(image: Image.Image, faces) -> Image.Image:
-    """A copy of the picture with box i+1 drawn round each FaceResult."""
+def draw_faces(image: Image.Image, faces, verdicts: list[str] | None = None) -> Image.Image:
+    """A copy of the picture with box i+1 drawn round each FaceResult.
+
+    With `verdicts` (detector.display codes, one per face) boxes take the final verdict's colour:
+    grey for a face not judged (too small, too blurred); else the model's band label's colour."""
+    from detector.display import VERDICT_COLOURS as FINAL_COLOURS
+
     out = image.copy()
     draw = ImageDraw.Draw(out)
     width = max(2, round(max(image.size) / 300))
@@ -17,8 +22,11 @@ def draw_faces(image: Image.Image, faces) -> Image.Image:
         font = ImageFont.load_default(size=font_size)
     except TypeError:  # Pillow < 10.1 has no sized default font
         font = ImageFont.load_default()
-    for result in faces:
-        colour = VERDICT_COLOURS.get(result.label, (255, 255, 255))
+    for n, result in enumerate(faces):
+        if verdicts is not None:
+            colour = FINAL_COLOURS.get(verdicts[n], (255, 255, 255))
+        else:
+            colour = VERDICT_COLOURS.get(result.label, (255, 255, 255))
         x1, y1, x2, y2 = result.face.box
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
         label = f"{result.index + 1}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from PIL import ExifTags, Image
 
+from detector import display
 from detector.config import ModelConfig
 
 CAVEATS = [
@@ -91,24 +92,36 @@ def model_rows(config: ModelConfig) -> tuple[dict[str, str], list[dict[str, str]
     return rows, tests
 
 
-def image_report(name: str, data: bytes, image: Image.Image, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]], overview: Image.Image) -> Report:
-    """maps: face index -> [(method caption, overlay image)]."""
+def image_report(name: str, data: bytes, image: Image.Image, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]],
+                 overview: Image.Image, checks: list | None = None) -> Report:
+    """maps: face index -> [(method caption, overlay image)]; checks: each face's FaceStability (detector.stability)."""
     mrows, tests = model_rows(config)
     worst = max(result.faces, key=lambda f: f.p_fake, default=None)
+    lines = [c.line() for c in checks] if checks else [display.verdict_line(display.verdict_from_label(f.label, tuple(config.labels)), f.p_fake, digits=3) for f in result.faces]
     summary = ("No face was found." if worst is None else
-               f"{len(result.faces)} face(s). Most suspicious: face #{worst.index + 1}, {worst.label.upper()} (P(fake) = {worst.p_fake:.3f}).")
+               f"{len(result.faces)} face(s). Most suspicious: face #{worst.index + 1}: {lines[worst.index]}.")
     faces = []
     for face in result.faces:
         x1, y1, x2, y2 = face.face.box
+        check = checks[face.index] if checks else None
         rows = {
-            "Verdict": face.label,
-            "P(fake), calibrated": f"{face.p_fake:.4f}",
+            "Verdict": lines[face.index],
+            "P(fake), calibrated": display.format_probability(face.p_fake, 3),
+            **({"Under re-compression, resizing, re-framing": stability_row(check)} if check else {}),
             "Box (x1, y1, x2, y2)": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
             "Face detector confidence": f"{face.face.prob:.4f}",
             "Face found by": "whole picture used (no face detected)" if face.face.fallback else "MTCNN",
         }
         faces.append(FaceSection(f"Face #{face.index + 1}", rows, [("face crop", face.crop)] + maps.get(face.index, [])))
-    return Report(f"Deepfake check: {name}", file_rows(name, data, f"{image.width} x {image.height}", "image"), mrows, tests, summary, overview, faces)
+    report = Report(f"Deepfake check: {name}", file_rows(name, data, f"{image.width} x {image.height}", "image"), mrows, tests, summary, overview, faces)
+    report.caveats.insert(0, display.what_this_means(config.training))
+    return report
+
+
+def stability_row(check) -> str:
+    """The face's P(fake) range over its perturbed copies, and which ones flip the verdict."""
+    spread = f"P(fake) {display.format_range(check.low, check.high, 3)} across {len(check.probabilities)} copies"
+    return spread + (f"; the verdict flips under {', '.join(check.flipped)}" if check.flipped else "; the verdict holds")
 
 
 def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]]) -> Report:
@@ -118,19 +131,22 @@ def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict
     worst = result.worst_track
     summary = ("No face was found in the sampled frames." if worst is None else
                f"{len(result.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track "
-               f"{worst.id}, {config.verdict(worst.score).upper()} (P(fake) = {worst.score:.3f}, confident-frames rule; mean {worst.mean:.3f}).")
+               f"{worst.id}, {display.verdict_words(display.verdict_from_label(config.verdict(worst.score), tuple(config.labels)))} "
+               f"(P(fake) {display.format_probability(worst.score, 3)}, confident-frames rule; mean {display.format_probability(worst.mean, 3)}).")
     faces = []
     for track in sorted(result.tracks, key=lambda t: -t.score):
         rows = {
-            "Verdict": config.verdict(track.score),
-            "P(fake), confident frames": f"{track.score:.4f}",
-            "P(fake), mean of frames": f"{track.mean:.4f}",
-            "Frames": ", ".join(f"{result.frames[i].time:.1f}s={p:.2f}" for i, p in zip(track.frames, track.probabilities)),
+            "Verdict": display.verdict_words(display.verdict_from_label(config.verdict(track.score), tuple(config.labels))),
+            "P(fake), confident frames": display.format_probability(track.score, 3),
+            "P(fake), mean of frames": display.format_probability(track.mean, 3),
+            "Frames": ", ".join(f"{result.frames[i].time:.1f}s={display.format_probability(p)}" for i, p in zip(track.frames, track.probabilities)),
         }
         faces.append(FaceSection(f"Track {track.id}", rows, maps.get(track.id, [])))
     dims = f"{info.width} x {info.height}, {info.duration:.1f} s at {info.fps:.2f} fps"
     overview = result.frames[0].thumbnail if result.frames else None
-    return Report(f"Deepfake check: {name}", file_rows(name, data, dims, "video"), mrows, tests, summary, overview, faces)
+    report = Report(f"Deepfake check: {name}", file_rows(name, data, dims, "video"), mrows, tests, summary, overview, faces)
+    report.caveats.insert(0, display.what_this_means(config.training))
+    return report
 
 
 # ---- HTML ------------------------------------------------------------------------------------------
@@ -187,7 +203,7 @@ figure img {{ width: 180px; }} figcaption {{ font-size: 12px; color: #555; }} .o
 # ---- PDF -------------------------------------------------------------------------------------------
 def _latin1(text: str) -> str:
     """fpdf2's core fonts are Latin-1: replace what they cannot draw."""
-    return text.replace("±", "+/-").replace("×", "x").replace("→", "->").replace("…", "...").encode("latin-1", "replace").decode("latin-1")
+    return text.replace("±", "+/-").replace("–", "-").replace("·", "-").replace("×", "x").replace("→", "->").replace("…", "...").encode("latin-1", "replace").decode("latin-1")
 
 
 def to_pdf(report: Report) -> bytes:

@@ -234,3 +234,25 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
         )
         results.append(FaceStability(result.p_fake, copies, flipped, size, sharp, result.face.prob, verdict, reasons))
     return results
+
+
+@dataclass
+class CheckedImage:
+    """A picture's analysis with each face's stability check and final verdict (same order)."""
+
+    result: object  # detector.inference.ImageResult
+    checks: list[FaceStability]
+    rules: AbstainRules
+
+    @property
+    def most_suspicious(self) -> int | None:
+        """Index of the face with the highest P(fake), or None without faces."""
+        faces = self.result.faces
+        return max(range(len(faces)), key=lambda i: faces[i].p_fake) if faces else None
+
+
+def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = None) -> CheckedImage:
+    """Detector.analyze plus the stability check: what a page, the CLI and a report show about a picture."""
+    rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    result = detector.analyze(image)
+    return CheckedImage(result, check_faces(detector, image, result.faces, rules), rules)

@@ -4,10 +4,12 @@ import json
 import pandas as pd
 import streamlit as st
 
+from detector import display
 from detector.draw import draw_faces
 from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES, decode_image
 from detector.report import image_report, to_html, to_pdf
+from detector.stability import analyze_checked
 from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
@@ -71,39 +73,44 @@ try:
     key = ("analysis", digest, str(detector.checkpoint))
     if st.session_state.get("analysis_key") != key:
         image = decode_image(data, name)
-        with st.spinner("Finding and scoring faces…"):
-            result = detector.analyze(image)
-        st.session_state["analysis_key"], st.session_state["analysis"] = key, (image, result)
-    image, result = st.session_state["analysis"]
+        with st.spinner("Finding and scoring faces, then re-scoring each under re-compression, resizing and re-framing…"):
+            checked = analyze_checked(detector, image)
+        st.session_state["analysis_key"], st.session_state["analysis"] = key, (image, checked)
+    image, checked = st.session_state["analysis"]
+    result, checks = checked.result, checked.checks
 except InputError as exc:
     st.error(f"This file cannot be analysed: {exc}")
     st.stop()
 
 # ---- verdicts ---------------------------------------------------------------------------------
 left, right = st.columns([3, 2])
-left.image(draw_faces(image, result.faces), caption=f"{name} · {image.width}×{image.height}", width="stretch")
+verdicts = [c.verdict for c in checks]
+left.image(draw_faces(image, result.faces, verdicts), caption=f"{name} · {image.width}×{image.height}", width="stretch")
 with right:
     for note in result.notes:
         st.warning(note)
     if result.faces:
-        worst = max(result.faces, key=lambda f: f.p_fake)
-        st.metric("Most suspicious face", f"#{worst.index + 1}: {worst.label.upper()}", f"P(fake) = {worst.p_fake:.2f}", delta_color="off")
+        worst = checked.most_suspicious
+        st.markdown(f"**Most suspicious face: #{worst + 1}** · {checks[worst].line()}")
     rows = [
-        {"face #": f.index + 1, "P(fake)": round(f.p_fake, 3), "verdict": f.label,
-         "detector confidence": round(f.face.prob, 3), "fallback (no face detected)": f.face.fallback}
-        for f in result.faces
+        {"face #": f.index + 1, "verdict": c.words(), "P(fake)": display.format_probability(f.p_fake),
+         "range under changes": display.format_range(c.low, c.high) if c.judged else "–",
+         "face px": round(c.face_px), "detector confidence": display.format_probability(f.face.prob, 3),
+         "no face detected (whole picture)": f.face.fallback}
+        for f, c in zip(result.faces, checks)
     ]
     table = pd.DataFrame(rows)
     if rows:
         st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(display.what_this_means(config.training))
     st.caption(
-        f"P(fake) is the model's calibrated probability that the face is fake. Verdict: fake at or above "
-        f"{config.threshold:.2f}, real below, *uncertain* within ±{config.uncertain_margin:.2f} of it. It was measured on "
-        "the test sets under *About the model*; on other kinds of fakes it can be wrong in both directions, and "
-        f"'real' is never proof. Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
+        f"P(fake) is the model's calibrated probability that the face is fake: *likely manipulated* at or above "
+        f"{config.threshold:.2f}, *no sign of manipulation found* below, *can't tell* within ±{config.uncertain_margin:.2f} of it "
+        f"or when the verdict flips once the face is re-compressed, resized, re-framed or mirrored (the range). "
+        f"{checked.rules.source.capitalize()}. Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
     )
     if rows:
-        export = [f.to_dict() for f in result.faces]
+        export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
         c1, c2 = st.columns(2)
         c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
         c2.download_button("Results CSV", table.to_csv(index=False), file_name=f"{name}.faces.csv", mime="text/csv")
@@ -125,7 +132,7 @@ report_maps: dict[int, list] = {}
 for face in [f for f in result.faces if f.index + 1 in chosen]:
     predicted = FAKE if face.p_fake >= config.threshold else REAL
     target = 1 - predicted if explain_other else predicted
-    st.subheader(f"Face #{face.index + 1}: {face.label} (P(fake) = {face.p_fake:.2f}) · maps explain '{'fake' if target == FAKE else 'real'}'")
+    st.subheader(f"Face #{face.index + 1}: {checks[face.index].words()} (P(fake) {display.format_probability(face.p_fake)}) · maps explain '{'fake' if target == FAKE else 'real'}'")
     explanations = {}
     with st.status(f"Explaining face #{face.index + 1}…", expanded=False) as status:
         for done, (family, params) in enumerate(families.items()):
@@ -150,7 +157,7 @@ for face in [f for f in result.faces if f.index + 1 in chosen]:
 st.header("Save a report")
 st.caption("A self-contained HTML file and a PDF with the file's SHA-256, every face, its verdict and maps, the model's "
            "measured accuracy and the caveats. Built on this machine; nothing is sent anywhere.")
-report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces))
+report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces, verdicts), checks)
 r1, r2 = st.columns(2)
 r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
 r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")

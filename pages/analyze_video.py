@@ -5,6 +5,7 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from detector import display
 from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
 from detector.report import to_html, to_pdf, video_report
@@ -80,15 +81,20 @@ if not result.tracks:
     st.stop()
 
 worst = result.worst_track
-verdict = config.verdict(worst.score)
-st.metric("Video verdict (most suspicious person)", verdict.upper(), f"track {worst.id}: P(fake) = {worst.score:.2f}", delta_color="off")
+def words(score: float) -> str:
+    return display.verdict_words(display.verdict_from_label(config.verdict(score), tuple(config.labels)))
+
+
+st.markdown(f"**Video verdict (most suspicious person): {words(worst.score)}** · track {worst.id}, P(fake) {display.format_probability(worst.score)}")
+st.caption(display.what_this_means(config.training))
 st.caption(
     "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "
     "(> 0.8) it is their mean, if nearly all are confidently real (< 0.2) theirs, else the plain mean (also shown). "
     f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof."
 )
-rows = [{"track": t.id, "frames": len(t.frames), "P(fake) confident frames": round(t.score, 3), "P(fake) mean": round(t.mean, 3),
-         "verdict": config.verdict(t.score)} for t in result.tracks]
+rows = [{"track": t.id, "frames": len(t.frames), "verdict": words(t.score), "P(fake) confident frames": display.format_probability(t.score),
+         "P(fake) mean": display.format_probability(t.mean),
+         "range over frames": display.format_range(min(t.probabilities), max(t.probabilities))} for t in result.tracks]
 st.dataframe(rows, hide_index=True, width="stretch")
 
 timeline = go.Figure()
@@ -102,7 +108,7 @@ st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.
 
 report_maps: dict[int, list] = {}
 for track in sorted(result.tracks, key=lambda t: -t.score):
-    st.subheader(f"Track {track.id}: {config.verdict(track.score)} · most suspicious frames with Grad-CAM")
+    st.subheader(f"Track {track.id}: {words(track.score)} · most suspicious frames with Grad-CAM")
     columns = st.columns(3)
     for column, position in zip(columns, track.most_suspicious(3)):
         face = track.faces[position]
@@ -110,8 +116,8 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
         target = FAKE if face.p_fake >= config.threshold else REAL
         explanation = cached_explain(detector.model, face.crop, "Grad-CAM", target=target)
         overlay = render(face.crop, explanation, opacity)
-        report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {face.p_fake:.2f}", overlay))
-        column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {face.p_fake:.2f}", width="stretch")
+        report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {display.format_probability(face.p_fake)}", overlay))
+        column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {display.format_probability(face.p_fake)}", width="stretch")
     with st.expander("Sampled frames of this track"):
         columns = st.columns(4)
         for n, frame_index in enumerate(track.frames[:16]):

@@ -3,6 +3,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from detector import display
 from detector.errors import DetectorError
 from detector.imageio import IMAGE_SUFFIXES, decode_image, load_image
 from detector.run_metrics import mistakes
@@ -39,7 +40,7 @@ if not result.faces:
 face_number = st.selectbox("Face", [f.index + 1 for f in result.faces])
 face = result.faces[face_number - 1]
 predicted = FAKE if face.p_fake >= config.threshold else REAL
-st.write(f"Face #{face_number}: **{face.label}**, P(fake) = {face.p_fake:.2f}. Maps explain the predicted class, '{'fake' if predicted == FAKE else 'real'}'.")
+st.write(f"Face #{face_number}: **{face.label}**, P(fake) {display.format_probability(face.p_fake)}. Maps explain the predicted class, '{'fake' if predicted == FAKE else 'real'}'.")
 
 layers_tab, quality_tab, gallery_tab = st.tabs(["Layer explorer", "Explanation quality", "Gallery"])
 
@@ -155,7 +156,7 @@ with gallery_tab:
                 top = max(found.faces, key=lambda f: f.p_fake)
                 target = FAKE if top.p_fake >= config.threshold else REAL
                 c1, c2, c3 = st.columns(3)
-                c1.image(top.crop, caption=f"{name} · P(fake) {top.p_fake:.2f}", width="stretch")
+                c1.image(top.crop, caption=f"{name} · P(fake) {display.format_probability(top.p_fake)}", width="stretch")
                 c2.image(render(top.crop, cached_explain(detector.model, top.crop, "LIME", target=target), 0.6), caption="LIME", width="stretch")
                 c3.image(render(top.crop, cached_explain(detector.model, top.crop, "Grad-CAM", target=target), 0.5), caption="Grad-CAM", width="stretch")
         progress.empty()

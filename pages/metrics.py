@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from detector import display
 from detector import run_metrics as rm
 from detector.errors import DetectorError
 from detector.runs import RunsDatabaseError, RunStore
@@ -106,7 +107,7 @@ else:
             else:
                 columns = st.columns(len(present))
                 for column, item in zip(columns, present):
-                    column.image(item["path"], caption=f"P(fake) {item['score']:.2f}", width="stretch")
+                    column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width="stretch")
 
         st.header("Export")
         e1, e2 = st.columns(2)

@@ -31,9 +31,16 @@ def test_upload_shows_faces_verdict_and_four_maps():
     at.file_uploader[0].set_value(("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert list(table["face #"]) == [1] and table["verdict"][0] in ("real", "fake", "uncertain")
-    assert at.metric[0].label == "Most suspicious face"
+    assert list(table["face #"]) == [1] and table["verdict"][0] in (
+        "likely manipulated", "no sign of manipulation found", "can't tell", "too small to judge")
+    assert "range under changes" in table.columns
+    assert not at.metric  # no metric widget: its delta arrow would style a probability as a gain or loss
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "Most suspicious face: #1" in markdown and "P(fake)" in markdown
     captions = " ".join(c.value for c in at.caption)
+    assert "What this means" in captions and "not trained on" in captions
+    for text in [markdown, captions, *table["P(fake)"]]:
+        assert "1.00" not in text and "0.00" not in text
     for method in ("**Grad-CAM**", "**LIME**", "**SmoothGrad**", "**SHAP**"):
         assert method in captions
     assert len(at.get("image")) >= 1 + 1 + 2 * 4  # boxes, crop, four overlays with colour bars

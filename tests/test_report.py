@@ -5,9 +5,11 @@ from html.parser import HTMLParser
 
 import pypdfium2
 
+from detector import display
 from detector.draw import draw_faces
 from detector.imageio import decode_image
 from detector.report import CAVEATS, image_report, to_html, to_pdf, video_report
+from detector.stability import AbstainRules, check_faces
 from detector.video import analyze_video
 from tests import videos
 from tests.conftest import ROOT, SAMPLES
@@ -52,11 +54,34 @@ def test_html_report_parses_and_says_everything(detector):
     assert hashlib.sha256(data).hexdigest() in text
     assert len(result.faces) == 2
     for face in result.faces:
-        assert f"Face #{face.index + 1}" in text and f"{face.p_fake:.4f}" in text
+        assert f"Face #{face.index + 1}" in text and display.format_probability(face.p_fake, 3) in text
     for caveat in CAVEATS:
         assert caveat in text
     assert parser.tags.count("img") >= 1 + 2 * 2  # overview + crop and map per face
     assert "http://" not in page and "https://" not in page  # self-contained: nothing fetched
+
+
+def test_report_carries_the_stability_check_and_verdict_words(detector):
+    data = (SAMPLES / "two_faces.jpg").read_bytes()
+    image = decode_image(data, "two_faces.jpg")
+    result = detector.analyze(image)
+    checks = check_faces(detector, image, result.faces, AbstainRules())
+    report = image_report("two_faces.jpg", data, image, result, detector.config, {}, draw_faces(image, result.faces), checks)
+    page = to_html(report)
+    for face, check in zip(result.faces, checks):
+        rows = report.faces[face.index].rows
+        assert rows["Verdict"].startswith(check.words()) and "P(fake)" in rows["Verdict"]
+        assert display.format_range(check.low, check.high, 3) in rows["Under re-compression, resizing, re-framing"]
+    assert report.caveats[0] == display.what_this_means(detector.config.training)
+    assert "not trained on" in page
+    face_text = " ".join(v for section in report.faces for v in section.rows.values()) + report.summary
+    assert "1.000" not in face_text and "0.000" not in face_text
+    assert "What this means" in " ".join(t for t in to_pdf_text(report))
+
+
+def to_pdf_text(report) -> list[str]:
+    pdf = pypdfium2.PdfDocument(to_pdf(report))
+    return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
 
 
 def test_pdf_report_has_pages_and_renders(detector):

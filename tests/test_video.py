@@ -110,8 +110,12 @@ def test_video_page(tmp_path):
     assert not at.exception
     at.file_uploader[0].set_value(("two.mp4", videos.two_people(tmp_path / "two.mp4").read_bytes(), "video/mp4")).run()
     assert not at.exception, at.exception
-    assert at.metric[0].label.startswith("Video verdict")
-    assert len(at.dataframe[0].value) == 2  # two tracks
+    assert not at.metric  # no delta arrow styling on a probability
+    assert any(m.value.startswith("**Video verdict") and "P(fake)" in m.value for m in at.markdown)
+    assert any("not trained on" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert len(table) == 2  # two tracks
+    assert "range over frames" in table.columns and "1.00" not in " ".join(table["P(fake) mean"])
     assert len(at.get("plotly_chart")) == 1
     at.file_uploader[0].set_value(("clip.txt", b"nope", "text/plain")).run()
     assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
