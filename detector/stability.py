@@ -256,3 +256,30 @@ def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = N
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
     result = detector.analyze(image)
     return CheckedImage(result, check_faces(detector, image, result.faces, rules), rules)
+
+
+def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:
+    """The measurements behind a model's limits, as rows for a table (empty when not measured).
+
+    'size': mean test AUC at each face size; 'selective': for validation and test pictures and their
+    screenshot copies, the share of pictures given a verdict and the accuracy of those verdicts,
+    before (the model's uncertain band only) and after (band + size/blur limits + stability check)."""
+    evidence = rules.evidence or {}
+    size_rows = [{"face size (px)": int(s), "mean AUC": round(a, 3)} for s, a in (evidence.get("mean_auc_by_size") or {}).items()]
+    if size_rows and evidence.get("native_mean_auc") is not None:
+        size_rows.append({"face size (px)": "as in the data set", "mean AUC": round(evidence["native_mean_auc"], 3)})
+    selective = []
+    for split in ("val", "test"):
+        before, after = evidence.get(f"{split}_before") or {}, evidence.get(f"{split}_after") or {}
+        for kind in before:
+            b, a = before[kind], after.get(kind, {})
+            selective.append({
+                "data": "validation" if split == "val" else "test", "pictures": kind, "n": b["n"],
+                "share given a verdict, before": _pct(b.get("coverage")), "accuracy of those, before": _pct(b.get("accuracy_given")),
+                "share given a verdict, after": _pct(a.get("coverage")), "accuracy of those, after": _pct(a.get("accuracy_given")),
+            })
+    return {"size": size_rows, "selective": selective}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"

@@ -6,8 +6,10 @@ import streamlit as st
 
 from detector import display
 from detector import run_metrics as rm
+from detector.checkpoint import list_checkpoints
 from detector.errors import DetectorError
 from detector.runs import RunsDatabaseError, RunStore
+from detector.stability import PERTURBATIONS, AbstainRules, evidence_tables
 from pages.common import require_app_navigation
 
 require_app_navigation()
@@ -113,6 +115,21 @@ else:
         e1, e2 = st.columns(2)
         e1.download_button("Run as JSON", json.dumps(run.to_dict(), indent=1), file_name=f"run_{run.id}.json", mime="application/json")
         e2.download_button("Per-image scores CSV", rm.scores_frame(run).to_csv(index=False), file_name=f"run_{run.id}_scores.csv", mime="text/csv")
+
+st.header("When the app does not judge a face")
+for folder in list_checkpoints():
+    rules = AbstainRules.for_checkpoint(folder)
+    tables = evidence_tables(rules)
+    st.subheader(folder.name)
+    if not rules.measured:
+        st.write("Not measured for this model: only the stability check applies (`python -m scripts.measure_abstain`).")
+        continue
+    st.caption(f"Limits: faces under {rules.min_face_px} px are *too small to judge*; sharpness under "
+               f"{display.format_probability(None) if rules.min_sharpness is None else round(rules.min_sharpness)} is *too blurred to judge*; "
+               f"more than {rules.max_disagree} of the {len(PERTURBATIONS)} changed copies across the threshold makes it *can't tell*. {rules.source}.")
+    s1, s2 = st.columns([1, 3])
+    s1.dataframe(tables["size"], hide_index=True, width="stretch")
+    s2.dataframe(tables["selective"], hide_index=True, width="stretch")
 
 st.header("Run a new evaluation")
 with st.form("new-eval"):
