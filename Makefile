@@ -9,15 +9,19 @@ export MALLOC_ARENA_MAX ?= 2
 
 .PHONY: setup run test lint bench clean
 
-$(VENV)/.installed: requirements.txt
+# The project itself is installed editable, so `python -m detector.predict ...` works from any folder with .venv
+# active; no build isolation, because requirements.txt already brought setuptools (torch needs it).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed
 
 run: setup
+	@echo "Open http://localhost:8501 in a browser (the first page view loads the model: about 10 s)."
 	$(VENV)/bin/streamlit run app.py
 
 test: setup

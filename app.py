@@ -1,6 +1,10 @@
 """Deepfake face check: Streamlit entry point (`streamlit run app.py`)."""
 
+# First: the OpenMP wait policy only counts if set before torch is imported (detector/threads.py).
+import detector.threads  # noqa: F401  isort: skip
 import streamlit as st
+
+from pages.common import MODEL_PAGES, load_model_with_message
 
 st.set_page_config(page_title="Deepfake face check", page_icon=":material/search:", layout="wide")
 
@@ -12,4 +16,7 @@ pages = [
     st.Page("pages/instructor.py", title="Instructor mode", icon=":material/school:", url_path="instructor"),
     st.Page("pages/about_model.py", title="About the model", icon=":material/description:", url_path="about"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+if page.url_path in MODEL_PAGES:
+    load_model_with_message()  # a fresh server's first visit: say why the page is empty for a few seconds
+page.run()

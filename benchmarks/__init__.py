@@ -1,0 +1,4 @@
+"""Benchmarks: python -m benchmarks.<name>; make bench runs them all."""
+
+# Before torch: the OpenMP wait policy only counts if set before torch loads (detector/threads.py).
+import detector.threads  # noqa: F401

@@ -1,14 +1,19 @@
 """Explanation cost on one face: Grad-CAM / forward pass, and all four maps together.
 
     python -m benchmarks.bench_explain          targets: Grad-CAM <= 3x a forward pass; four maps <= 3 s
+    python -m benchmarks.bench_explain --json   one JSON line, nothing saved (benchmarks/bench_busy.py reads it)
 """
+
+import json
+import sys
 
 import torch
 
-from benchmarks.common import report, sample_face, timed
+from benchmarks.common import machine, report, sample_face, timed
 
 
-def main() -> dict:
+def measure() -> dict:
+    """Forward pass and each default map on the sample face (medians in seconds)."""
     from detector.inference import Detector
     from xai import FAKE, make_explainer
 
@@ -29,14 +34,22 @@ def main() -> dict:
                   for name, params in defaults.items()}
     vanilla = timed(lambda: make_explainer("Saliency", method="Vanilla gradient").explain(detector.model, face, FAKE), repeat=5)
     total = sum(v["median_s"] for v in per_method.values())
-    cam_ratio = per_method["Grad-CAM"]["median_s"] / bare["median_s"]
-    rows = [("forward pass (ms)", f"{bare['median_s'] * 1000:.1f}", "")]
-    rows += [(f"{name} (s)", f"{v['median_s']:.2f}", "") for name, v in per_method.items()]
-    rows += [("vanilla gradient (s)", f"{vanilla['median_s']:.2f}", ""),
-             ("Grad-CAM / forward", f"{cam_ratio:.1f}x", "target <= 3x"),
-             ("all four maps (s)", f"{total:.2f}", "target <= 3 s")]
-    return report("explain", rows, {"forward": bare, "methods": per_method, "vanilla_gradient": vanilla,
-                                    "gradcam_to_forward": cam_ratio, "four_maps_s": total})
+    return {"forward": bare, "methods": per_method, "vanilla_gradient": vanilla,
+            "gradcam_to_forward": per_method["Grad-CAM"]["median_s"] / bare["median_s"], "four_maps_s": total}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    data = measure()
+    if "--json" in argv:
+        print(json.dumps({"machine": machine(), **data}, default=float))
+        return data
+    rows = [("forward pass (ms)", f"{data['forward']['median_s'] * 1000:.1f}", "")]
+    rows += [(f"{name} (s)", f"{v['median_s']:.2f}", "") for name, v in data["methods"].items()]
+    rows += [("vanilla gradient (s)", f"{data['vanilla_gradient']['median_s']:.2f}", ""),
+             ("Grad-CAM / forward", f"{data['gradcam_to_forward']:.1f}x", "target <= 3x"),
+             ("all four maps (s)", f"{data['four_maps_s']:.2f}", "target <= 3 s")]
+    return report("explain", rows, data)
 
 
 if __name__ == "__main__":

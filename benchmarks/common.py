@@ -21,6 +21,8 @@ def machine() -> dict:
     import torch
 
     return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP default)"),
+            "load_average_1min": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "torch": torch.__version__}
 
 

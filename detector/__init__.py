@@ -4,6 +4,8 @@
     result = Detector().analyze(load_image("photo.jpg"))
 """
 
+# First: sets the OpenMP wait policy, which only counts if it happens before torch is imported.
+import detector.threads  # noqa: F401  isort: skip
 from detector.config import ModelConfig
 from detector.errors import CheckpointError, DetectorError, InputError
 from detector.imageio import decode_image, load_image

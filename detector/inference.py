@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,19 +15,13 @@ from detector.config import ModelConfig
 from detector.display import round_probability
 from detector.faces import Face, FaceFinder, crop_face
 from detector.model import DeepfakeClassifier
+from detector.threads import set_cpu_threads
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
     if prefer:
         return torch.device(prefer)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def set_cpu_threads() -> int:
-    """All physical cores but never more than 8: beyond that small convolutions get slower."""
-    threads = int(os.environ.get("DFX_THREADS", 0)) or max(1, min(8, os.cpu_count() or 1))
-    torch.set_num_threads(threads)
-    return threads
 
 
 @dataclass

@@ -32,6 +32,33 @@ def require_app_navigation() -> None:
         st.rerun()
 
 
+# Pages that need the classifier as soon as they open (their url_path in app.py).
+MODEL_PAGES = ("analyze_image", "analyze_video", "instructor")
+_model_loaded = False
+
+
+def load_model_with_message() -> None:
+    """Load torch, the explainers and the default model once per process, with a message in the main area.
+
+    A fresh server spends about 8 s importing torch and loading the model before a page can draw
+    anything; without this the main area stays blank and looks broken.
+    """
+    global _model_loaded
+    if _model_loaded:
+        return
+    note = st.empty()
+    note.info("Loading the model… The first page view after the server starts takes about 10 seconds.",
+              icon=":material/hourglass_top:")
+    import xai  # noqa: F401  torch and the explainers: most of the wait
+
+    try:
+        get_detector(str(default_checkpoint()))
+    except DetectorError:
+        pass  # sidebar_detector() says what is wrong on the page itself
+    note.empty()
+    _model_loaded = True
+
+
 @st.cache_resource(show_spinner="Loading the detector…")
 def get_detector(checkpoint: str):
     """One detector per model folder per process, shared by every browser session."""

@@ -14,6 +14,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import detector.threads  # noqa: E402,F401  before any test imports torch: sets the OpenMP wait policy
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SAMPLES = ROOT / "assets" / "samples"

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+# First: the OpenMP wait policy only counts if set before torch is imported (detector/threads.py).
+import detector.threads  # noqa: F401  isort: skip
 import hashlib
 import threading
 from collections import OrderedDict

@@ -1,0 +1,73 @@
+"""The OpenMP wait policy reaches torch from every entry point (issue 19: 20-30x slower next to one busy process)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Records OMP_WAIT_POLICY at the moment torch is first imported, then imports the module named in argv[1].
+PROBE = """
+import importlib, os, sys
+seen = {}
+class Probe:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and "policy" not in seen:
+            seen["policy"] = os.environ.get("OMP_WAIT_POLICY")
+sys.meta_path.insert(0, Probe())
+importlib.import_module(sys.argv[1])
+print(seen.get("policy", "torch not imported"))
+"""
+
+
+def policy_when_torch_loads(module: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "DFX_THREADS")}
+    out = subprocess.run([sys.executable, "-c", PROBE, module], cwd=ROOT, env={**clean, **env},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("module", ["detector.inference", "benchmarks.bench_explain"])
+def test_entry_points_set_passive_before_torch(module):
+    assert policy_when_torch_loads(module) == "PASSIVE"
+
+
+def test_a_users_own_policy_is_kept_and_empty_means_openmp_default():
+    assert policy_when_torch_loads("detector.inference", OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
+    assert policy_when_torch_loads("detector.inference", OMP_WAIT_POLICY="") == "None"
+
+
+TORCH_BEARING = ("torch", "torchvision", "timm", "facenet_pytorch", "captum", "pytorch_grad_cam", "lime",
+                 "detector", "xai", "pages", "benchmarks", "scripts", "tests")
+
+
+def test_every_package_and_the_app_import_the_policy_before_anything_that_loads_torch():
+    """Packages run with -m import their __init__ first; app.py runs as a script; pytest loads conftest first."""
+    for path in ("app.py", "detector/__init__.py", "xai/__init__.py", "benchmarks/__init__.py",
+                 "scripts/__init__.py", "tests/conftest.py"):
+        names = []
+        for node in ast.parse((ROOT / path).read_text()).body:
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names.append(node.module or "")
+        assert "detector.threads" in names, path
+        before = names[:names.index("detector.threads")]
+        assert not [n for n in before if n.split(".")[0] in TORCH_BEARING], path
+
+
+def test_thread_count(monkeypatch):
+    from detector.threads import available_cores, thread_count
+
+    monkeypatch.setenv("DFX_THREADS", "1")
+    assert thread_count() == 1
+    monkeypatch.setenv("DFX_THREADS", "not a number")
+    assert thread_count() == max(1, min(8, available_cores()))
+    monkeypatch.delenv("DFX_THREADS")
+    assert 1 <= thread_count() <= 8
