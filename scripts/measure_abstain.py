@@ -30,7 +30,8 @@ from detector.stability import PERTURBATIONS, RULES_FILE, AbstainRules, check_fa
 SETS = ("dfdc", "stylegan1_ffhq", "stylegan2_unsplash")
 SIZES = (24, 32, 48, 64, 96, 128)
 BLURS = (1.0, 2.0, 3.0, 4.0)  # Gaussian sigma on the 224-px model input
-AUC_DROP = 0.05  # a level is usable while its mean AUC is within this of the native mean AUC
+AUC_DROP = 0.05  # a face size is usable while its mean AUC is within this of the AUC at 128 px
+PROB_CUTS = (0.95, 0.99, 0.999)  # detector-confidence floors tried (MTCNN itself keeps >= 0.90)
 WRONG_COST = 2.0  # selective prediction: a wrong verdict costs twice what a right one gains
 
 
@@ -138,32 +139,45 @@ def measure_faces(detector, data: Path, split: str, per_class: int) -> dict:
             "uncertain_margin": detector.config.uncertain_margin, "records": records}
 
 
-def usable_levels(size: dict, key: str, levels: list) -> dict[str, float]:
-    """Mean AUC over sets at each level, and the native mean."""
-    sets = size["sets"].values()
-    native = float(np.mean([s["auc_native"] for s in sets]))
-    return native, {str(level): float(np.mean([s[key][str(level)] for s in sets])) for level in levels}
+def mean_auc(size: dict, key: str, levels) -> dict[str, float]:
+    """Mean AUC over the sets at each level of a sweep."""
+    return {str(level): float(np.mean([s[key][str(level)] for s in size["sets"].values()])) for level in levels}
 
 
 def choose_min_face_px(size: dict) -> tuple[int | None, dict]:
-    """The smallest size from which on every larger size keeps the mean AUC within AUC_DROP of native."""
-    native, means = usable_levels(size, "auc_by_size", SIZES)
+    """The smallest face size from which on every larger size keeps the mean AUC within AUC_DROP of
+    the mean AUC at the largest size of the sweep (all sizes went through the same resampling)."""
+    means = mean_auc(size, "auc_by_size", SIZES)
+    reference = means[str(max(SIZES))]
     chosen = None
     for s in sorted(SIZES, reverse=True):
-        if means[str(s)] < native - AUC_DROP:
+        if means[str(s)] < reference - AUC_DROP:
             break
         chosen = s
-    return chosen, {"native_mean_auc": native, "mean_auc_by_size": means}
+    native = float(np.mean([s["auc_native"] for s in size["sets"].values()]))
+    return chosen, {"native_mean_auc": native, "mean_auc_by_size": means, "size_reference_auc": reference}
 
 
-def choose_min_sharpness(size: dict) -> tuple[float | None, dict]:
-    """The median sharpness of the mildest blur whose mean AUC falls more than AUC_DROP below native."""
-    native, means = usable_levels(size, "auc_by_blur", BLURS)
+def sharpness_candidates(size: dict) -> dict[str, float | None]:
+    """Blur floors to try on validation: none, or the median sharpness of each blur level of the sweep."""
+    found = {"none": None}
     for b in BLURS:
-        if means[str(b)] < native - AUC_DROP:
-            sharp = float(np.median([s["sharpness_median_by_blur"][str(b)] for s in size["sets"].values()]))
-            return sharp, {"mean_auc_by_blur": means, "first_failing_sigma": b}
-    return None, {"mean_auc_by_blur": means, "first_failing_sigma": None}
+        found[f"sigma{b:g}"] = float(np.median([s["sharpness_median_by_blur"][str(b)] for s in size["sets"].values()]))
+    return found
+
+
+def face_prob_auc(size: dict) -> dict[str, float | None]:
+    """AUC of the detected faces at or above each detector-confidence cut (pooled over sets)."""
+    out = {}
+    for cut in PROB_CUTS:
+        labels, scores = [], []
+        for s in size["sets"].values():
+            for label, score, prob in zip(s["labels"], s["scores"], s["face_prob"]):
+                if prob is not None and prob < cut:
+                    labels.append(label)
+                    scores.append(score)
+        out[f"below {cut}"] = {"n": len(labels), "auc": auc(labels, scores)}
+    return out
 
 
 def selective(records: list[dict], rules: AbstainRules | None, threshold: float) -> dict:
@@ -193,26 +207,35 @@ def by_kind(records: list[dict], rules: AbstainRules | None, threshold: float) -
 
 
 def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict]:
+    """Size limit from the AUC-vs-size curve; blur floor, detector-confidence floor and flip tolerance
+    chosen together on validation pictures (and their screenshot copies) by the utility
+    right +1, wrong -WRONG_COST, no verdict 0."""
     threshold = val["threshold"]
     min_px, size_evidence = choose_min_face_px(size)
-    min_sharp, blur_evidence = choose_min_sharpness(size)
-    base = dict(min_face_px=min_px, min_sharpness=min_sharp, min_face_prob=None)
-    candidates = {k: by_kind(val["records"], AbstainRules(**base, max_disagree=k), threshold)["all"]
-                  for k in range(len(PERTURBATIONS) + 1)}
-    best = max(candidates, key=lambda k: (candidates[k]["utility"], -k))
-    rules = AbstainRules(**base, max_disagree=best, measured=True)
-    evidence = {"auc_drop_allowed": AUC_DROP, "wrong_cost": WRONG_COST, **size_evidence, **blur_evidence,
-                "val_candidates": {str(k): v for k, v in candidates.items()},
-                "val_before": by_kind(val["records"], None, threshold), "val_after": by_kind(val["records"], rules, threshold)}
+    sharp_options = sharpness_candidates(size)
+    grid = {}
+    for sharp_name, sharp in sharp_options.items():
+        for prob in (None, *PROB_CUTS):
+            for k in range(len(PERTURBATIONS) + 1):
+                rules = AbstainRules(min_face_px=min_px, min_sharpness=sharp, min_face_prob=prob, max_disagree=k)
+                grid[(sharp_name, prob, k)] = (rules, by_kind(val["records"], rules, threshold)["all"])
+    best = max(grid, key=lambda key: (grid[key][1]["utility"], key[0] == "none", key[1] is None, -key[2]))
+    rules = grid[best][0]
+    rules.measured = True
+    evidence = {"auc_drop_allowed": AUC_DROP, "wrong_cost": WRONG_COST, **size_evidence,
+                "mean_auc_by_blur": mean_auc(size, "auc_by_blur", BLURS), "sharpness_candidates": sharp_options,
+                "auc_by_face_prob": face_prob_auc(size),
+                "val_flip_tolerance": {str(k): grid[(best[0], best[1], k)][1] for k in range(len(PERTURBATIONS) + 1)},
+                "val_before": by_kind(val["records"], None, threshold), "val_after": by_kind(val["records"], rules, threshold),
+                "val_n_per_class_per_set": val["per_class"], "size_n_per_class_per_set": size["per_class"]}
     if test is not None:
         evidence["test_before"] = by_kind(test["records"], None, threshold)
         evidence["test_after"] = by_kind(test["records"], rules, threshold)
         evidence["test_n_per_class_per_set"] = test["per_class"]
-    evidence["val_n_per_class_per_set"] = val["per_class"]
-    evidence["size_n_per_class_per_set"] = size["per_class"]
     rules.evidence = evidence
-    rules.source = (f"scripts/measure_abstain.py on {', '.join(SETS)}: size and blur limits where mean test AUC falls more "
-                    f"than {AUC_DROP} below full resolution; flip tolerance chosen on validation (right +1, wrong -{WRONG_COST:g})")
+    rules.source = (f"measured by scripts/measure_abstain.py on {', '.join(SETS)}: the size limit where mean test AUC falls more "
+                    f"than {AUC_DROP} below its value at {max(SIZES)} px; blur, detector-confidence and flip limits chosen on "
+                    f"validation pictures and screenshot copies (right +1, wrong -{WRONG_COST:g}, no verdict 0)")
     return rules, evidence
 
 
