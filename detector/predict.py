@@ -49,7 +49,10 @@ def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int 
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         result = analyze_video(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames)
-        return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config),
+        from detector.stability import AbstainRules
+
+        rules = AbstainRules.for_checkpoint(detector.checkpoint)
+        return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config, rules),
                 "what_this_means": what_this_means(detector.config.training)}
     if suffix not in IMAGE_SUFFIXES:
         supported = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)

@@ -124,19 +124,26 @@ def stability_row(check) -> str:
     return spread + (f"; the verdict flips under {', '.join(check.flipped)}" if check.flipped else "; the verdict holds")
 
 
-def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]]) -> Report:
-    """maps: track id -> [(caption, overlay image)] for its most suspicious frames."""
+def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]], rules=None) -> Report:
+    """maps: track id -> [(caption, overlay image)] for its most suspicious frames; rules: detector.stability.AbstainRules."""
+    from detector.stability import AbstainRules, track_verdict
+
+    rules = rules or AbstainRules()
+
+    def words(track) -> str:
+        return display.verdict_words(track_verdict(track, config, rules)[0])
+
     mrows, tests = model_rows(config)
     info = result.info
     worst = result.worst_track
     summary = ("No face was found in the sampled frames." if worst is None else
                f"{len(result.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track "
-               f"{worst.id}, {display.verdict_words(display.verdict_from_label(config.verdict(worst.score), tuple(config.labels)))} "
+               f"{worst.id}, {words(worst)} "
                f"(P(fake) {display.format_probability(worst.score, 3)}, confident-frames rule; mean {display.format_probability(worst.mean, 3)}).")
     faces = []
     for track in sorted(result.tracks, key=lambda t: -t.score):
         rows = {
-            "Verdict": display.verdict_words(display.verdict_from_label(config.verdict(track.score), tuple(config.labels))),
+            "Verdict": words(track),
             "P(fake), confident frames": display.format_probability(track.score, 3),
             "P(fake), mean of frames": display.format_probability(track.mean, 3),
             "Frames": ", ".join(f"{result.frames[i].time:.1f}s={display.format_probability(p)}" for i, p in zip(track.frames, track.probabilities)),

@@ -283,3 +283,14 @@ def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def track_verdict(track, config, rules: AbstainRules) -> tuple[str, list[str]]:
+    """A video track's verdict code and reasons: too small when its median face is under the size
+    limit, else the model's band on the track's score. (Frames are not re-scored under changes:
+    the spread over frames, shown beside it, is the video's own stability evidence.)"""
+    sizes = [face_size(f.face) for f in track.faces]
+    median = float(np.median(sizes)) if sizes else 0.0
+    if rules.min_face_px is not None and median < rules.min_face_px:
+        return display.TOO_SMALL, [f"median face {median:.0f} px, below the {rules.min_face_px:.0f} px this model needs"]
+    return display.verdict_from_label(config.verdict(track.score), tuple(config.labels)), []

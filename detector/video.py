@@ -288,8 +288,14 @@ def analyze_video(
     return VideoResult(info=info, frames=frames, tracks=tracks, seconds=time.perf_counter() - start, stopped=stopped, notes=notes)
 
 
-def video_to_dict(result: VideoResult, config) -> dict:
-    """The JSON shape of detector.predict for a video: every face (with frame and time) plus tracks."""
+def video_to_dict(result: VideoResult, config, rules=None) -> dict:
+    """The JSON shape of detector.predict for a video: every face (with frame and time) plus tracks.
+
+    `rules` (detector.stability.AbstainRules) adds each track's final verdict in words."""
+    from detector import display
+    from detector.stability import AbstainRules, track_verdict
+
+    rules = rules or AbstainRules()
     faces = []
     for frame in result.frames:
         for face in frame.faces:
@@ -305,6 +311,7 @@ def video_to_dict(result: VideoResult, config) -> dict:
             "p_fake": round(track.score, 4),
             "aggregation": "confident frames (DFDC winner); mean also given",
             "label": config.verdict(track.score),
+            **_track_words(track_verdict(track, config, rules), display),
         })
     info = result.info
     return {
@@ -314,6 +321,11 @@ def video_to_dict(result: VideoResult, config) -> dict:
         "label": None if result.p_fake is None else config.verdict(result.p_fake),
         "notes": result.notes, "seconds": round(result.seconds, 3),
     }
+
+
+def _track_words(verdict: tuple[str, list[str]], display) -> dict:
+    code, reasons = verdict
+    return {"verdict": code, "verdict_words": display.verdict_words(code), "reasons": reasons}
 
 
 def _first_line(exc: Exception) -> str:

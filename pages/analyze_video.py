@@ -9,6 +9,7 @@ from detector import display
 from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
 from detector.report import to_html, to_pdf, video_report
+from detector.stability import AbstainRules, track_verdict
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
 from pages.common import require_app_navigation, sidebar_detector
 from xai import FAKE, REAL, cached_explain
@@ -81,18 +82,21 @@ if not result.tracks:
     st.stop()
 
 worst = result.worst_track
-def words(score: float) -> str:
-    return display.verdict_words(display.verdict_from_label(config.verdict(score), tuple(config.labels)))
+rules = AbstainRules.for_checkpoint(detector.checkpoint)
 
 
-st.markdown(f"**Video verdict (most suspicious person): {words(worst.score)}** · track {worst.id}, P(fake) {display.format_probability(worst.score)}")
+def words(track) -> str:
+    return display.verdict_words(track_verdict(track, config, rules)[0])
+
+
+st.markdown(f"**Video verdict (most suspicious person): {words(worst)}** · track {worst.id}, P(fake) {display.format_probability(worst.score)}")
 st.caption(display.what_this_means(config.training))
 st.caption(
     "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "
     "(> 0.8) it is their mean, if nearly all are confidently real (< 0.2) theirs, else the plain mean (also shown). "
     f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof."
 )
-rows = [{"track": t.id, "frames": len(t.frames), "verdict": words(t.score), "P(fake) confident frames": display.format_probability(t.score),
+rows = [{"track": t.id, "frames": len(t.frames), "verdict": words(t), "P(fake) confident frames": display.format_probability(t.score),
          "P(fake) mean": display.format_probability(t.mean),
          "range over frames": display.format_range(min(t.probabilities), max(t.probabilities))} for t in result.tracks]
 st.dataframe(rows, hide_index=True, width="stretch")
@@ -108,7 +112,7 @@ st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.
 
 report_maps: dict[int, list] = {}
 for track in sorted(result.tracks, key=lambda t: -t.score):
-    st.subheader(f"Track {track.id}: {words(track.score)} · most suspicious frames with Grad-CAM")
+    st.subheader(f"Track {track.id}: {words(track)} · most suspicious frames with Grad-CAM")
     columns = st.columns(3)
     for column, position in zip(columns, track.most_suspicious(3)):
         face = track.faces[position]
@@ -125,7 +129,7 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
             columns[n % 4].image(frame.thumbnail, caption=f"{frame.time:.1f} s", width="stretch")
 
 st.header("Save a report")
-report = video_report(name, data, result, config, report_maps)
+report = video_report(name, data, result, config, report_maps, rules)
 r1, r2 = st.columns(2)
 r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
 r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")

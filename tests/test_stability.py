@@ -134,3 +134,36 @@ def test_json_never_claims_certainty():
     data = stability.to_dict()
     assert 0 < data["p_fake_low"] and data["p_fake_high"] < 1
     assert data["verdict_words"] == "can't tell" and data["flips"] is True
+
+
+def test_shipped_limits_and_their_evidence_read_as_tables(shipped_detector):
+    from detector.stability import evidence_tables
+
+    rules = AbstainRules.for_checkpoint(shipped_detector.checkpoint)
+    if not rules.measured:
+        pytest.skip("the shipped model has no measured abstain.json yet")
+    tables = evidence_tables(rules)
+    assert [row["face size (px)"] for row in tables["size"]][:6] == [24, 32, 48, 64, 96, 128]
+    kinds = {(row["data"], row["pictures"]) for row in tables["selective"]}
+    assert {("validation", "all"), ("test", "original"), ("test", "screenshot")} <= kinds
+    assert all(row["share given a verdict, after"].endswith("%") for row in tables["selective"])
+    assert evidence_tables(AbstainRules()) == {"size": [], "selective": []}
+
+
+def test_video_track_of_small_faces_is_too_small_to_judge():
+    from detector.stability import track_verdict
+    from detector.video import Track
+
+    config = ModelConfig(threshold=0.5, uncertain_margin=0.1)
+    image, _ = planted_picture()
+
+    def result(side: float, p: float) -> FaceResult:
+        face = Face(box=(10.0, 10.0, 10.0 + side, 10.0 + side), prob=0.99, landmarks=None, crop_box=(0, 0, 50, 50))
+        return FaceResult(0, face, image, 0.0, p, config.verdict(p))
+
+    small = Track(1, [0, 1, 2], [result(20, 0.9), result(22, 0.9), result(90, 0.9)])
+    large = Track(2, [0, 1, 2], [result(80, 0.9), result(85, 0.9), result(90, 0.9)])
+    rules = AbstainRules(min_face_px=48, measured=True)
+    assert track_verdict(small, config, rules)[0] == display.TOO_SMALL
+    assert track_verdict(large, config, rules)[0] == display.LIKELY_MANIPULATED
+    assert track_verdict(small, config, AbstainRules())[0] == display.LIKELY_MANIPULATED
