@@ -112,6 +112,15 @@ def sharpness(crop: Image.Image) -> float:
     return float(laplace.var())
 
 
+def model_id(folder: Path) -> str:
+    """'name version' from a checkpoint folder's config.json ('' when unreadable)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return f"{config['name']} {config['version']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 @dataclass
 class AbstainRules:
     """When not to judge a face; measured per model (see scripts/measure_abstain.py)."""
@@ -122,16 +131,22 @@ class AbstainRules:
     max_disagree: int = 0  # more perturbed copies than this across the threshold: "can't tell"
     measured: bool = False
     source: str = "not measured for this model: only the stability rule applies"
+    model: str = ""  # 'name version' of the checkpoint it was measured on
     evidence: dict = field(default_factory=dict)
 
     @classmethod
     def for_checkpoint(cls, folder: str | Path | None) -> AbstainRules:
+        """The folder's measured limits; none when missing or measured on another model version."""
         path = Path(folder) / RULES_FILE if folder else None
         if path is None or not path.is_file():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        known = {k: data[k] for k in asdict(cls()) if k in data}
-        return cls(**known)
+        rules = cls(**{k: data[k] for k in asdict(cls()) if k in data})
+        current = model_id(Path(folder))
+        if rules.model != current:  # a new model shipped into the same folder: its limits are not known
+            return cls(source=f"the limits in {RULES_FILE} were measured on {rules.model or 'another model'}, not {current}: "
+                              "only the stability rule applies until scripts/measure_abstain.py is re-run")
+        return rules
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -263,7 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             if key in evidence:
                 print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
         if args.write:
+            from detector.stability import model_id
+
             folder = args.model or default_checkpoint()
+            rules.model = model_id(folder)
+            measured_on = {load(p).get("model") for p in (args.size, args.val, args.test) if p}
+            if measured_on != {rules.model}:
+                print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)
+                return 1
             (folder / RULES_FILE).write_text(rules.to_json() + "\n", encoding="utf-8")
             print(f"wrote {folder / RULES_FILE}")
         return 0

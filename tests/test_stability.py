@@ -122,11 +122,15 @@ def test_twenty_pixel_face_is_too_small_to_judge(shipped_detector, astronaut):
     assert stability.line().startswith("too small to judge") and "P(fake)" not in stability.line()
 
 
-def test_rules_file_round_trip(tmp_path):
+def test_rules_file_round_trip_and_a_new_model_does_not_inherit_old_limits(tmp_path):
     assert AbstainRules.for_checkpoint(tmp_path).measured is False
-    (tmp_path / "abstain.json").write_text(AbstainRules(min_face_px=40, max_disagree=2, measured=True).to_json())
+    (tmp_path / "config.json").write_text('{"name": "m", "version": "1.0.0"}')
+    (tmp_path / "abstain.json").write_text(AbstainRules(min_face_px=40, max_disagree=2, measured=True, model="m 1.0.0").to_json())
     rules = AbstainRules.for_checkpoint(tmp_path)
     assert rules.min_face_px == 40 and rules.max_disagree == 2 and rules.measured
+    (tmp_path / "config.json").write_text('{"name": "m", "version": "2.0.0"}')  # a new model shipped into the folder
+    stale = AbstainRules.for_checkpoint(tmp_path)
+    assert not stale.measured and stale.min_face_px is None and "m 1.0.0" in stale.source
 
 
 def test_json_never_claims_certainty():
@@ -145,7 +149,9 @@ def test_shipped_limits_and_their_evidence_read_as_tables(shipped_detector):
     tables = evidence_tables(rules)
     assert [row["face size (px)"] for row in tables["size"]][:6] == [24, 32, 48, 64, 96, 128]
     kinds = {(row["data"], row["pictures"]) for row in tables["selective"]}
-    assert {("validation", "all"), ("test", "original"), ("test", "screenshot")} <= kinds
+    assert {("validation", "all"), ("validation", "original"), ("validation", "screenshot")} <= kinds
+    if "test_before" in rules.evidence:
+        assert {("test", "original"), ("test", "screenshot")} <= kinds
     assert all(row["share given a verdict, after"].endswith("%") for row in tables["selective"])
     assert evidence_tables(AbstainRules()) == {"size": [], "selective": []}
 
