@@ -17,6 +17,7 @@ from PIL import ExifTags, Image
 
 from detector import display
 from detector.config import ModelConfig
+from detector.draw import draw_tracks, track_colour_name
 
 CAVEATS = [
     "P(fake) is the model's calibrated probability that a face is fake, measured on the test sets listed above. "
@@ -148,9 +149,11 @@ def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict
             "P(fake), mean of frames": display.format_probability(track.mean, 3),
             "Frames": ", ".join(f"{result.frames[i].time:.1f}s={display.format_probability(p)}" for i, p in zip(track.frames, track.probabilities)),
         }
-        faces.append(FaceSection(f"Track {track.id}", rows, maps.get(track.id, [])))
+        faces.append(FaceSection(f"Track {track.id} ({track_colour_name(track.id)} box)", rows, maps.get(track.id, [])))
     dims = f"{info.width} x {info.height}, {info.duration:.1f} s at {info.fps:.2f} fps"
-    overview = result.frames[0].thumbnail if result.frames else None
+    # The frame where most tracks are visible, each box numbered and in its track's colour.
+    shown = max(result.frames, key=lambda f: sum(f.index in t.frames for t in result.tracks), default=None)
+    overview = draw_tracks(shown, result.tracks) if shown is not None else None
     report = Report(f"Deepfake check: {name}", file_rows(name, data, dims, "video"), mrows, tests, summary, overview, faces)
     report.caveats.insert(0, display.what_this_means(config.training))
     return report

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import time
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +11,7 @@ from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES, decode_image
 from detector.report import image_report, to_html, to_pdf
 from detector.stability import analyze_checked
+from detector.video import VIDEO_SUFFIXES
 from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
@@ -22,6 +24,24 @@ require_app_navigation()
 LIME_DEFAULTS = LimeExplainer().params
 HIDE_LABELS = {"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"}
 DESIGN_LABELS = {"orthogonal": "orthogonal (Hadamard, default)", "paired": "random + complements", "random": "random (lime's own)"}
+
+# Seconds per map for the ETA before this session has timed its own (benchmarks/bench_explain.py on a 2-core laptop CPU).
+TYPICAL_MAP_SECONDS = {"Grad-CAM": 0.1, "LIME": 1.5, "Saliency": 0.8, "SHAP": 1.2}
+
+
+def offer_report(slot, report, name: str, maps_pending: bool) -> None:
+    """The report's two download buttons in `slot`, replacing what was there."""
+    with slot.container():
+        st.subheader("Save a report")
+        st.caption(("Ready now with the verdicts; the maps below are added to it as soon as they are drawn. " if maps_pending
+                    else "With the verdicts and the maps shown below. ")
+                   + "An HTML file and a PDF with the file's SHA-256, every face, its verdict, the model's measured "
+                   "accuracy and the caveats. Built on this machine; nothing is sent anywhere.")
+        r1, r2 = st.columns(2)
+        suffix = "-verdicts" if maps_pending else ""
+        r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html", key=f"html{suffix}")
+        r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf", key=f"pdf{suffix}")
+
 
 st.title("Analyze an image")
 detector = sidebar_detector()
@@ -67,6 +87,10 @@ else:
 # ---- detection: once per picture and model; widgets that only change explanations reuse it --
 suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 try:
+    if suffix in VIDEO_SUFFIXES:
+        st.error(f"{name} is a video. Videos are checked on the *Analyze video* page (frames sampled, one track per person).")
+        st.page_link("pages/analyze_video.py", label="Open Analyze video", icon=":material/movie:")
+        st.stop()
     if suffix not in IMAGE_SUFFIXES:
         raise InputError(f"{name}: '{suffix or 'no extension'}' is not a supported image type ({', '.join(IMAGE_SUFFIXES)})")
     digest = hashlib.sha256(data).hexdigest()
@@ -92,16 +116,6 @@ with right:
     if result.faces:
         worst = checked.most_suspicious
         st.markdown(f"**Most suspicious face: #{worst + 1}** · {checks[worst].line()}")
-    rows = [
-        {"face #": f.index + 1, "verdict": c.words(), "P(fake)": display.format_probability(f.p_fake),
-         "range under changes": display.format_range(c.low, c.high) if c.judged else "–",
-         "face px": round(c.face_px), "detector confidence": display.format_probability(f.face.prob, 3),
-         "no face detected (whole picture)": f.face.fallback}
-        for f, c in zip(result.faces, checks)
-    ]
-    table = pd.DataFrame(rows)
-    if rows:
-        st.dataframe(table, hide_index=True, width="stretch")
     st.caption(display.what_this_means(config.training))
     st.caption(
         f"P(fake) is the model's calibrated probability that the face is fake: *likely manipulated* at or above "
@@ -109,55 +123,80 @@ with right:
         f"or when the verdict flips once the face is re-compressed, resized, re-framed or mirrored (the range). "
         f"{checked.rules.source.capitalize()}. Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
     )
-    if rows:
-        export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
-        c1, c2 = st.columns(2)
-        c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
-        c2.download_button("Results CSV", table.to_csv(index=False), file_name=f"{name}.faces.csv", mime="text/csv")
+# Full width below the picture: in the narrow right column the last columns were cut off (issue 19).
+rows = [
+    {"face #": f.index + 1, "verdict": c.words(), "P(fake)": display.format_probability(f.p_fake),
+     "range under changes": display.format_range(c.low, c.high) if c.judged else "–",
+     "face size (px)": round(c.face_px), "face detector sure": display.format_probability(f.face.prob, 3),
+     "whole picture used (no face found)": "yes" if f.face.fallback else "no"}
+    for f, c in zip(result.faces, checks)
+]
+table = pd.DataFrame(rows)
+if rows:
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "verdict": st.column_config.TextColumn(width="medium"),
+        "range under changes": st.column_config.TextColumn(help="P(fake) across re-compressed, resized, re-framed and mirrored copies"),
+        "face detector sure": st.column_config.TextColumn(help="How sure the face finder is that this box is a face"),
+    })
+    export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
+    c1, c2 = st.columns(2)
+    c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
+    c2.download_button("Results CSV", table.to_csv(index=False), file_name=f"{name}.faces.csv", mime="text/csv")
 
 if not result.faces:
     st.stop()
 
-# ---- explanations -------------------------------------------------------------------------------
-st.header("Why: explanations per face")
-choices = [f.index + 1 for f in result.faces]
-chosen = st.multiselect("Explain faces", choices, default=choices[:2])
+# ---- explanations: the most suspicious face first, the others on request ------------------------
+order = sorted(result.faces, key=lambda f: f.p_fake, reverse=True)
+report_slot = st.empty()  # the report is offered now, with verdicts only, and again once the maps exist
+offer_report(report_slot, image_report(name, data, image, result, config, {}, draw_faces(image, result.faces, verdicts), checks),
+             name, maps_pending=True)
+
+st.header("Why: what the model looked at")
+chosen = st.multiselect(
+    "Explain faces", [f.index + 1 for f in order], default=[order[0].index + 1],
+    help="The most suspicious face is explained first. Add other faces here; each takes a few seconds more.")
 families = {
     "Grad-CAM": {"method": cam_method, "layer": cam_layer},
     "LIME": {"samples": lime_samples, "segments": lime_segments, "hide": lime_hide, "design": lime_design},
     "Saliency": {"method": saliency_method},
     "SHAP": {"samples": shap_samples, "segments": lime_segments},
 }
+seconds_per_map = st.session_state.setdefault("seconds_per_map", dict(TYPICAL_MAP_SECONDS))
 report_maps: dict[int, list] = {}
-for face in [f for f in result.faces if f.index + 1 in chosen]:
+for face in [f for f in order if f.index + 1 in chosen]:
     predicted = FAKE if face.p_fake >= config.threshold else REAL
     target = 1 - predicted if explain_other else predicted
     st.subheader(f"Face #{face.index + 1}: {checks[face.index].words()} (P(fake) {display.format_probability(face.p_fake)}) · maps explain '{'fake' if target == FAKE else 'real'}'")
-    explanations = {}
-    with st.status(f"Explaining face #{face.index + 1}…", expanded=False) as status:
+    explanations, fresh, started = {}, False, time.perf_counter()
+    eta = sum(seconds_per_map.get(family, 1.0) for family in families)
+    with st.status(f"Explaining face #{face.index + 1}: about {eta:.0f} s…", expanded=False) as status:
         for done, (family, params) in enumerate(families.items()):
-            status.update(label=f"Face #{face.index + 1}: {family} ({done + 1}/{len(families)})…")
+            left_s = sum(seconds_per_map.get(f, 1.0) for f in list(families)[done:])
+            status.update(label=f"Face #{face.index + 1}: {family} ({done + 1}/{len(families)}), about {left_s:.0f} s left…")
+            call_started = time.perf_counter()
             explanations[family] = cached_explain(detector.model, face.crop, family, target=target, **params)
-        status.update(label=f"Face #{face.index + 1}: explained in {sum(e.seconds for e in explanations.values()):.1f} s", state="complete")
+            if time.perf_counter() - call_started > 0.5 * explanations[family].seconds:  # computed now, not cached
+                fresh = True
+                seconds_per_map[family] = explanations[family].seconds
+        took = time.perf_counter() - started
+        status.update(label=(f"Face #{face.index + 1}: explained in {took:.1f} s" if fresh else
+                             f"Face #{face.index + 1}: maps from earlier in this session (shown at once)"), state="complete")
     panels = st.columns(1 + len(explanations))
     panels[0].image(face.crop, caption="Face crop (model input)", width="stretch")
-    panels[0].caption("The square crop the model classified.")
+    panels[0].caption("The square crop the model judged.")
     for panel, (family, explanation) in zip(panels[1:], explanations.items()):
         overlay = render(face.crop, explanation, opacity)
         report_maps.setdefault(face.index, []).append((explanation.method, overlay))
-        panel.image(overlay, caption=f"{explanation.method} · {explanation.seconds:.1f} s", width="stretch")
+        panel.image(overlay, caption=explanation.method, width="stretch")
         panel.image(colorbar(explanation), width="stretch")
         low, high = colorbar_labels(explanation)
-        panel.caption(f"**{explanation.method}** ({low} … {high}): {explanation.how_to_read}")
+        panel.caption(f"**{explanation.method}** (colours: {low} … {high}). {explanation.how_to_read}")
         panel.download_button(
             "PNG", png_bytes(overlay), file_name=f"face{face.index + 1}_{family.lower().replace(' ', '_')}.png",
             mime="image/png", key=f"dl-{face.index}-{family}",
         )
 
-st.header("Save a report")
-st.caption("A self-contained HTML file and a PDF with the file's SHA-256, every face, its verdict and maps, the model's "
-           "measured accuracy and the caveats. Built on this machine; nothing is sent anywhere.")
-report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces, verdicts), checks)
-r1, r2 = st.columns(2)
-r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
-r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")
+if report_maps:
+    offer_report(report_slot, image_report(name, data, image, result, config, report_maps,
+                                           draw_faces(image, result.faces, verdicts), checks), name, maps_pending=False)

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
+from detector.draw import draw_tracks, track_colour_name, track_hex
 from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
 from detector.report import to_html, to_pdf, video_report
@@ -96,14 +97,15 @@ st.caption(
     "(> 0.8) it is their mean, if nearly all are confidently real (< 0.2) theirs, else the plain mean (also shown). "
     f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof."
 )
-rows = [{"track": t.id, "frames": len(t.frames), "verdict": words(t), "P(fake) confident frames": display.format_probability(t.score),
+rows = [{"track": t.id, "colour": track_colour_name(t.id), "frames": len(t.frames), "verdict": words(t), "P(fake) confident frames": display.format_probability(t.score),
          "P(fake) mean": display.format_probability(t.mean),
          "range over frames": display.format_range(min(t.probabilities), max(t.probabilities))} for t in result.tracks]
 st.dataframe(rows, hide_index=True, width="stretch")
 
 timeline = go.Figure()
 for track in result.tracks:
-    timeline.add_scatter(x=[result.frames[i].time for i in track.frames], y=track.probabilities, mode="lines+markers", name=f"track {track.id}")
+    timeline.add_scatter(x=[result.frames[i].time for i in track.frames], y=track.probabilities, mode="lines+markers",
+                         name=f"track {track.id} ({track_colour_name(track.id)})", line_color=track_hex(track.id))
 timeline.add_hline(y=config.threshold, line_dash="dash", annotation_text="threshold")
 timeline.update_layout(title="P(fake) per sampled frame", xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[0, 1], height=360)
 st.plotly_chart(timeline, width="stretch")
@@ -112,7 +114,8 @@ st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.
 
 report_maps: dict[int, list] = {}
 for track in sorted(result.tracks, key=lambda t: -t.score):
-    st.subheader(f"Track {track.id}: {words(track)} · most suspicious frames with Grad-CAM")
+    st.markdown(f"### <span style='color:{track_hex(track.id)}'>■</span> Track {track.id} ({track_colour_name(track.id)} box): "
+                f"{words(track)} · most suspicious frames with Grad-CAM", unsafe_allow_html=True)
     columns = st.columns(3)
     for column, position in zip(columns, track.most_suspicious(3)):
         face = track.faces[position]
@@ -122,11 +125,11 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
         overlay = render(face.crop, explanation, opacity)
         report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {display.format_probability(face.p_fake)}", overlay))
         column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {display.format_probability(face.p_fake)}", width="stretch")
-    with st.expander("Sampled frames of this track"):
+    with st.expander(f"Sampled frames of track {track.id} (every person boxed in their track's colour)"):
         columns = st.columns(4)
         for n, frame_index in enumerate(track.frames[:16]):
             frame = result.frames[frame_index]
-            columns[n % 4].image(frame.thumbnail, caption=f"{frame.time:.1f} s", width="stretch")
+            columns[n % 4].image(draw_tracks(frame, result.tracks), caption=f"{frame.time:.1f} s", width="stretch")
 
 st.header("Save a report")
 report = video_report(name, data, result, config, report_maps, rules)

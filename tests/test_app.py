@@ -66,3 +66,31 @@ def test_sample_button_and_no_face(sample):
     button.click().run()
     assert not at.exception
     assert any("No face" in w.value for w in at.warning)
+
+
+def test_a_video_on_the_image_page_points_to_the_video_page():
+    at = page("analyze_image").run()
+    at.file_uploader[0].set_value(("clip.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4")).run()
+    assert not at.exception
+    assert any("Analyze video" in e.value for e in at.error)
+    assert [link.proto.label for link in at.get("page_link")] == ["Open Analyze video"]
+
+
+def test_most_suspicious_face_explained_first_report_at_once_and_cached_maps_say_so():
+    """Issue 19: two faces were explained automatically, the report waited, and cached maps claimed '110 s'."""
+    at = page("analyze_image").run()
+    next(b for b in at.button if b.key == "sample-two_faces.jpg").click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 2
+    worst = max(range(2), key=lambda i: float(str(table["P(fake)"][i]).strip("<> ")))
+    subheaders = [h.value for h in at.subheader if h.value.startswith("Face #")]
+    assert len(subheaders) == 1 and subheaders[0].startswith(f"Face #{worst + 1}:")
+    assert at.multiselect[0].value == [worst + 1] and sorted(at.multiselect[0].options) == ["1", "2"]
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Report (PDF)" in labels and "Report (HTML)" in labels
+    statuses = [s.label for s in at.status]
+    assert any("explained in" in s for s in statuses), statuses
+    at.run()  # same picture, same settings: maps come from the cache
+    statuses = [s.label for s in at.status]
+    assert any("from earlier" in s for s in statuses) and not any("explained in" in s for s in statuses), statuses

@@ -136,3 +136,22 @@ def test_size_and_resolution_limits(tmp_path, detector, monkeypatch):
     monkeypatch.setattr(video, "MAX_VIDEO_PIXELS", 320 * 240)
     with pytest.raises(InputError, match="640x360"):
         analyze_video(detector, data, "wide.mp4")
+
+
+def test_tracks_are_numbered_and_coloured_apart_on_thumbnails_and_the_report_frame(tmp_path, detector):
+    """Issue 19: thumbnails and the report frame did not mark which person is which; two tracks were two similar blues."""
+    from detector.draw import TRACK_PALETTE, draw_tracks, track_colour
+    from detector.report import video_report
+
+    first = [np.array(c, float) for _, c in TRACK_PALETTE[:4]]
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(first) for b in first[i + 1:]) > 100
+    data = videos.two_people(tmp_path / "two.mp4").read_bytes()
+    result = analyze_video(detector, data, "two.mp4", sample_fps=1.0, max_frames=3)
+    frame = result.frames[0]
+    drawn = np.asarray(draw_tracks(frame, result.tracks)).astype(int)
+    for track in result.tracks:
+        x1, y1, x2, y2 = (round(v * frame.scale) for v in track.faces[0].face.box)
+        edge = drawn[min(y2, drawn.shape[0] - 1) - 1, x1 + (x2 - x1) // 2]  # bottom edge of the box
+        assert np.abs(edge - np.array(track_colour(track.id))).max() < 40, (track.id, edge)
+    overview = video_report("two.mp4", data, result, detector.config, {}).overview
+    assert np.abs(np.asarray(overview).astype(int) - np.asarray(frame.thumbnail).astype(int)).max() > 100  # boxes drawn

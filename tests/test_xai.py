@@ -47,7 +47,7 @@ def test_map_shape_range_and_determinism(model, face, family, params):
     np.testing.assert_allclose(first.heatmap, second.heatmap, atol=1e-5)
     assert first.seconds > 0 and first.params
     overlay = render(face, first, 0.5)
-    assert overlay.size == (face.shape[1], face.shape[0]) and colorbar(first).size[0] == 224
+    assert overlay.size == (face.shape[1], face.shape[0]) and colorbar(first, width=224, numbers=False).size == (224, 18)
 
 
 def test_signed_maps_flip_with_the_target(model, face):
@@ -104,3 +104,19 @@ def test_cache_returns_the_same_explanation(model, face):
     second = cached_explain(model, face, "Grad-CAM", target=FAKE, method="Grad-CAM++")
     other = cached_explain(model, face, "Grad-CAM", target=REAL, method="Grad-CAM++")
     assert first is second and other is not first
+
+
+def test_colour_bar_prints_its_numbers():
+    """Issue 19: the colour bars had no numbers. The labelled bar is taller and has dark text under the colours."""
+    from xai.base import Explanation
+    from xai.overlay import colorbar_ticks
+
+    flat = np.zeros((4, 4), np.float32)
+    heat = Explanation(method="m", heatmap=flat, target=FAKE, params={}, seconds=0.1, how_to_read="")
+    signed = Explanation(method="m", heatmap=flat, target=FAKE, params={}, seconds=0.1, how_to_read="", signed=flat)
+    for explanation in (heat, signed):
+        bare, labelled = colorbar(explanation, numbers=False), np.asarray(colorbar(explanation).convert("L"))
+        assert labelled.shape[0] > bare.size[1]
+        assert (labelled[bare.size[1] + 4:] < 80).sum() > 50, "no numbers drawn under the bar"
+    assert [t for _, t in colorbar_ticks(heat)][::4] == ["0", "1"]
+    assert "fake" in colorbar_ticks(signed)[-1][1] and "real" in colorbar_ticks(signed)[0][1]

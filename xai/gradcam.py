@@ -47,7 +47,8 @@ def default_layer(model: nn.Module) -> str:
 
 class GradCamExplainer(Explainer):
     name = "Grad-CAM"
-    how_to_read = "Warm areas are where the chosen layer's features most raised the score for this class."
+    how_to_read = ("Red and yellow areas are the parts of the face that weighed most in the model's answer; blue ones barely "
+                   "counted. It shows where the model looked, not what it saw there.")
     release_memory_after = False  # one forward and one short backward pass
 
     def __init__(self, method: str = "Grad-CAM", layer: str | None = None) -> None:

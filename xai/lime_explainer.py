@@ -87,7 +87,8 @@ def sample_masks(rng: np.random.RandomState, samples: int, regions: int, design:
 
 class LimeExplainer(Explainer):
     name = "LIME"
-    how_to_read = "Red regions push the score towards 'fake', green towards 'real' (a local linear fit over superpixels)."
+    how_to_read = ("Red patches pushed the answer towards 'fake', green ones towards 'real'. Found by hiding patches of the face in "
+                   "many combinations and watching how the score moved.")
 
     def __init__(self, samples: int = 48, segments: int = 40, hide: str = "blur", design: str = "orthogonal",
                  batch_size: int = 10, kernel_width: float = 0.25, seed: int = 0) -> None:

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 from matplotlib import colormaps
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from skimage.segmentation import mark_boundaries
 
 from xai.base import Explanation
@@ -31,15 +31,36 @@ def render(face: Image.Image | np.ndarray, explanation: Explanation, opacity: fl
     return Image.fromarray(np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
-def colorbar(explanation: Explanation, width: int = 224, height: int = 12) -> Image.Image:
-    """A horizontal colour bar matching render(): low -> high, or real <- 0 -> fake."""
+def colorbar_ticks(explanation: Explanation) -> list[tuple[float, str]]:
+    """(position 0..1 along the bar, label): the map's values, relative to its strongest point."""
+    if explanation.signed is not None:
+        return [(0.0, "-1 real"), (0.25, "-0.5"), (0.5, "0"), (0.75, "+0.5"), (1.0, "+1 fake")]
+    return [(0.0, "0"), (0.25, "0.25"), (0.5, "0.5"), (0.75, "0.75"), (1.0, "1")]
+
+
+def colorbar(explanation: Explanation, width: int = 448, height: int = 18, numbers: bool = True) -> Image.Image:
+    """A horizontal colour bar matching render(): 0 -> 1 (share of the map's maximum), or -1 real .. +1 fake,
+    with those numbers printed under it (drawn at twice the on-screen size, so they stay sharp)."""
     ramp = np.linspace(0.0, 1.0, width)[None, :].repeat(height, axis=0)
     cmap = colormaps[SIGNED_CMAP if explanation.signed is not None else HEAT_CMAP]
-    return Image.fromarray((cmap(ramp)[..., :3] * 255).astype(np.uint8))
+    bar = Image.fromarray((cmap(ramp)[..., :3] * 255).astype(np.uint8))
+    if not numbers:
+        return bar
+    font = ImageFont.load_default(size=max(10, height))
+    out = Image.new("RGB", (width, height + 6 + max(10, height) + 4), "white")
+    out.paste(bar, (0, 0))
+    draw = ImageDraw.Draw(out)
+    for position, label in colorbar_ticks(explanation):
+        x = round(position * (width - 1))
+        draw.line([(x, height), (x, height + 4)], fill="black", width=2)
+        text_width = draw.textlength(label, font=font)
+        left = min(max(0, x - text_width / 2), width - text_width)  # end labels stay inside the picture
+        draw.text((left, height + 5), label, fill="black", font=font)
+    return out
 
 
 def colorbar_labels(explanation: Explanation) -> tuple[str, str]:
-    return ("← real", "fake →") if explanation.signed is not None else ("low", "high importance")
+    return ("← real", "fake →") if explanation.signed is not None else ("least", "most looked at")
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -15,7 +15,8 @@ SALIENCY_METHODS = ["Vanilla gradient", "SmoothGrad", "Integrated Gradients"]
 
 class SaliencyExplainer(Explainer):
     name = "Saliency"
-    how_to_read = "Bright pixels are those whose tiny change would move the score most (absolute gradient, smoothed)."
+    how_to_read = ("Red and yellow spots are pixels where a tiny change would move the score most. It is speckled by nature: look for "
+                   "clusters (an eye, a hairline, a blended edge), not single dots.")
 
     def __init__(self, method: str = "SmoothGrad", samples: int = 12, noise: float = 0.1, steps: int = 24, seed: int = 0) -> None:
         if method not in SALIENCY_METHODS:

@@ -19,7 +19,8 @@ from xai.segments import region_means, superpixels
 
 class ShapExplainer(Explainer):
     name = "SHAP"
-    how_to_read = "GradientShap per superpixel: red regions add to 'fake', green to 'real', against a black and a blurred face."
+    how_to_read = ("Red patches add to the 'fake' score, green ones to 'real'. Measured by fading each patch in from a blank or "
+                   "blurred face and adding up how the score changed on the way.")
 
     def __init__(self, samples: int = 16, segments: int = 50, noise: float = 0.05, seed: int = 0) -> None:
         super().__init__(samples=samples, segments=segments, noise=noise, seed=seed, variant="captum GradientShap")
