@@ -170,6 +170,52 @@ def build_run(detector, data_name: str, records: list[dict], info: dict | None =
     )
 
 
+class EvaluationJob:
+    """One evaluation in a background thread, so it outlives the page run that started it.
+
+    The metrics page's form used to score inside the script run: any click elsewhere on the page (the
+    threshold slider, the sidebar) or a dropped browser connection starts a new run, which abandoned the
+    evaluation silently (issue 19: stopped at 38 of 80 images, nothing stored, no message). Here the
+    thread always ends in exactly one of: `run_id` set (stored) or `error` set (why not).
+    """
+
+    def __init__(self, detector, items: list[tuple[Path, int]], data_name: str, info: dict, store) -> None:
+        import threading
+
+        self.detector, self.items, self.data_name, self.info, self.store = detector, items, data_name, info, store
+        self.done, self.total = 0, len(items)
+        self.run_id: str | None = None
+        self.metrics: dict = {}
+        self.n_unscored = 0
+        self.error: str | None = None
+        self.started = time.time()
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._work, name=f"evaluate {data_name}", daemon=True)
+
+    def start(self) -> EvaluationJob:
+        self._thread.start()
+        return self
+
+    @property
+    def finished(self) -> bool:
+        return self.run_id is not None or self.error is not None
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done = done
+
+    def _work(self) -> None:
+        try:
+            records = score_images(self.detector, self.items, self._progress)
+            run = build_run(self.detector, self.data_name, records, self.info)
+            self.store.add(run)
+            self.metrics, self.n_unscored = run.metrics, sum(r["score"] is None for r in records)
+            self.run_id = run.id
+        except Exception as exc:  # noqa: BLE001  any failure must reach the page as a message, never vanish
+            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, DetectorError) else str(exc)
+        finally:
+            self.seconds = time.time() - self.started
+
+
 def _portable(path) -> str:
     """A model path relative to the project when it lies inside it, so shipped runs work in any clone."""
     root = Path(__file__).resolve().parent.parent

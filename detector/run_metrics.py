@@ -173,6 +173,30 @@ def histogram_figure(run: Run, threshold: float) -> go.Figure:
     return fig
 
 
+def legend_below(fig: go.Figure, row_px: int = 22) -> go.Figure:
+    """Legend under the plot, one run per row, the figure taller by that much: with 8 long run names the
+    legend used to cover the curves and leave ~100 px of chart (issue 19). The toolbar goes vertical on the
+    right so that it no longer covers the title on a phone."""
+    rows = sum(1 for trace in fig.data if trace.showlegend is not False)
+    fig.update_layout(
+        height=(fig.layout.height or 420) + row_px * rows,
+        # Below the x-axis title; plotly reserves the legend's height out of the figure's, hence the taller figure.
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, xanchor="left", font=dict(size=11),
+                    entrywidth=1.0, entrywidthmode="fraction"),
+        margin=dict(l=50, r=40, t=50, b=40), modebar=dict(orientation="v"),
+    )
+    return fig
+
+
+def calibration_note(ece_before: float, ece_after: float) -> str | None:
+    """A sentence when temperature scaling made this set's calibration worse (None when it helped)."""
+    if ece_after <= ece_before:
+        return None
+    return (f"On this set temperature scaling made calibration slightly worse (ECE {ece_before:.3f} before, {ece_after:.3f} "
+            "after). The temperature is one number fitted on the validation sets of all training sources together; "
+            "for this kind of fake the raw scores happened to be closer to the observed rates.")
+
+
 def calibration_figure(runs: dict[str, Run], bins: int = 10) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect")
@@ -181,7 +205,7 @@ def calibration_figure(runs: dict[str, Run], bins: int = 10) -> go.Figure:
         fig.add_scatter(x=c["mean_score"], y=c["fraction_fake"], mode="lines+markers",
                         name=f"{name} (ECE {c['ece']:.3f}, Brier {c['brier']:.3f})")
     fig.update_layout(title="Reliability diagram", xaxis_title="mean P(fake) in bin", yaxis_title="fraction fake", height=380)
-    return fig
+    return legend_below(fig)
 
 
 def roc_figure(runs: dict[str, Run]) -> go.Figure:
@@ -191,7 +215,7 @@ def roc_figure(runs: dict[str, Run]) -> go.Figure:
         fpr, tpr, _ = roc_curve(labels, scores)
         fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {auc(fpr, tpr):.3f})")
     fig.update_layout(title="ROC", xaxis_title="false positive rate", yaxis_title="true positive rate", height=420)
-    return fig
+    return legend_below(fig)
 
 
 def pr_figure(runs: dict[str, Run]) -> go.Figure:
@@ -200,7 +224,7 @@ def pr_figure(runs: dict[str, Run]) -> go.Figure:
         precision, recall, _ = precision_recall_curve(labels, scores)
         fig.add_scatter(x=recall, y=precision, mode="lines", name=f"{name} (AP {average_precision_score(labels, scores):.3f})")
     fig.update_layout(title="Precision-recall", xaxis_title="recall", yaxis_title="precision", height=420)
-    return fig
+    return legend_below(fig)
 
 
 def generalisation_frame(runs: list[Run]) -> pd.DataFrame:

@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +78,8 @@ else:
         c6.plotly_chart(rm.calibration_figure(curves), width="stretch")
         c6.caption(f"ECE {calibration['ece']:.4f} · Brier {calibration['brier']:.4f} (10 equal-width bins)"
                    + ("" if raw is None else f"; before calibration ECE {rm.calibration(raw)['ece']:.4f}") + ".")
+        if raw is not None and (note := rm.calibration_note(rm.calibration(raw)["ece"], calibration["ece"])):
+            c6.warning(note, icon=":material/info:")
 
         st.header("Across runs")
         named = {f"{r.data} · {r.model_version}": r for r in runs.values()}
@@ -139,17 +142,43 @@ with st.form("new-eval"):
     limit = st.number_input("At most N images per class (0 = all)", min_value=0, value=50, step=10)
     submitted = st.form_submit_button("Evaluate")
 if submitted:
-    from detector.evaluate import build_run, score_images, select_items
+    from detector.evaluate import EvaluationJob, select_items
     from pages.common import sidebar_detector
 
     try:
         items, name = select_items(Path(folder).expanduser(), split or None, Path(reals) if reals else None, int(limit) or None)
-        detector = sidebar_detector()
-        bar = st.progress(0.0, text="Evaluating…")
-        records = score_images(detector, items, lambda d, t: bar.progress(d / t, text=f"{d}/{t} images"))
-        new_run = build_run(detector, name, records, {"split": split or None, "limit": int(limit) or None, "source": "metrics page"})
-        store.add(new_run)
-        st.success(f"Run {new_run.id} stored: AUC {new_run.metrics.get('auc')}, accuracy {new_run.metrics['accuracy']:.3f}.")
-        st.rerun()
     except (DetectorError, OSError) as exc:
-        st.error(f"Evaluation failed: {exc}")
+        st.error(f"Evaluation not started: {exc}")
+    else:
+        info = {"split": split or None, "limit": int(limit) or None, "source": "metrics page"}
+        st.session_state["eval_job"] = EvaluationJob(sidebar_detector(), items, name, info, store).start()
+        st.session_state.pop("eval_seen", None)
+
+
+@st.fragment(run_every=1.0)
+def evaluation_status() -> None:
+    """Progress of the background evaluation; once it ends, its outcome stays until dismissed."""
+    job = st.session_state.get("eval_job")
+    if job is None:
+        return
+    if not job.finished:
+        st.progress(job.done / max(1, job.total), text=f"Evaluating {job.data_name}: {job.done}/{job.total} images · "
+                    f"{time.time() - job.started:.0f} s. It keeps running if you use the rest of the page meanwhile.")
+        return
+    if not st.session_state.get("eval_seen"):
+        st.session_state["eval_seen"] = True
+        st.rerun()  # the whole page, so the new run appears in the lists above
+    if job.error:
+        st.error(f"The evaluation of {job.data_name} stopped after {job.done} of {job.total} images: {job.error}. Nothing was stored.")
+    else:
+        auc = job.metrics.get("auc")
+        st.success(f"Run {job.run_id} stored ({job.data_name}, {job.total} images in {job.seconds:.0f} s"
+                   + (f", {job.n_unscored} without a score (no face or unreadable)" if job.n_unscored else "")
+                   + f"): AUC {'undefined (one class)' if auc is None else f'{auc:.3f}'}, accuracy {job.metrics['accuracy']:.3f}. "
+                   "It is listed at the top of this page.")
+    if st.button("Dismiss", key="eval-dismiss"):
+        st.session_state.pop("eval_job", None)
+        st.rerun()
+
+
+evaluation_status()

@@ -82,7 +82,22 @@ def test_corrupt_database_gives_a_clear_message(tmp_path, monkeypatch):
     assert any("cannot be used" in e.value for e in at.error)
 
 
-def test_new_evaluation_from_the_page(tmp_path, monkeypatch, tiny_set):
+def wait_for_evaluation(at, seconds: float = 240) -> None:
+    """Rerun the page until the background evaluation has ended (the fragment polls it in a browser)."""
+    import time
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        job = at.session_state["eval_job"] if "eval_job" in at.session_state else None
+        if job is None or job.finished:
+            at.run()
+            return
+        time.sleep(0.5)
+    raise AssertionError("the evaluation did not end")
+
+
+def test_new_evaluation_from_the_page_survives_other_clicks_and_its_message_stays(tmp_path, monkeypatch, tiny_set):
+    """Issue 19: the form stopped silently at 38 of 80 images when the page reran; the success message vanished."""
     path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("DFX_RUNS_DB", str(path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
@@ -92,10 +107,37 @@ def test_new_evaluation_from_the_page(tmp_path, monkeypatch, tiny_set):
     at.number_input[0].set_value(3)
     at.button[0].click().run()
     assert not at.exception, at.exception
+    at.run()  # another interaction while it runs: a new script run must not abandon the evaluation
+    wait_for_evaluation(at)
+    assert not at.exception, at.exception
     runs = RunStore(path, import_reference=False).list()
     added = [r for r in runs if r["data"] == "tiny"]
     assert len(added) == 1 and added[0]["n"] == 6
     assert any("tiny" in str(v) for v in at.dataframe[0].value["data"])
+    at.run()
+    at.run()  # the outcome stays on later runs until dismissed
+    assert any(f"Run {added[0]['id']} stored" in s.value for s in at.success)
+    next(b for b in at.button if b.key == "eval-dismiss").click().run()
+    assert not at.success
+
+
+def test_a_failed_evaluation_says_why(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("DFX_RUNS_DB", str(path))
+    for label in ("real", "fake"):
+        (tmp_path / "broken" / label).mkdir(parents=True)
+        (tmp_path / "broken" / label / "x.jpg").write_bytes(b"not a jpeg")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.switch_page("pages/metrics.py").run()
+    at.text_input[0].set_value(str(tmp_path / "nowhere"))
+    at.button[0].click().run()
+    assert any("not started" in e.value for e in at.error)
+    at.text_input[0].set_value(str(tmp_path / "broken"))
+    at.button[0].click().run()
+    wait_for_evaluation(at)
+    assert not at.exception, at.exception
+    assert any("stopped after 2 of 2" in e.value and "could be scored" in e.value for e in at.error), [e.value for e in at.error]
+    assert not [r for r in RunStore(path, import_reference=False).list() if r["data"] == "broken"]
 
 
 def test_auc_interval_holds_the_auc_and_narrows_with_more_images():
@@ -143,3 +185,12 @@ def test_paired_difference_tells_a_better_model_from_noise(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("{not json")
     assert compare_runs.main([str(path_a), str(tmp_path / "broken.json")]) == 2
     assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
+
+
+def test_curve_legends_sit_below_the_plot_and_worse_calibration_is_said():
+    runs = {f"a long run name number {i} · dfx-lite0 1.1.0": synthetic_run(i, f"set-{i}") for i in range(8)}
+    for figure in (rm.roc_figure(runs), rm.pr_figure(runs)):
+        assert figure.layout.legend.y < 0 and figure.layout.legend.orientation == "h"
+        assert figure.layout.height >= 420 + 8 * 20  # the plot keeps its own height; the legend adds rows
+    assert rm.calibration_note(0.116, 0.124) is not None and "worse" in rm.calibration_note(0.116, 0.124)
+    assert rm.calibration_note(0.124, 0.116) is None
