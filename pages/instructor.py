@@ -11,9 +11,18 @@ from detector.runs import RunsDatabaseError, RunStore
 from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import layer_choices
-from xai.layers import activation_maps, depth_note
+from xai.layers import activation_maps, depth_note, explorer_default
 from xai.overlay import colorize, render
-from xai.quality import agreement_matrix, deletion_curve, insertion_curve, randomised_copy, rank_similarity
+from xai.quality import (
+    SANITY_CRITERION,
+    SANITY_MAX_SIMILARITY,
+    agreement_matrix,
+    deletion_curve,
+    insertion_curve,
+    randomised_copy,
+    rank_similarity,
+    sanity_outcome,
+)
 
 require_app_navigation()
 
@@ -46,7 +55,7 @@ layers_tab, quality_tab, gallery_tab = st.tabs(["Layer explorer", "Explanation q
 
 with layers_tab:
     layers = list(layer_choices(detector.model))
-    layer = st.select_slider("Layer (shallow → deep)", layers, value=layers[len(layers) // 2])
+    layer = st.select_slider("Layer (shallow → deep)", layers, value=explorer_default(layers))
     count = st.slider("Channels shown", 4, 32, 12, 4)
     maps, channels, grid = activation_maps(detector.model, face.crop, layer, count)
     st.info(f"{layer}: {grid[0]}×{grid[1]} positions per channel. {depth_note(layer, layers)}")
@@ -59,6 +68,13 @@ with layers_tab:
         columns[n % 4].image(colorize(activation), caption=f"channel {channel}", width="stretch")
     st.caption("Channels are ranked by their mean activation on this face; each map is scaled to its own range.")
 
+DELETION_NOTE = (
+    "Why deletion curves climb back up at the end: removed pixels are replaced by a blurred copy of the face, so near "
+    "the right edge the model is looking at an almost fully blurred face, and this model scores heavy blur as 'fake' "
+    "whatever the face (bundled faces scored 0.32-0.71 sharp and 0.68-0.71 blurred; smoothed skin is one of the "
+    "traces generators leave). The rise says nothing about the map; compare the methods on "
+    "the left half of the curve, where the most important pixels go first."
+)
 FAMILIES = {"Grad-CAM": {}, "LIME": {}, "Saliency": {"method": "SmoothGrad"}, "SHAP": {}}
 
 with quality_tab:
@@ -88,7 +104,8 @@ with quality_tab:
                 insertion.add_scatter(x=xi, y=yi, name=f"{family} (AUC {auc(xi, yi):.3f})")
                 rows.append({"method": explanation.method, "deletion AUC (lower is better)": round(auc(x, y), 4),
                              "insertion AUC (higher is better)": round(auc(xi, yi), 4),
-                             "similarity after randomisation (Spearman)": round(rank_similarity(explanation.heatmap, randomised[family].heatmap), 3),
+                             "similarity after randomisation (Spearman)": round(similarity := rank_similarity(explanation.heatmap, randomised[family].heatmap), 3),
+                             f"sanity check (< {SANITY_MAX_SIMILARITY})": sanity_outcome(similarity),
                              "seconds": round(explanation.seconds, 2)})
             status.update(label="Done", state="complete")
         deletion.update_layout(title="Deletion", xaxis_title="fraction of pixels removed", yaxis_title="P(explained class)", height=360)
@@ -96,14 +113,17 @@ with quality_tab:
         c1, c2 = st.columns(2)
         c1.plotly_chart(deletion, width="stretch")
         c2.plotly_chart(insertion, width="stretch")
+        st.caption(DELETION_NOTE)
         st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption(f"**Sanity check criterion.** {SANITY_CRITERION}")
         st.subheader("Sanity check: trained model (top) vs randomised weights (bottom)")
         top, bottom = st.columns(len(FAMILIES)), st.columns(len(FAMILIES))
         for column, family in zip(top, FAMILIES):
             column.image(render(face.crop, explanations[family], 0.5), caption=family, width="stretch")
         for column, family in zip(bottom, FAMILIES):
             similarity = rank_similarity(explanations[family].heatmap, randomised[family].heatmap)
-            column.image(render(face.crop, randomised[family], 0.5), caption=f"randomised · Spearman {similarity:.2f}", width="stretch")
+            column.image(render(face.crop, randomised[family], 0.5),
+                         caption=f"randomised · Spearman {similarity:.2f} · {sanity_outcome(similarity)}", width="stretch")
         st.subheader("Do the methods agree? (Spearman rank correlation of the maps)")
         matrix = agreement_matrix({f: e.heatmap for f, e in explanations.items()})
         figure = go.Figure(go.Heatmap(z=matrix.values, x=list(matrix.columns), y=list(matrix.index), zmin=-1, zmax=1,

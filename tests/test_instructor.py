@@ -99,6 +99,8 @@ def test_instructor_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.switch_page("pages/instructor.py").run()
     assert not at.exception, at.exception
+    assert at.select_slider[0].value == "block 0"  # opens on readable channel maps, not the noise-like block 3
+    assert any("eyes, mouth" in i.value for i in at.info)
     at.select_slider[0].set_value("block 1").run()
     assert not at.exception
     assert any("block 1" in i.value for i in at.info)
@@ -106,5 +108,10 @@ def test_instructor_page():
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert len(table) == 4 and table["deletion AUC (lower is better)"].between(0, 1).all()
+    outcome = table["sanity check (< 0.5)"]
+    assert set(outcome) <= {"pass", "fail"}
+    assert list(outcome == "pass") == list(table["similarity after randomisation (Spearman)"].abs() < 0.5)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Sanity check criterion" in captions and "climb back up" in captions
     next(b for b in at.button if b.key == "gallery").click().run()
     assert not at.exception, at.exception

@@ -35,13 +35,25 @@ def activation_maps(model: nn.Module, face, layer: str, k: int = 16) -> tuple[np
 
 
 DEPTH_NOTES = {
-    "stem": "The first convolution: edge, colour and texture detectors at half resolution. Blending seams and "
+    "stem": "The first convolution: edge, colour and brightness detectors at half resolution. Blending seams and "
             "compression blocks show up here, but nothing here knows what a face is.",
-    "early": "Early blocks combine edges into textures and small patterns (skin pores, hair strands, JPEG grids).",
-    "middle": "Middle blocks respond to parts: eyes, mouth corners, the face's outline, at 1/8 to 1/16 resolution.",
+    "early": "Early blocks respond to edges and fine texture at high resolution (1/2 to 1/4): the outlines of eyes, "
+             "mouth, nose and hair are still easy to recognise, and so are skin texture and JPEG grids.",
+    "middle": "Middle blocks (1/8 to 1/16 resolution) mix those edges into parts. A single channel here looks patchy, "
+              "almost like noise, because each one answers to a combination of patterns; Grad-CAM at this depth "
+              "is the better view: on most faces it points at the eyes, nose and mouth.",
     "late": "The last layers are coarse (7x7) but semantic: whole regions that the classifier weighs to decide. "
             "Grad-CAM is usually computed here, which is why its maps are blurry.",
 }
+
+# The layer explorer opens here: chosen by looking at every layer's strongest channels on the bundled faces
+# (issue 19: the middle block, block 3, opened on 14x14 channel maps that look like noise). Block 0's maps at
+# 112x112 show the eyes, mouth and hairline as edges, which is what a first look should show.
+EXPLORER_DEFAULT_LAYER = "block 0"
+
+
+def explorer_default(layers: list[str]) -> str:
+    return EXPLORER_DEFAULT_LAYER if EXPLORER_DEFAULT_LAYER in layers else layers[min(1, len(layers) - 1)]
 
 
 def depth_note(layer: str, layers: list[str]) -> str:

@@ -71,6 +71,19 @@ def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.0 if np.isnan(value) else value)
 
 
+# Sanity check pass mark (Adebayo et al. 2018 show maps side by side and report rank correlations, without a
+# fixed cut): a map passes when its Spearman similarity to the map from the randomised model is below 0.5,
+# i.e. less than half of its ranking survives once the learnt weights are gone.
+SANITY_MAX_SIMILARITY = 0.5
+SANITY_CRITERION = (f"Pass: the map's rank similarity (Spearman) to the same map from the randomised model is below "
+                    f"{SANITY_MAX_SIMILARITY}, so it depends on what the model learnt, not only on the picture's edges and colours. "
+                    "Fail: the map looks about the same without the learnt weights, so it mostly shows the picture.")
+
+
+def sanity_outcome(similarity: float) -> str:
+    return "pass" if abs(similarity) < SANITY_MAX_SIMILARITY else "fail"
+
+
 def agreement_matrix(maps: dict[str, np.ndarray]):
     """Method x method Spearman rank correlation of their maps, as a DataFrame."""
     import pandas as pd
