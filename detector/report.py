@@ -50,6 +50,8 @@ class Report:
     overview: Image.Image | None
     faces: list[FaceSection] = field(default_factory=list)
     caveats: list[str] = field(default_factory=lambda: list(CAVEATS))
+    # How to read the maps' colours: (which maps, colour bar with its numbers), e.g. from xai.overlay.colorbar.
+    legend: list[tuple[str, Image.Image]] = field(default_factory=list)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
 
 
@@ -189,13 +191,16 @@ def to_html(report: Report) -> str:
         faces += f'<section class="face"><h3>{e(face.title)}</h3>{_table(face.rows)}<div class="maps">{figures}</div></section>'
     overview = f'<img class="overview" src="{_png_data_uri(report.overview, 900)}" alt="analysed picture">' if report.overview else ""
     caveats = "".join(f"<li>{e(c)}</li>" for c in report.caveats)
+    legend = "".join(f'<figure class="legend"><img src="{_png_data_uri(bar, 900)}" alt="colour bar"><figcaption>{e(text)}</figcaption></figure>'
+                     for text, bar in report.legend)
+    legend = f"<h3>Map colours</h3>{legend}" if legend else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(report.title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0 1em; }} th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
 th {{ background: #f4f4f4; }} .maps {{ display: flex; flex-wrap: wrap; gap: 8px; }} figure {{ margin: 0; width: 180px; }}
-figure img {{ width: 180px; }} figcaption {{ font-size: 12px; color: #555; }} .overview {{ max-width: 100%; }}
+figure img {{ width: 180px; }} figure.legend img {{ width: 360px; }} figcaption {{ font-size: 12px; color: #555; }} .overview {{ max-width: 100%; }}
 .summary {{ font-size: 18px; font-weight: 600; }} .caveats li {{ margin-bottom: .4em; }}
 </style></head><body>
 <h1>{e(report.title)}</h1>
@@ -204,7 +209,7 @@ figure img {{ width: 180px; }} figcaption {{ font-size: 12px; color: #555; }} .o
 <h2>File</h2>{_table(report.file_rows)}
 {overview}
 <h2>Model</h2>{_table(report.model_rows)}{tests}
-<h2>Faces</h2>{faces or "<p>No face.</p>"}
+<h2>Faces</h2>{legend}{faces or "<p>No face.</p>"}
 <h2>What this does and does not mean</h2><ul class="caveats">{caveats}</ul>
 </body></html>
 """
@@ -239,6 +244,10 @@ def to_pdf(report: Report) -> bytes:
             pdf.set_font("Helvetica", "", 9)
             pdf.multi_cell(width - 48, 5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
 
+    def rows_height(table: dict[str, str]) -> float:
+        pdf.set_font("Helvetica", "", 9)
+        return sum(5 * max(1, len(pdf.multi_cell(width - 48, 5, _latin1(v), dry_run=True, output="LINES"))) for v in table.values())
+
     def picture(image: Image.Image, w: float) -> None:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, "PNG")
@@ -258,13 +267,23 @@ def to_pdf(report: Report) -> bytes:
     rows(report.model_rows)
     for test in report.test_rows:
         text(", ".join(f"{k}: {v}" for k, v in test.items()), 9)
+    if report.legend:
+        pdf.ln(2)
+        heading("Map colours", 12)
+        for label, bar in report.legend:
+            text(label, 8)
+            picture(bar, 90)
+    size = (width - 4 * 3) / 5
     for face in report.faces:
+        # The header, the rows and the pictures go on one page: a page break used to split a face's title from its crop.
+        needed = 3 + 8 + rows_height(face.rows) + (size + 8 if face.images else 0)
+        if pdf.get_y() + needed > pdf.h - pdf.b_margin:
+            pdf.add_page()
         pdf.ln(3)
         heading(face.title, 12)
         rows(face.rows)
-        size = (width - 4 * 3) / 5
         x0, y0 = pdf.l_margin, pdf.get_y() + 1
-        if y0 + size + 8 > pdf.h - pdf.b_margin:
+        if face.images and y0 + size + 8 > pdf.h - pdf.b_margin:  # rows longer than a page: pictures on the next
             pdf.add_page()
             y0 = pdf.get_y()
         for n, (caption, image) in enumerate(face.images[:5]):
@@ -275,7 +294,7 @@ def to_pdf(report: Report) -> bytes:
             pdf.set_xy(x0 + n * (size + 3), y0 + size + 0.5)
             pdf.set_font("Helvetica", "", 7)
             pdf.cell(size, 4, _latin1(caption[:40]))
-        pdf.set_xy(pdf.l_margin, y0 + size + 6)
+        pdf.set_xy(pdf.l_margin, y0 + (size + 6 if face.images else 0))
     pdf.ln(3)
     heading("What this does and does not mean", 12)
     for caveat in report.caveats:

@@ -16,7 +16,7 @@ from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
 from xai.lime_explainer import DESIGNS, HIDE_MODES, LimeExplainer
-from xai.overlay import colorbar, colorbar_labels, png_bytes, render
+from xai.overlay import colorbar, colorbar_labels, legend_entries, png_bytes, render
 from xai.saliency import SALIENCY_METHODS
 
 require_app_navigation()
@@ -164,6 +164,7 @@ families = {
 }
 seconds_per_map = st.session_state.setdefault("seconds_per_map", dict(TYPICAL_MAP_SECONDS))
 report_maps: dict[int, list] = {}
+shown_explanations = []
 for face in [f for f in order if f.index + 1 in chosen]:
     predicted = FAKE if face.p_fake >= config.threshold else REAL
     target = 1 - predicted if explain_other else predicted
@@ -182,6 +183,7 @@ for face in [f for f in order if f.index + 1 in chosen]:
         took = time.perf_counter() - started
         status.update(label=(f"Face #{face.index + 1}: explained in {took:.1f} s" if fresh else
                              f"Face #{face.index + 1}: maps from earlier in this session (shown at once)"), state="complete")
+    shown_explanations += explanations.values()
     panels = st.columns(1 + len(explanations))
     panels[0].image(face.crop, caption="Face crop (model input)", width="stretch")
     panels[0].caption("The square crop the model judged.")
@@ -198,5 +200,6 @@ for face in [f for f in order if f.index + 1 in chosen]:
         )
 
 if report_maps:
-    offer_report(report_slot, image_report(name, data, image, result, config, report_maps,
-                                           draw_faces(image, result.faces, verdicts), checks), name, maps_pending=False)
+    full_report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces, verdicts), checks)
+    full_report.legend = legend_entries(shown_explanations)
+    offer_report(report_slot, full_report, name, maps_pending=False)

@@ -14,7 +14,7 @@ from detector.stability import AbstainRules, track_verdict
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
 from pages.common import require_app_navigation, sidebar_detector
 from xai import FAKE, REAL, cached_explain
-from xai.overlay import render
+from xai.overlay import legend_entries, render
 
 require_app_navigation()
 
@@ -113,6 +113,7 @@ st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.
                    file_name=f"{name}.video.json", mime="application/json")
 
 report_maps: dict[int, list] = {}
+shown_explanations = []
 for track in sorted(result.tracks, key=lambda t: -t.score):
     st.markdown(f"### <span style='color:{track_hex(track.id)}'>■</span> Track {track.id} ({track_colour_name(track.id)} box): "
                 f"{words(track)} · most suspicious frames with Grad-CAM", unsafe_allow_html=True)
@@ -122,6 +123,7 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
         frame = result.frames[track.frames[position]]
         target = FAKE if face.p_fake >= config.threshold else REAL
         explanation = cached_explain(detector.model, face.crop, "Grad-CAM", target=target)
+        shown_explanations.append(explanation)
         overlay = render(face.crop, explanation, opacity)
         report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {display.format_probability(face.p_fake)}", overlay))
         column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {display.format_probability(face.p_fake)}", width="stretch")
@@ -133,6 +135,7 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
 
 st.header("Save a report")
 report = video_report(name, data, result, config, report_maps, rules)
+report.legend = legend_entries(shown_explanations)
 r1, r2 = st.columns(2)
 r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
 r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")

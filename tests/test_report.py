@@ -108,3 +108,29 @@ def test_video_report(detector, tmp_path):
     page = to_html(report)
     assert hashlib.sha256(data).hexdigest() in page and "Track 1" in page and "Track 2" in page
     assert to_pdf(report).startswith(b"%PDF")
+
+
+def test_pdf_keeps_each_face_header_with_its_pictures_and_has_a_colour_legend():
+    """Issue 19: a page break split a face's header from its crop; the maps had no colour legend."""
+    import re
+
+    import pypdfium2.raw as pdfium_c
+    from PIL import Image
+
+    from detector.report import FaceSection, Report
+
+    tile = Image.new("RGB", (64, 64), (200, 120, 90))
+    rows = {f"row {i}": "a value long enough to wrap onto a second line in the PDF's table column " * 2 for i in range(4)}
+    faces = [FaceSection(f"Face #{n}", rows, [("face crop", tile)] + [(f"map {m}", tile) for m in range(4)]) for n in range(1, 8)]
+    legend = [("Grad-CAM and saliency: 0 (least) to 1 (most looked at)", Image.new("RGB", (448, 40), (0, 0, 255)))]
+    report = Report("Deepfake check: many.jpg", {"SHA-256": "0" * 64}, {"Model": "m"}, [], "7 faces.", tile, faces, legend=legend)
+    pdf = pypdfium2.PdfDocument(to_pdf(report))
+    assert len(pdf) >= 3
+    for i in range(len(pdf)):
+        page = pdf[i]
+        titles = re.findall(r"Face #\d", page.get_textpage().get_text_range())
+        images = len(list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])))
+        assert images >= 5 * len(titles), f"page {i + 1}: {titles} with only {images} pictures"
+    text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Map colours" in text and "most looked at" in text
+    assert "Map colours" in to_html(report)

@@ -59,6 +59,21 @@ def colorbar(explanation: Explanation, width: int = 448, height: int = 18, numbe
     return out
 
 
+def legend_entries(explanations) -> list[tuple[str, Image.Image]]:
+    """One (which maps and how to read them, colour bar with numbers) per colour scale used by these explanations."""
+    heat = [e for e in explanations if e.signed is None]
+    signed = [e for e in explanations if e.signed is not None]
+    entries = []
+    if heat:
+        names = ", ".join(dict.fromkeys(e.method for e in heat))
+        entries.append((f"{names}: 0 = least weight in the model's answer, 1 = most (relative to the map's own maximum).", colorbar(heat[0])))
+    if signed:
+        names = ", ".join(dict.fromkeys(e.method for e in signed))
+        entries.append((f"{names}: -1 = strongest push towards 'real' (green), +1 = strongest push towards 'fake' (red); "
+                        "colourless patches barely mattered.", colorbar(signed[0])))
+    return entries
+
+
 def colorbar_labels(explanation: Explanation) -> tuple[str, str]:
     return ("← real", "fake →") if explanation.signed is not None else ("least", "most looked at")
 
