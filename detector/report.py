@@ -240,13 +240,19 @@ def to_pdf(report: Report) -> bytes:
     def rows(table: dict[str, str]) -> None:
         for key, value in table.items():
             pdf.set_font("Helvetica", "B", 9)
-            pdf.cell(48, 5, _latin1(key))
+            if pdf.get_string_width(_latin1(key)) > 46:  # a long name on its own line, not under its value
+                pdf.multi_cell(width, 5, _latin1(key), new_x="LMARGIN", new_y="NEXT")
+                pdf.set_x(pdf.l_margin + 48)
+            else:
+                pdf.cell(48, 5, _latin1(key))
             pdf.set_font("Helvetica", "", 9)
             pdf.multi_cell(width - 48, 5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
 
     def rows_height(table: dict[str, str]) -> float:
         pdf.set_font("Helvetica", "", 9)
-        return sum(5 * max(1, len(pdf.multi_cell(width - 48, 5, _latin1(v), dry_run=True, output="LINES"))) for v in table.values())
+        lines = sum(max(1, len(pdf.multi_cell(width - 48, 5, _latin1(v), dry_run=True, output="LINES"))) for v in table.values())
+        pdf.set_font("Helvetica", "B", 9)
+        return 5 * (lines + sum(pdf.get_string_width(_latin1(k)) > 46 for k in table))
 
     def picture(image: Image.Image, w: float) -> None:
         buffer = io.BytesIO()
