@@ -3,6 +3,7 @@ import json
 import time
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
@@ -106,6 +107,26 @@ except InputError as exc:
     st.error(f"This file cannot be analysed: {exc}")
     st.stop()
 
+def stability_strip(faces, checks, config) -> go.Figure:
+    """One row per face: its changed copies' P(fake) as dots, the original as a diamond, the threshold line."""
+    figure = go.Figure()
+    for face, check in zip(faces, checks):
+        row = f"face {face.index + 1}"
+        names = list(check.probabilities)
+        figure.add_scatter(x=[check.probabilities[n] for n in names], y=[row] * len(names), mode="markers",
+                           text=[f"{n}: P(fake) {display.format_probability(check.probabilities[n])}" for n in names],
+                           marker={"size": 9, "color": "rgba(80,80,80,0.55)"}, hovertemplate="%{text}<extra></extra>", showlegend=False)
+        figure.add_scatter(x=[face.p_fake], y=[row], mode="markers", marker={"size": 13, "symbol": "diamond", "color": "black"},
+                           text=[f"as uploaded: P(fake) {display.format_probability(face.p_fake)}"],
+                           hovertemplate="%{text}<extra></extra>", showlegend=False)
+    figure.add_vrect(x0=config.threshold - config.uncertain_margin, x1=config.threshold + config.uncertain_margin,
+                     fillcolor="orange", opacity=0.12, line_width=0)
+    figure.add_vline(x=config.threshold, line_dash="dash", annotation_text="threshold")
+    figure.update_layout(height=90 + 40 * len(faces), margin={"l": 10, "r": 10, "t": 30, "b": 30},
+                         xaxis={"range": [0, 1], "title": "P(fake)"}, yaxis={"autorange": "reversed"})
+    return figure
+
+
 # ---- verdicts ---------------------------------------------------------------------------------
 left, right = st.columns([3, 2])
 verdicts = [c.verdict for c in checks]
@@ -138,6 +159,12 @@ if rows:
         "range under changes": st.column_config.TextColumn(help="P(fake) across re-compressed, resized, re-framed and mirrored copies"),
         "face detector sure": st.column_config.TextColumn(help="How sure the face finder is that this box is a face"),
     })
+    with st.expander("How stable is each verdict? P(fake) of every changed copy", expanded=len(rows) <= 3):
+        st.plotly_chart(stability_strip(result.faces, checks, config), width="stretch")
+        st.caption("Each dot is the face re-scored after one change (JPEG 90/70/50, rescaled 0.5x/0.75x/1.5x, crop shifted "
+                   "±8 %, tighter and looser crop, mirrored); the diamond is the picture as uploaded. Dots on both sides "
+                   f"of the threshold line mean the verdict does not hold: more than {checked.rules.max_disagree} across it "
+                   "and the face is *can't tell*.")
     export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
     c1, c2 = st.columns(2)
     c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
