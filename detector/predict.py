@@ -9,7 +9,8 @@ failed, 0 otherwise. `--json` prints one JSON list on the last line of stdout:
 "p_fake": max, "what_this_means": ...}]; "stability" holds the face's P(fake) range under re-compression,
 resizing and re-framing and why a verdict was withheld (`--no-stability` skips the check: then
 "verdict" is the model's band alone). A video's object has the same keys (each face with its
-"frame" and "time", no stability check yet) plus "tracks".
+"frame" and "time", no stability check yet) plus "tracks". Every object has "provenance": what the
+file says about itself (C2PA Content Credentials, EXIF/XMP; see detector/provenance.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import sys
 from pathlib import Path
 
 from detector.errors import DetectorError, InputError
-from detector.imageio import IMAGE_SUFFIXES, load_image
+from detector.imageio import IMAGE_SUFFIXES, decode_image, read_image_bytes
+from detector.provenance import read_provenance
 
 
 def face_dicts(detector, image, result, stability: bool = True) -> list[dict]:
@@ -52,12 +54,15 @@ def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int 
         from detector.stability import AbstainRules
 
         rules = AbstainRules.for_checkpoint(detector.checkpoint)
+        # Read only after the analysis accepted the file, so the size limits have been applied.
+        provenance = read_provenance(path.read_bytes(), path.name)
         return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config, rules),
-                "what_this_means": what_this_means(detector.config.training)}
+                "what_this_means": what_this_means(detector.config.training), "provenance": provenance.to_dict()}
     if suffix not in IMAGE_SUFFIXES:
         supported = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
         raise InputError(f"{path.name}: unsupported file type '{path.suffix or 'none'}' (use {supported})")
-    image = load_image(path)
+    data = read_image_bytes(path)
+    image = decode_image(data, path.name)
     result = detector.analyze(image)
     return {
         "file": str(path),
@@ -69,6 +74,7 @@ def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int 
         "notes": result.notes,
         "what_this_means": what_this_means(detector.config.training),
         "seconds": round(result.seconds, 3),
+        "provenance": read_provenance(data, path.name).to_dict(),
     }
 
 
@@ -109,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {message if path.name in message else f'{path.name}: {message}'}", file=sys.stderr)
             continue
         results.append(result)
+        if not args.json:
+            print(f"{path}: provenance: {result['provenance']['headline']}")
         if not args.json and result["kind"] == "video":
             print(f"{path}: {len(result['tracks'])} track(s) over {result['frames_sampled']} frames, "
                   f"P(fake) {format_probability(result['p_fake'])} {result['label'] or 'no face'}")

@@ -18,6 +18,7 @@ from PIL import ExifTags, Image
 from detector import display
 from detector.config import ModelConfig
 from detector.draw import draw_tracks, track_colour_name
+from detector.provenance import Provenance
 
 CAVEATS = [
     "P(fake) is the model's calibrated probability that a face is fake, measured on the test sets listed above. "
@@ -40,6 +41,9 @@ class FaceSection:
     images: list[tuple[str, Image.Image]]  # (caption, picture)
 
 
+PROVENANCE_TITLE = "What the file says about itself (Content Credentials and metadata)"
+
+
 @dataclass
 class Report:
     title: str
@@ -53,6 +57,7 @@ class Report:
     # How to read the maps' colours: (which maps, colour bar with its numbers), e.g. from xai.overlay.colorbar.
     legend: list[tuple[str, Image.Image]] = field(default_factory=list)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    provenance: Provenance | None = None  # what the file says about itself (C2PA, EXIF, XMP)
 
 
 def exif_summary(data: bytes) -> str:
@@ -194,6 +199,11 @@ def to_html(report: Report) -> str:
     legend = "".join(f'<figure class="legend"><img src="{_png_data_uri(bar, 900)}" alt="colour bar"><figcaption>{e(text)}</figcaption></figure>'
                      for text, bar in report.legend)
     legend = f"<h3>Map colours</h3>{legend}" if legend else ""
+    provenance = ""
+    if report.provenance is not None:
+        lines = "".join(f"<li>{e(line)}</li>" for line in report.provenance.lines())
+        provenance = (f'<h2>{PROVENANCE_TITLE}</h2><p class="provenance {e(report.provenance.tone)}">'
+                      f"{e(report.provenance.headline)}</p><ul>{lines}</ul>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(report.title)}</title>
 <style>
@@ -202,10 +212,13 @@ table {{ border-collapse: collapse; margin: .5em 0 1em; }} th, td {{ border: 1px
 th {{ background: #f4f4f4; }} .maps {{ display: flex; flex-wrap: wrap; gap: 8px; }} figure {{ margin: 0; width: 180px; }}
 figure img {{ width: 180px; }} figure.legend img {{ width: 360px; }} figcaption {{ font-size: 12px; color: #555; }} .overview {{ max-width: 100%; }}
 .summary {{ font-size: 18px; font-weight: 600; }} .caveats li {{ margin-bottom: .4em; }}
+.provenance {{ font-weight: 600; padding: 6px 10px; border-left: 5px solid #888; background: #f4f4f4; }}
+.provenance.alert, .provenance.strong {{ border-color: #c62828; background: #fdecea; }} .provenance.caution {{ border-color: #e6a100; background: #fff6e0; }}
 </style></head><body>
 <h1>{e(report.title)}</h1>
 <p>Generated {e(report.created)} by the open deepfake face check. Everything was computed on the analyst's machine; nothing was uploaded.</p>
 <p class="summary">{e(report.summary)}</p>
+{provenance}
 <h2>File</h2>{_table(report.file_rows)}
 {overview}
 <h2>Model</h2>{_table(report.model_rows)}{tests}
@@ -265,6 +278,12 @@ def to_pdf(report: Report) -> bytes:
     pdf.ln(2)
     text(report.summary, 11, "B")
     pdf.ln(2)
+    if report.provenance is not None:
+        heading(PROVENANCE_TITLE, 12)
+        text(report.provenance.headline, 10, "B")
+        for line in report.provenance.lines():
+            text("- " + line, 9)
+        pdf.ln(2)
     heading("File", 12)
     rows(report.file_rows)
     if report.overview is not None:

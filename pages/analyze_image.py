@@ -13,7 +13,7 @@ from detector.imageio import IMAGE_SUFFIXES, decode_image
 from detector.report import image_report, to_html, to_pdf
 from detector.stability import analyze_checked
 from detector.video import VIDEO_SUFFIXES
-from pages.common import require_app_navigation, samples_dir, sidebar_detector
+from pages.common import provenance_panel, require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
 from xai.lime_explainer import DESIGNS, HIDE_MODES, LimeExplainer
@@ -127,7 +127,8 @@ def stability_strip(faces, checks, config) -> go.Figure:
     return figure
 
 
-# ---- verdicts ---------------------------------------------------------------------------------
+# ---- what the file says about itself, then the verdicts ----------------------------------------
+provenance = provenance_panel(name, data, digest)
 left, right = st.columns([3, 2])
 verdicts = [c.verdict for c in checks]
 left.image(draw_faces(image, result.faces, verdicts), caption=f"{name} · {image.width}×{image.height}", width="stretch")
@@ -167,7 +168,7 @@ if rows:
                    "and the face is *can't tell*.")
     export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
     c1, c2 = st.columns(2)
-    c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
+    c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export, "provenance": provenance.to_dict()}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
     c2.download_button("Results CSV", table.to_csv(index=False), file_name=f"{name}.faces.csv", mime="text/csv")
 
 if not result.faces:
@@ -176,8 +177,9 @@ if not result.faces:
 # ---- explanations: the most suspicious face first, the others on request ------------------------
 order = sorted(result.faces, key=lambda f: f.p_fake, reverse=True)
 report_slot = st.empty()  # the report is offered now, with verdicts only, and again once the maps exist
-offer_report(report_slot, image_report(name, data, image, result, config, {}, draw_faces(image, result.faces, verdicts), checks),
-             name, maps_pending=True)
+first_report = image_report(name, data, image, result, config, {}, draw_faces(image, result.faces, verdicts), checks)
+first_report.provenance = provenance
+offer_report(report_slot, first_report, name, maps_pending=True)
 
 st.header("Why: what the model looked at")
 chosen = st.multiselect(
@@ -229,4 +231,5 @@ for face in [f for f in order if f.index + 1 in chosen]:
 if report_maps:
     full_report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces, verdicts), checks)
     full_report.legend = legend_entries(shown_explanations)
+    full_report.provenance = provenance
     offer_report(report_slot, full_report, name, maps_pending=False)

@@ -12,7 +12,7 @@ from detector.limits import MAX_VIDEO_SECONDS
 from detector.report import to_html, to_pdf, video_report
 from detector.stability import AbstainRules, track_verdict
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
-from pages.common import require_app_navigation, sidebar_detector
+from pages.common import provenance_panel, require_app_navigation, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.overlay import legend_entries, render
 
@@ -77,6 +77,7 @@ result = st.session_state["video_result"]
 info = result.info
 st.write(f"**{name}** · {info.width}×{info.height} · {info.duration:.1f} s at {info.fps:.1f} fps · "
          f"{len(result.frames)} frames sampled · analysed in {result.seconds:.1f} s")
+provenance = provenance_panel(name, data, key[0])
 for note in result.notes:
     st.warning(note)
 if not result.tracks:
@@ -109,7 +110,7 @@ for track in result.tracks:
 timeline.add_hline(y=config.threshold, line_dash="dash", annotation_text="threshold")
 timeline.update_layout(title="P(fake) per sampled frame", xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[0, 1], height=360)
 st.plotly_chart(timeline, width="stretch")
-st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.name} {config.version}", **video_to_dict(result, config)}, indent=1),
+st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.name} {config.version}", **video_to_dict(result, config), "provenance": provenance.to_dict()}, indent=1),
                    file_name=f"{name}.video.json", mime="application/json")
 
 report_maps: dict[int, list] = {}
@@ -136,6 +137,7 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
 st.header("Save a report")
 report = video_report(name, data, result, config, report_maps, rules)
 report.legend = legend_entries(shown_explanations)
+report.provenance = provenance
 r1, r2 = st.columns(2)
 r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
 r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")
