@@ -486,7 +486,7 @@ def headline(p: Provenance) -> str:
 
 def detail_lines(p: Provenance) -> list[str]:
     c, m = p.credentials, p.metadata
-    lines = [f"Content Credentials: {c.words}"]
+    lines = [f"C2PA check: {c.words}"]
     if c.state not in (NONE,):
         lines += _labelled(
             ("Signed by", ", ".join(x for x in (c.signer, c.issuer) if x) or None),
