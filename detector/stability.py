@@ -151,6 +151,21 @@ class AbstainRules:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
+    def summary(self) -> str:
+        """The limits in one or two sentences for people (pages, report)."""
+        if not self.measured:
+            return f"No size or blur limits for this model ({self.source}); a verdict that flips under any change is *can't tell*."
+        parts = []
+        if self.min_face_px is not None:
+            parts.append(f"faces under {self.min_face_px:g} px are *too small to judge*")
+        if self.min_sharpness is not None:
+            parts.append(f"faces blurred below sharpness {self.min_sharpness:.0f} are *too blurred to judge*")
+        if self.min_face_prob is not None:
+            parts.append(f"boxes the face finder is less than {self.min_face_prob:g} sure of are not judged")
+        parts.append(f"a face is *can't tell* when more than {self.max_disagree} of its {len(PERTURBATIONS)} changed copies "
+                     "land on the other side of the threshold")
+        return f"Limits measured for this model: {'; '.join(parts)}."
+
 
 @dataclass
 class FaceStability:
@@ -290,8 +305,8 @@ def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:
             b, a = before[kind], after.get(kind, {})
             selective.append({
                 "data": "validation" if split == "val" else "test", "pictures": kind, "n": b["n"],
-                "share given a verdict, before": _pct(b.get("coverage")), "accuracy of those, before": _pct(b.get("accuracy_given")),
-                "share given a verdict, after": _pct(a.get("coverage")), "accuracy of those, after": _pct(a.get("accuracy_given")),
+                "verdict given, before": _pct(b.get("coverage")), "accuracy, before": _pct(b.get("accuracy_given")),
+                "verdict given, after": _pct(a.get("coverage")), "accuracy, after": _pct(a.get("accuracy_given")),
             })
     return {"size": size_rows, "selective": selective}
 

@@ -143,7 +143,7 @@ with right:
         f"P(fake) is the model's calibrated probability that the face is fake: *likely manipulated* at or above "
         f"{config.threshold:.2f}, *no sign of manipulation found* below, *can't tell* within ±{config.uncertain_margin:.2f} of it "
         f"or when the verdict flips once the face is re-compressed, resized, re-framed or mirrored (the range). "
-        f"{checked.rules.source.capitalize()}. Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
+        f"{checked.rules.summary()} Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
     )
 # Full width below the picture: in the narrow right column the last columns were cut off (issue 19).
 rows = [

@@ -10,7 +10,7 @@ from detector import run_metrics as rm
 from detector.checkpoint import list_checkpoints
 from detector.errors import DetectorError
 from detector.runs import RunsDatabaseError, RunStore
-from detector.stability import PERTURBATIONS, AbstainRules, evidence_tables
+from detector.stability import AbstainRules, evidence_tables
 from pages.common import require_app_navigation
 
 require_app_navigation()
@@ -127,10 +127,8 @@ for folder in list_checkpoints():
     if not rules.measured:
         st.write("Not measured for this model: only the stability check applies (`python -m scripts.measure_abstain`).")
         continue
-    st.caption(f"Limits: faces under {rules.min_face_px} px are *too small to judge*; sharpness under "
-               f"{display.format_probability(None) if rules.min_sharpness is None else round(rules.min_sharpness)} is *too blurred to judge*; "
-               f"more than {rules.max_disagree} of the {len(PERTURBATIONS)} changed copies across the threshold makes it *can't tell*. {rules.source}.")
-    s1, s2 = st.columns([1, 3])
+    st.caption(f"{rules.summary()} How: {rules.source}.")
+    s1, s2 = st.columns([1, 4])
     s1.dataframe(tables["size"], hide_index=True, width="stretch")
     s2.dataframe(tables["selective"], hide_index=True, width="stretch")
 

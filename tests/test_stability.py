@@ -152,7 +152,8 @@ def test_shipped_limits_and_their_evidence_read_as_tables(shipped_detector):
     assert {("validation", "all"), ("validation", "original"), ("validation", "screenshot")} <= kinds
     if "test_before" in rules.evidence:
         assert {("test", "original"), ("test", "screenshot")} <= kinds
-    assert all(row["share given a verdict, after"].endswith("%") for row in tables["selective"])
+    assert all(row["verdict given, after"].endswith("%") for row in tables["selective"])
+    assert "48 px" not in AbstainRules().summary() and "too small to judge" in rules.summary()
     assert evidence_tables(AbstainRules()) == {"size": [], "selective": []}
 
 
