@@ -19,7 +19,7 @@ def main(argv=None) -> dict | None:
     if not (args.data / args.split).is_dir():
         print(f"skipped: {args.data / args.split} is not on this machine")
         return None
-    from detector.evaluate import resolve_items, score_images, subsample
+    from detector.evaluation.evaluate import resolve_items, score_images, subsample
     from detector.inference import Detector
 
     detector = Detector()

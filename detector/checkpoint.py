@@ -8,13 +8,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from detector.config import ModelConfig
+from detector.config import PROJECT_ROOT, ModelConfig
 from detector.errors import CheckpointError
 from detector.model import DeepfakeClassifier
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+MODELS_DIR = PROJECT_ROOT / "assets" / "models"
 
 
 def save_checkpoint(model: DeepfakeClassifier, config: ModelConfig, folder: str | Path) -> Path:

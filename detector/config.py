@@ -9,6 +9,8 @@ from pathlib import Path
 from detector.errors import CheckpointError
 
 CONFIG_VERSION = 1
+# The repository root (app.py, assets/, runs/): stored paths are made relative to it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass

@@ -136,3 +136,17 @@ def _check_size(image: Image.Image, name: str) -> None:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:120]
+
+
+# Label convention of every labelled folder (../shared/data): by folder name, real = 0, fake = 1.
+LABELS = {"real": 0, "fake": 1}
+
+
+def list_images(split_dir: Path) -> list[tuple[Path, int]]:
+    """(path, label) for an ImageFolder split, labels by folder name, never by sort order."""
+    items = []
+    for name, label in LABELS.items():
+        folder = split_dir / name
+        if folder.is_dir():
+            items += [(p, label) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return items

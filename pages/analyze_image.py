@@ -7,10 +7,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
-from detector.draw import draw_faces
 from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES, decode_image
-from detector.report import image_report, to_html, to_pdf
+from detector.reporting.draw import draw_faces
+from detector.reporting.report import image_report, to_html, to_pdf
 from detector.stability import analyze_checked
 from detector.video import VIDEO_SUFFIXES
 from pages.common import provenance_panel, require_app_navigation, samples_dir, sidebar_detector

@@ -6,10 +6,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
-from detector.draw import draw_tracks, track_colour_name, track_hex
 from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
-from detector.report import to_html, to_pdf, video_report
+from detector.reporting.draw import draw_tracks, track_colour_name, track_hex
+from detector.reporting.report import to_html, to_pdf, video_report
 from detector.stability import AbstainRules, track_verdict
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
 from pages.common import provenance_panel, require_app_navigation, sidebar_detector

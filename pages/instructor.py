@@ -5,9 +5,9 @@ import streamlit as st
 
 from detector import display
 from detector.errors import DetectorError
+from detector.evaluation.run_metrics import mistakes
+from detector.evaluation.runs import RunsDatabaseError, RunStore
 from detector.imageio import IMAGE_SUFFIXES, decode_image, load_image
-from detector.run_metrics import mistakes
-from detector.runs import RunsDatabaseError, RunStore
 from pages.common import require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, REAL, cached_explain
 from xai.gradcam import layer_choices

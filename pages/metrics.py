@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from detector import display
-from detector import run_metrics as rm
 from detector.checkpoint import list_checkpoints
 from detector.errors import DetectorError
-from detector.runs import RunsDatabaseError, RunStore
+from detector.evaluation import run_metrics as rm
+from detector.evaluation.runs import RunsDatabaseError, RunStore
 from detector.stability import AbstainRules, evidence_tables
 from pages.common import require_app_navigation
 
@@ -36,7 +36,7 @@ except RunsDatabaseError as exc:
     st.stop()
 
 if not runs_list:
-    st.info("No evaluation runs stored yet. Run one below, or `python -m detector.evaluate PATH`.")
+    st.info("No evaluation runs stored yet. Run one below, or `python -m detector.evaluation.evaluate PATH`.")
 else:
     overview = pd.DataFrame(
         [{"id": r["id"], "model": f"{r['model_name']} {r['model_version']}", "data": r["data"], "date": r["created"],
@@ -140,7 +140,7 @@ with st.form("new-eval"):
     limit = st.number_input("At most N images per class (0 = all)", min_value=0, value=50, step=10)
     submitted = st.form_submit_button("Evaluate")
 if submitted:
-    from detector.evaluate import EvaluationJob, select_items
+    from detector.evaluation.evaluate import EvaluationJob, select_items
     from pages.common import sidebar_detector
 
     try:

@@ -2,7 +2,7 @@
 
     python -m scripts.compare_runs RUN_A.json RUN_B.json [--boot 2000] [--json]
 
-RUN_A/RUN_B are run exports (`assets/runs/*.json`, or `python -m detector.evaluate ... --export`).
+RUN_A/RUN_B are run exports (`assets/runs/*.json`, or `python -m detector.evaluation.evaluate ... --export`).
 Prints AUC(A), AUC(B), AUC(B) - AUC(A) and its 95 % interval; an interval that holds 0 means these
 images cannot tell the two models apart.
 """
@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from detector.run_metrics import paired_auc_difference
-from detector.runs import RunsDatabaseError, read_run_json
+from detector.evaluation.run_metrics import paired_auc_difference
+from detector.evaluation.runs import RunsDatabaseError, read_run_json
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@
 
 - astronaut.jpg: NASA portrait of Eileen Collins (public domain), as shipped by scikit-image.
 - astronaut_selfblended.jpg: the same photo whose face was replaced by a self-blended copy of
-  itself (detector.sbi), i.e. a manipulation made by this project's own code.
+  itself (detector.training.sbi), i.e. a manipulation made by this project's own code.
 - two_faces.jpg: the original and the manipulated face side by side.
 - rocket_no_face.jpg: NASA rocket launch (public domain): a picture without any face.
 """
@@ -16,7 +16,7 @@ import skimage.data
 from PIL import Image
 
 from detector.faces import FaceFinder, landmarks_in_crop
-from detector.sbi import self_blend
+from detector.training.sbi import self_blend
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "samples"
 

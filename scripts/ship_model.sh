@@ -14,15 +14,15 @@ echo "best val AUC: base $base, sbi $sbi -> shipping $chosen"
 for arm in lite0-base lite0-sbi; do
   cp "$OUT/$arm/history.json" "$OUT/$arm/best/history.json"
   cp "$OUT/$arm/train.log" "$OUT/$arm/best/train.log"
-  $PY -m detector.calibrate "$OUT/$arm/best" --cache "$CACHE"
+  $PY -m detector.training.calibrate "$OUT/$arm/best" --cache "$CACHE"
 done
 other=$([ "$chosen" = lite0-base ] && echo lite0-sbi || echo lite0-base)
 # Both arms ship (the sidebar can switch); the chosen one under the default name.
 rm -rf assets/models/dfx-lite0 "assets/models/dfx-$other" assets/runs/*.json
 cp -r "$OUT/$chosen/best" assets/models/dfx-lite0
 cp -r "$OUT/$other/best" "assets/models/dfx-$other"
-$PY -m benchmarks.eval_model --model assets/models/dfx-lite0 --ship
-$PY -m benchmarks.eval_model --model "assets/models/dfx-$other" --ship
+$PY -m scripts.ship_model assets/models/dfx-lite0
+$PY -m scripts.ship_model "assets/models/dfx-$other"
 else
   # A later stage (see train_default.sh) continued from the shipped model: it replaces dfx-lite0
   # and carries every earlier stage's history and log for the model card.
@@ -35,10 +35,10 @@ else
   k=$(( $(find "$cur" -maxdepth 1 -name 'history_stage*.json' | wc -l) + 1 ))
   cp "$cur/history.json" "$next/best/history_stage$k.json"
   cp "$cur/train.log" "$next/best/train_stage$k.log"
-  $PY -m detector.calibrate "$next/best" --cache "$CACHE"
+  $PY -m detector.training.calibrate "$next/best" --cache "$CACHE"
   old=$($PY -c "import json; print(json.load(open('$cur/config.json'))['version'].replace('+', '-'))")
   rm -rf "$cur" assets/runs/dfx-lite0_"$old"_*.json
   cp -r "$next/best" "$cur"
-  $PY -m benchmarks.eval_model --model "$cur" --ship
+  $PY -m scripts.ship_model "$cur"
   $PY -m scripts.write_model_card "$cur" --ablation assets/models/sbi_ablation.json
 fi

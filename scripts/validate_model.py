@@ -16,7 +16,7 @@ from pathlib import Path
 
 from detector.checkpoint import load_checkpoint
 from detector.errors import DetectorError
-from detector.train import evaluate_validation, validation_sets
+from detector.training.crops import evaluate_validation, validation_sets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = sorted(p.name for p in args.cache.glob("*") if (p / "val" / "index.json").is_file())
     if not names:
-        print(f"error: no prepared validation crops under {args.cache} (run python -m detector.prepare)", file=sys.stderr)
+        print(f"error: no prepared validation crops under {args.cache} (run python -m detector.training.prepare)", file=sys.stderr)
         return 2
     try:
         model = load_checkpoint(args.model).eval()

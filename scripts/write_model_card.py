@@ -3,7 +3,7 @@
     python -m scripts.write_model_card assets/models/dfx-lite0 [--ablation runs/train/other/best]
 
 Every number in the card comes from those files (the test metrics are written into config.json by
-`python -m benchmarks.eval_model --ship`).
+`python -m scripts.ship_model MODEL_DIR`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from detector import evaluate
-from detector.runs import RunStore
+from detector.evaluation import evaluate
+from detector.evaluation.runs import RunStore
 from tests.conftest import SHARED_DATA
 
 

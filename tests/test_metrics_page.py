@@ -7,8 +7,8 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from streamlit.testing.v1 import AppTest
 
-from detector import run_metrics as rm
-from detector.runs import Run, RunStore
+from detector.evaluation import run_metrics as rm
+from detector.evaluation.runs import Run, RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -261,7 +261,7 @@ def test_predict_json_carries_provenance(tmp_path, tiny_checkpoint, signed, caps
 def test_report_html_and_pdf_show_provenance(signed):
     import pypdfium2
 
-    from detector.report import PROVENANCE_TITLE, Report, to_html, to_pdf
+    from detector.reporting.report import PROVENANCE_TITLE, Report, to_html, to_pdf
 
     p = read_provenance(c2pa_files.flip_image_byte(signed), "changed.jpg")
     report = Report("Deepfake check: changed.jpg", {"File name": "changed.jpg"}, {}, [], "1 face(s).", None, provenance=p)

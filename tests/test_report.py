@@ -6,9 +6,9 @@ from html.parser import HTMLParser
 import pypdfium2
 
 from detector import display
-from detector.draw import draw_faces
 from detector.imageio import decode_image
-from detector.report import CAVEATS, image_report, to_html, to_pdf, video_report
+from detector.reporting.draw import draw_faces
+from detector.reporting.report import CAVEATS, image_report, to_html, to_pdf, video_report
 from detector.stability import AbstainRules, check_faces
 from detector.video import analyze_video
 from tests import videos
@@ -117,7 +117,7 @@ def test_pdf_keeps_each_face_header_with_its_pictures_and_has_a_colour_legend():
     import pypdfium2.raw as pdfium_c
     from PIL import Image
 
-    from detector.report import FaceSection, Report
+    from detector.reporting.report import FaceSection, Report
 
     tile = Image.new("RGB", (64, 64), (200, 120, 90))
     rows = {f"row {i}": "a value long enough to wrap onto a second line in the PDF's table column " * 2 for i in range(4)}

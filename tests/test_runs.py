@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from detector.runs import Run, RunsDatabaseError, RunStore
+from detector.evaluation.runs import Run, RunsDatabaseError, RunStore
 
 
 def make_run(**kw) -> Run:
@@ -28,7 +28,7 @@ def test_env_variable_and_reference_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("DFX_RUNS_DB", str(tmp_path / "env.sqlite"))
     store = RunStore()
     assert store.path == tmp_path / "env.sqlite"
-    from detector.runs import REFERENCE_RUNS_DIR
+    from detector.evaluation.runs import REFERENCE_RUNS_DIR
 
     shipped = {json.loads(p.read_text())["id"] for p in REFERENCE_RUNS_DIR.glob("*.json")}
     assert shipped, f"no reference runs in {REFERENCE_RUNS_DIR}: a fresh install would have nothing to show"
@@ -59,7 +59,7 @@ def test_every_shipped_model_has_reference_runs_for_its_version():
     """The metrics page of a fresh clone shows the shipped models' own test runs, not stale ones."""
     from detector.checkpoint import list_checkpoints
     from detector.config import ModelConfig
-    from detector.runs import REFERENCE_RUNS_DIR
+    from detector.evaluation.runs import REFERENCE_RUNS_DIR
 
     runs = [json.loads(p.read_text()) for p in REFERENCE_RUNS_DIR.glob("*.json")]
     for folder in list_checkpoints():

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import torch
 
-from detector import prepare, train
+from detector.training import prepare, train
 from tests.conftest import face_folder
 
 
@@ -46,7 +46,7 @@ def test_prepare_and_train_smoke(tmp_path, astronaut, capsys):
 
 def test_self_blend_changes_only_the_face_region(astronaut):
     from detector.faces import FaceFinder, crop_face, landmarks_in_crop
-    from detector.sbi import self_blend
+    from detector.training.sbi import self_blend
 
     face = FaceFinder().find(astronaut)[0]
     crop = np.asarray(crop_face(astronaut, face.crop_box, 224))

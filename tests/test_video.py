@@ -140,8 +140,8 @@ def test_size_and_resolution_limits(tmp_path, detector, monkeypatch):
 
 def test_tracks_are_numbered_and_coloured_apart_on_thumbnails_and_the_report_frame(tmp_path, detector):
     """Issue 19: thumbnails and the report frame did not mark which person is which; two tracks were two similar blues."""
-    from detector.draw import TRACK_PALETTE, draw_tracks, track_colour
-    from detector.report import video_report
+    from detector.reporting.draw import TRACK_PALETTE, draw_tracks, track_colour
+    from detector.reporting.report import video_report
 
     first = [np.array(c, float) for _, c in TRACK_PALETTE[:4]]
     assert min(np.linalg.norm(a - b) for i, a in enumerate(first) for b in first[i + 1:]) > 100

@@ -1,6 +1,6 @@
 """Run face detection once per training image and cache the crops.
 
-    python -m detector.prepare ../shared/data --out cache/crops [--size 224] [--workers 2]
+    python -m detector.training.prepare ../shared/data --out cache/crops [--size 224] [--workers 2]
 
 For every `<root>/<dataset>/<split>/<real|fake>/*` image this applies the same FaceFinder and
 crop policy as the app (largest face; the face-crop fallback for pictures with no detected
@@ -20,20 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.imageio import IMAGE_SUFFIXES
+from detector.imageio import list_images
 
-LABELS = {"real": 0, "fake": 1}
 _finder = None
-
-
-def list_images(split_dir: Path) -> list[tuple[Path, int]]:
-    """(path, label) for an ImageFolder split, labels by folder name, never by sort order."""
-    items = []
-    for name, label in LABELS.items():
-        folder = split_dir / name
-        if folder.is_dir():
-            items += [(p, label) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    return items
 
 
 def _init_worker(size: int) -> None:

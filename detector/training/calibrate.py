@@ -1,11 +1,11 @@
 """Calibrate a checkpoint on validation crops and write the result into its config.json.
 
-    python -m detector.calibrate MODEL_DIR --cache cache/crops
+    python -m detector.training.calibrate MODEL_DIR --cache cache/crops
 
 Fits temperature scaling (Guo et al. 2017) on the pooled validation logits, picks the decision
 threshold by Youden's J on the calibrated scores, and derives the "uncertain" band from the
 same data: the narrowest band around the threshold outside which validation accuracy reaches
-TARGET_ACCURACY. detector.train runs the same steps for every new best checkpoint.
+TARGET_ACCURACY. detector.training.train runs the same steps for every new best checkpoint.
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+from sklearn.metrics import roc_curve
 
 from detector.checkpoint import CONFIG_FILE, load_checkpoint
 from detector.config import ModelConfig
+from detector.evaluation.run_metrics import expected_calibration_error
+from detector.training.crops import evaluate_validation, validation_sets
 
 TARGET_ACCURACY = 0.90
 MAX_MARGIN = 0.25
@@ -35,10 +39,30 @@ def uncertain_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, ta
     return MAX_MARGIN
 
 
-def calibration_summary(labels: np.ndarray, logits: np.ndarray) -> dict:
-    from detector.run_metrics import expected_calibration_error
-    from detector.train import fit_temperature, youden_threshold
+def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
+    fpr, tpr, thresholds = roc_curve(labels, probs)
+    best = int(np.argmax(tpr - fpr))
+    return float(np.clip(thresholds[best], 0.01, 0.99))
 
+
+def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Temperature scaling (Guo et al. 2017) on validation logits, by LBFGS on the NLL."""
+    log_t = torch.zeros(1, requires_grad=True)
+    x = torch.tensor(logits, dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.float64)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x / log_t.exp().double(), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(np.clip(log_t.exp().item(), 0.05, 20.0))
+
+
+def calibration_summary(labels: np.ndarray, logits: np.ndarray) -> dict:
     temperature = fit_temperature(labels, logits)
     raw = 1 / (1 + np.exp(-logits))
     calibrated = 1 / (1 + np.exp(-logits / temperature))
@@ -59,8 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("cache/crops"))
     parser.add_argument("--val-max-per-set", type=int, default=1200)
     args = parser.parse_args(argv)
-    from detector.train import evaluate_validation, validation_sets
-
     model = load_checkpoint(args.model)
     config: ModelConfig = model.config
     names = sorted(config.training.get("data", {})) or None

@@ -17,8 +17,8 @@ from PIL import ExifTags, Image
 
 from detector import display
 from detector.config import ModelConfig
-from detector.draw import draw_tracks, track_colour_name
 from detector.provenance import Provenance
+from detector.reporting.draw import draw_tracks, track_colour_name
 
 CAVEATS = [
     "P(fake) is the model's calibrated probability that a face is fake, measured on the test sets listed above. "

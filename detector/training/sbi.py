@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from detector.augment import color_jitter
+from detector.training.augment import color_jitter
 
 cv2.setNumThreads(1)
 

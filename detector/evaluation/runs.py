@@ -15,10 +15,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.config import PROJECT_ROOT
 from detector.errors import DetectorError
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_RUNS_DIR = ROOT / "assets" / "runs"
+REFERENCE_RUNS_DIR = PROJECT_ROOT / "assets" / "runs"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -112,7 +112,7 @@ def read_run_json(path: str | Path) -> Run:
 
 
 def default_db_path() -> Path:
-    return Path(os.environ.get("DFX_RUNS_DB") or ROOT / "runs" / "runs.sqlite")
+    return Path(os.environ.get("DFX_RUNS_DB") or PROJECT_ROOT / "runs" / "runs.sqlite")
 
 
 class RunStore:

@@ -5,8 +5,6 @@ Pure functions of a Run (no Streamlit), so the metrics page and the tests share 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,8 +20,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from detector.evaluate import compute_metrics
-from detector.runs import Run
+from detector.config import PROJECT_ROOT
+from detector.evaluation.evaluate import compute_metrics
+from detector.evaluation.runs import Run
 
 LABEL_NAMES = ["real", "fake"]
 
@@ -247,9 +246,8 @@ def generalisation_figure(frame: pd.DataFrame) -> go.Figure:
 
 def training_history(run: Run) -> pd.DataFrame | None:
     """The per-epoch history saved beside the run's model, if that folder is on this machine."""
-    root = Path(__file__).resolve().parent.parent
-    candidates = [root / run.model_path / "history.json"] if run.model_path else []
-    candidates.append(Path(__file__).resolve().parent.parent / "assets" / "models" / run.model_name / "history.json")
+    candidates = [PROJECT_ROOT / run.model_path / "history.json"] if run.model_path else []
+    candidates.append(PROJECT_ROOT / "assets" / "models" / run.model_name / "history.json")
     for path in candidates:
         if path.is_file():
             return pd.read_json(path)

@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on a labelled folder with the app's own face pipeline, and store the run.
 
-    python -m detector.evaluate PATH [--split test] [--reals DIR] [--model DIR] [--limit N] [--json]
+    python -m detector.evaluation.evaluate PATH [--split test] [--reals DIR] [--model DIR] [--limit N] [--json]
 
 PATH is a folder with `real/` and `fake/`, or a dataset root with `<split>/real|fake`. A set
 with fakes only (sd21_faces) needs `--reals DIR` (a folder of real images, or a dataset root
@@ -32,10 +32,10 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from detector.config import PROJECT_ROOT
 from detector.errors import DetectorError
-from detector.imageio import load_image
-from detector.prepare import list_images
-from detector.runs import Run, RunStore
+from detector.evaluation.runs import Run, RunStore
+from detector.imageio import list_images, load_image
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -218,9 +218,8 @@ class EvaluationJob:
 
 def _portable(path) -> str:
     """A model path relative to the project when it lies inside it, so shipped runs work in any clone."""
-    root = Path(__file__).resolve().parent.parent
     try:
-        return str(Path(path).resolve().relative_to(root))
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
     except ValueError:
         return str(path)
 

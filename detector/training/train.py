@@ -1,6 +1,6 @@
-"""Fine-tune the deepfake classifier on cached face crops (see detector.prepare).
+"""Fine-tune the deepfake classifier on cached face crops (see detector.training.prepare).
 
-    python -m detector.train --cache cache/crops --out runs/train/dfx-lite0 \
+    python -m detector.training.train --cache cache/crops --out runs/train/dfx-lite0 \
         [--datasets dfdc stylegan1_ffhq ...] [--sbi 0.3] [--max-minutes 80] [--resume]
 
 Transfer learning from the ImageNet EfficientNet-Lite0; AdamW; BCE on one logit; balanced
@@ -18,50 +18,24 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from sklearn.metrics import accuracy_score, roc_auc_score, roc_curve
+from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
-from detector.augment import AUGMENTATIONS, train_augment
 from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import ModelConfig
 from detector.model import LITE0_MEAN, LITE0_STD, new_classifier
-from detector.sbi import self_blend
+from detector.training.augment import AUGMENTATIONS, train_augment
+from detector.training.calibrate import calibration_summary
+from detector.training.crops import CropSet, evaluate_validation, to_tensor, validation_sets
+from detector.training.sbi import self_blend
 
 DEFAULT_SHARES = {"dfdc": 0.5, "stylegan1_ffhq": 0.18, "stylegan2_unsplash": 0.18, "sd21_faces": 0.14}
-
-
-@dataclass
-class CropSet:
-    """One dataset split from the crop cache."""
-
-    name: str
-    crops: np.ndarray  # memmap (N, S, S, 3) uint8
-    labels: np.ndarray  # (N,) 0 real / 1 fake
-    landmarks: list
-
-    @classmethod
-    def load(cls, cache: Path, name: str, split: str) -> CropSet | None:
-        folder = cache / name / split
-        if not (folder / "index.json").is_file():
-            return None
-        records = json.loads((folder / "index.json").read_text())["records"]
-        crops = np.load(folder / "crops.npy", mmap_mode="r")
-        labels = np.array([r["label"] for r in records], dtype=np.int64)
-        landmarks = [None if r["landmarks"] is None else np.array(r["landmarks"], np.float32) for r in records]
-        return cls(name, crops, labels, landmarks)
-
-
-def to_tensor(batch: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1], channels_last in memory."""
-    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-    return tensor.contiguous(memory_format=torch.channels_last)
 
 
 class BalancedSampler:
@@ -87,82 +61,6 @@ class BalancedSampler:
             labels.append(label)
             sources.append(source)
         return to_tensor(np.stack(images)), torch.tensor(labels, dtype=torch.float32), sources
-
-
-def predict_set(model: nn.Module, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Raw logits for a stack of crops, no augmentation."""
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(crops), batch_size):
-            out.append(model(to_tensor(np.asarray(crops[start : start + batch_size]))).squeeze(1).float().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-def validation_sets(cache: Path, names: list[str], max_per_set: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-set (crops, labels); a fakes-only set is paired with the reals of the portrait sets."""
-    rng = np.random.default_rng(seed)
-    loaded = {n: s for n in names if (s := CropSet.load(cache, n, "val")) is not None}
-    out = {}
-    for name, crop_set in loaded.items():
-        index = np.arange(len(crop_set.labels))
-        if len(index) > max_per_set:
-            index = np.sort(rng.choice(index, max_per_set, replace=False))
-        crops, labels = np.asarray(crop_set.crops[index]), crop_set.labels[index]
-        if labels.min() == labels.max():
-            reals = [(np.asarray(s.crops[s.labels == 0]), s.labels[s.labels == 0]) for n, s in loaded.items() if n != "dfdc" and (s.labels == 0).any()]
-            if not reals:
-                continue
-            crops = np.concatenate([crops] + [r[0] for r in reals])
-            labels = np.concatenate([labels] + [r[1] for r in reals])
-        out[name] = (crops, labels)
-    return out
-
-
-def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
-    fpr, tpr, thresholds = roc_curve(labels, probs)
-    best = int(np.argmax(tpr - fpr))
-    return float(np.clip(thresholds[best], 0.01, 0.99))
-
-
-def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
-    """Temperature scaling (Guo et al. 2017) on validation logits, by LBFGS on the NLL."""
-    log_t = torch.zeros(1, requires_grad=True)
-    x = torch.tensor(logits, dtype=torch.float64)
-    y = torch.tensor(labels, dtype=torch.float64)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
-
-    def closure():
-        optimizer.zero_grad()
-        loss = nn.functional.binary_cross_entropy_with_logits(x / log_t.exp().double(), y)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return float(np.clip(log_t.exp().item(), 0.05, 20.0))
-
-
-def evaluate_validation(model: nn.Module, val: dict) -> dict:
-    result = {"per_set": {}}
-    all_labels, all_logits = [], []
-    for name, (crops, labels) in val.items():
-        logits = predict_set(model, crops)
-        probs = 1 / (1 + np.exp(-logits))
-        result["per_set"][name] = {
-            "auc": float(roc_auc_score(labels, probs)),
-            "accuracy": float(accuracy_score(labels, probs >= 0.5)),
-            "n": int(len(labels)),
-        }
-        all_labels.append(labels)
-        all_logits.append(logits)
-    labels, logits = np.concatenate(all_labels), np.concatenate(all_logits)
-    probs = 1 / (1 + np.exp(-logits))
-    result["auc_pooled"] = float(roc_auc_score(labels, probs))
-    result["auc_mean"] = float(np.mean([v["auc"] for v in result["per_set"].values()]))
-    result["accuracy"] = float(accuracy_score(labels, probs >= 0.5))
-    result["loss"] = float(nn.functional.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(labels, dtype=torch.float64)).item())
-    result["_labels"], result["_logits"] = labels, logits
-    return result
 
 
 def save_resume(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -256,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.datasets or sorted(p.name for p in args.cache.iterdir() if (p / "train" / "index.json").is_file())
     train_sets = [s for n in names if (s := CropSet.load(args.cache, n, "train")) is not None]
     if not train_sets:
-        print(f"error: no prepared training crops under {args.cache} (run python -m detector.prepare)", file=sys.stderr)
+        print(f"error: no prepared training crops under {args.cache} (run python -m detector.training.prepare)", file=sys.stderr)
         return 2
     image_size = train_sets[0].crops.shape[1]
     val = validation_sets(args.cache, names, args.val_max_per_set, args.seed)
@@ -334,8 +232,6 @@ def main(argv: list[str] | None = None) -> int:
         say(json.dumps(record))
         if improved:
             best_auc, stale = record["val_auc"], 0
-            from detector.calibrate import calibration_summary
-
             calibration = calibration_summary(result["_labels"], result["_logits"])
             config.temperature, config.threshold = calibration["temperature"], calibration["threshold"]
             config.uncertain_margin = calibration["uncertain_margin"]

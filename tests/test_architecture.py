@@ -1,0 +1,84 @@
+"""The house plan (docs/ARCHITECTURE.md): which room may import which, checked on the source.
+
+A violation names the file and the import, so a newcomer sees which rule a change broke.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+JOBS = ("detector.training", "detector.evaluation", "detector.reporting")
+# room -> module prefixes it must not import
+FORBIDDEN = {
+    "detector": (*JOBS, "pages", "streamlit", "benchmarks", "scripts"),
+    "detector.evaluation": ("detector.training", "detector.reporting", "pages", "streamlit"),
+    "detector.reporting": ("detector.training", "detector.evaluation", "pages", "streamlit"),
+    "detector.training": ("detector.reporting", "pages", "streamlit"),
+    "xai": (*JOBS, "pages", "streamlit"),
+}
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def room(module: str) -> str:
+    for job in JOBS:
+        if module == job or module.startswith(job + "."):
+            return job
+    return module.split(".")[0]
+
+
+def imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_rooms_import_only_what_the_plan_allows():
+    violations = []
+    for path in sorted([*(ROOT / "detector").rglob("*.py"), *(ROOT / "xai").rglob("*.py")]):
+        module = module_name(path)
+        banned = FORBIDDEN[room(module)]
+        for name in imports(path):
+            if any(name == b or name.startswith(b + ".") for b in banned):
+                violations.append(f"{module} imports {name}")
+    assert not violations, "\n".join(violations)
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    # The rule above must be able to fail: a core module importing a job is caught.
+    bad = tmp_path / "bad.py"
+    bad.write_text("from detector.training.train import main\nimport streamlit as st\n")
+    found = imports(bad)
+    assert any(n.startswith("detector.training") for n in found) and "streamlit" in found
+    assert room("detector.training.train") == "detector.training" and room("detector.faces") == "detector"
+
+
+def test_no_import_cycles_inside_detector():
+    # Lazy imports inside functions count too: train.py and calibrate.py once imported each other that way.
+    paths = {module_name(p).removesuffix(".__init__"): p for p in (ROOT / "detector").rglob("*.py")}
+    graph = {m: {n for n in imports(p) if n in paths and n != m} for m, p in paths.items()}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = 1
+        for nxt in sorted(graph[module]):
+            if state.get(nxt) == 1:
+                return path + [module, nxt]
+            if nxt not in state and (cycle := visit(nxt, path + [module])):
+                return cycle
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state:
+            cycle = visit(module, [])
+            assert cycle is None, " -> ".join(cycle)
