@@ -30,6 +30,7 @@ from detector.faces import Face, crop_face, square_crop_box
 RULES_FILE = "abstain.json"
 SHIFT = 0.08  # crop shifted by 8 % of its side
 TIGHT_MARGIN, LOOSE_MARGIN = 0.15, 0.5  # vs the crop policy's 0.3
+FACES_PER_PASS = 4  # 44 copies per forward pass at most: a group photo must not take gigabytes
 
 Box = tuple[int, int, int, int]
 
@@ -251,9 +252,11 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
     """
     config = detector.config
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
-    crops = [c for f in faces for c in perturbed_crops(image, f.face, config.input_size, config.crop_margin)]
-    probs = detector.probability(detector.classify(crops)) if crops else np.zeros(0)
     count = len(PERTURBATIONS)
+    crops = [c for f in faces for c in perturbed_crops(image, f.face, config.input_size, config.crop_margin)]
+    # One forward pass for up to FACES_PER_PASS faces' copies; a crowd is cut into passes so memory stays flat.
+    step = count * FACES_PER_PASS
+    probs = np.concatenate([detector.probability(detector.classify(crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
     results = []
     for i, result in enumerate(faces):
         copies = {name: float(p) for name, p in zip(PERTURBATIONS, probs[i * count:(i + 1) * count])}

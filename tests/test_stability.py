@@ -80,6 +80,18 @@ def test_all_faces_all_copies_in_one_forward_pass():
     assert detector.calls == [2 * len(PERTURBATIONS)]
 
 
+def test_a_crowd_is_scored_in_passes_of_bounded_size():
+    from detector.stability import FACES_PER_PASS
+
+    detector = PlantedDetector(gain=20.0)
+    image, face = planted_picture()
+    faces = [face_result(detector, image, face, i) for i in range(FACES_PER_PASS + 2)]
+    detector.calls.clear()
+    checks = check_faces(detector, image, faces, AbstainRules())
+    assert detector.calls == [FACES_PER_PASS * len(PERTURBATIONS), 2 * len(PERTURBATIONS)]
+    assert len({tuple(c.probabilities.values()) for c in checks}) == 1  # same face, same copies, same scores
+
+
 def test_tolerated_disagreement_is_a_measured_setting():
     probabilities = {name: 0.9 for name in PERTURBATIONS} | {"flip": 0.2}
     strict = judge(0.9, "fake", probabilities, 100, 500, 0.99, False, 0.5, AbstainRules(max_disagree=0))
