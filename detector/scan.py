@@ -52,10 +52,12 @@ TOO_SMALL_FACE = 64
 NO_LABEL = -1
 THUMBNAIL_SIDE = 96
 
-# Optional per-file summaries from detector/provenance.py and detector/stability.py: the columns
-# exist from the start so every Parquet part has one schema; they stay empty until those analyses
-# are wired into ScanWorker.
-OPTIONAL_COLUMNS = ("provenance_summary", "stability_summary")
+# Columns filled only when their analysis is on: provenance (detector/provenance.py, per file,
+# default on) and the stability check (detector/stability.py, per image face, --stability: it
+# classifies 11 altered copies of every face, about 12x the classifier's work). They always exist,
+# so every Parquet part has one schema.
+PROVENANCE_COLUMNS = ("provenance_state", "ai_declared", "provenance_summary")
+STABILITY_COLUMNS = ("final_verdict", "p_fake_low", "p_fake_high", "flips", "stability_summary")
 
 SCHEMA = pa.schema([
     ("file", pa.string()),
@@ -75,8 +77,13 @@ SCHEMA = pa.schema([
     ("label", pa.int8()),  # ground truth when scanning a labelled set (evaluation), else empty
     ("model", pa.string()),
     ("seconds", pa.float32()),  # wall time for the whole file on its worker
-    ("provenance_summary", pa.string()),
-    ("stability_summary", pa.string()),
+    ("provenance_state", pa.string()),  # C2PA credentials: valid+trusted, invalid, none, ...
+    ("ai_declared", pa.bool_()),  # the file itself says it was AI-generated (C2PA or IPTC)
+    ("provenance_summary", pa.string()),  # provenance's one-line headline
+    ("final_verdict", pa.string()),  # after the stability check (display.* code; may abstain)
+    ("p_fake_low", pa.float32()), ("p_fake_high", pa.float32()),  # P(fake) range over the altered copies
+    ("flips", pa.bool_()),
+    ("stability_summary", pa.string()),  # the stability check's line in words
     ("thumbnail", pa.binary()),  # optional JPEG of the face crop (--thumbnails)
 ])
 COLUMNS = SCHEMA.names
@@ -209,7 +216,7 @@ def kind_of(name: str) -> str | None:
 
 # ---- the per-file core, shared by every engine -----------------------------------------------
 
-def face_rows(detector, name: str, data: bytes, *, thumbnails: bool = False,
+def face_rows(detector, name: str, data: bytes, *, thumbnails: bool = False, stability: bool = False,
               sample_fps: float = 1.0, max_frames: int = 32) -> list[dict]:
     """Rows for one file's faces (or one 'no_face' row); raises DetectorError for a bad file.
 
@@ -223,9 +230,16 @@ def face_rows(detector, name: str, data: bytes, *, thumbnails: bool = False,
     if kind == "image":
         from detector.imageio import decode_image
 
-        result = detector.analyze(decode_image(data, Path(name).name))
+        image = decode_image(data, Path(name).name)
+        result = detector.analyze(image)
         rows = [_face_row(f.index + 1, f.face, f.p_fake, config.verdict(f.p_fake), f.crop if thumbnails else None)
                 for f in result.faces]
+        if stability and result.faces:
+            from detector.stability import check_faces
+
+            for row, check in zip(rows, check_faces(detector, image, result.faces)):
+                row.update(final_verdict=check.verdict, p_fake_low=check.low, p_fake_high=check.high,
+                           flips=bool(check.flipped), stability_summary=check.line())
     else:
         from detector.video import analyze_video
 
@@ -270,7 +284,7 @@ class ScanWorker:
 
     def __init__(self, checkpoint: str | None = None, device: str | None = None, threads: int | None = None,
                  skip: Iterable[str] = (), thumbnails: bool = False, sample_fps: float = 1.0, max_frames: int = 32,
-                 detector=None) -> None:
+                 provenance: bool = True, stability: bool = False, detector=None) -> None:
         if detector is None:
             if threads:
                 os.environ["DFX_THREADS"] = str(threads)  # read by Detector: one actor must not take every core
@@ -280,7 +294,8 @@ class ScanWorker:
         self.detector = detector
         self.model = f"{detector.config.name} {detector.config.version}"
         self.skip = frozenset(skip)
-        self.options = {"thumbnails": thumbnails, "sample_fps": sample_fps, "max_frames": max_frames}
+        self.options = {"thumbnails": thumbnails, "stability": stability, "sample_fps": sample_fps, "max_frames": max_frames}
+        self.provenance = provenance
         self.reader = SourceReader()
 
     def __call__(self, batch: dict) -> pa.Table:
@@ -311,12 +326,24 @@ class ScanWorker:
             rows = [{"status": "error", "error": str(exc), "kind": kind_of(name)}]
         except Exception as exc:  # noqa: BLE001 - one file's unexpected failure must not stop a scan of thousands
             rows = [{"status": "error", "error": f"unexpected {type(exc).__name__}: {str(exc)[:200]}", "kind": kind_of(name)}]
+        if self.provenance and kind_of(name):
+            summary = provenance_columns(data, name)
+            for row in rows:
+                row.update(summary)
         return [self._finish(row, name, digest, label, start) for row in rows]
 
     def _finish(self, row: dict, name: str, digest: str | None, label: int, start: float) -> dict:
         row.update(file=name, sha256=digest, model=self.model, seconds=time.perf_counter() - start,
                    label=None if label == NO_LABEL else label)
         return row
+
+
+def provenance_columns(data: bytes, name: str) -> dict:
+    """Provenance's summary for a file (read_provenance never raises for a bad file)."""
+    from detector.provenance import read_provenance
+
+    found = read_provenance(data, Path(name.rpartition(ZIP_SEPARATOR)[2] or name).name)
+    return {"provenance_state": found.credentials.state, "ai_declared": found.ai_declared, "provenance_summary": found.headline}
 
 
 def to_table(rows: list[dict]) -> pa.Table:
@@ -474,13 +501,15 @@ class ScanSummary:
 
 def scan(items: list[dict], out: str | Path, options: EngineOptions | None = None, *, checkpoint: str | None = None,
          device: str | None = None, thumbnails: bool = False, sample_fps: float = 1.0, max_frames: int = 32,
+         provenance: bool = True, stability: bool = False,
          progress: bool = True, write_csv: bool = False,
          on_progress: Callable[[int, int], None] | None = None) -> ScanSummary:
     """Scan `items` ({"file": ref, "label": 0/1/-1}) into the results folder `out`, resuming by hash."""
     options = options or EngineOptions()
     skip = done_hashes(out)
     worker_kwargs = {"checkpoint": str(checkpoint) if checkpoint else None, "device": device, "skip": sorted(skip),
-                     "thumbnails": thumbnails, "sample_fps": sample_fps, "max_frames": max_frames}
+                     "thumbnails": thumbnails, "sample_fps": sample_fps, "max_frames": max_frames,
+                     "provenance": provenance, "stability": stability}
     summary = ScanSummary(files=len(items))
     writer = ResultWriter(out)
     bar = _progress_bar(len(items)) if progress else None
@@ -542,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thumbnails", action="store_true", help="store a 96 px JPEG of every face crop")
     parser.add_argument("--fps", type=float, default=1.0, help="video: frames sampled per second")
     parser.add_argument("--max-frames", type=int, default=32, help="video: at most this many sampled frames")
+    parser.add_argument("--stability", action="store_true", help="stability check per image face (about 12x the classifier's work)")
+    parser.add_argument("--no-provenance", action="store_true", help="skip reading C2PA credentials and metadata")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     options = EngineOptions(engine=args.engine, actors=args.actors, address=args.address,
@@ -554,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {listing.ignored} file(s) that are not images or videos were ignored", file=sys.stderr)
         summary = scan([{"file": f} for f in listing.files], args.out, options, checkpoint=args.model,
                        thumbnails=args.thumbnails, sample_fps=args.fps, max_frames=args.max_frames,
+                       provenance=not args.no_provenance, stability=args.stability,
                        progress=not args.quiet, write_csv=args.csv)
     except DetectorError as exc:
         print(f"error: {exc}", file=sys.stderr)

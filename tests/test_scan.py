@@ -130,6 +130,10 @@ def test_local_engine_video_upload_and_bad_input(tmp_path, detector, capsys):
     assert [r["status"] for r in rows] == ["face"] and rows[0]["kind"] == "video"
     assert rows[0]["n_frames"] == 8 and rows[0]["frame_time"] is not None
     assert rows[0]["thumbnail"][:2] == b"\xff\xd8"  # a JPEG
+    checked = ScanWorker(detector=detector, stability=True).scan_data("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes())[0]
+    assert checked["p_fake_low"] <= checked["p_fake"] <= checked["p_fake_high"]
+    assert checked["final_verdict"] and checked["stability_summary"]
+    assert checked["provenance_state"] == "none" and checked["provenance_summary"]
     rows = worker.scan_data("tip.gif", b"GIF89a")
     assert rows[0]["status"] == "error" and "unsupported file type" in rows[0]["error"]
     assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), "--engine", "local"]) == 1
