@@ -555,6 +555,82 @@ def _progress_bar(total: int):
     return tqdm(total=total, unit="file", file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
 
 
+# ---- in the app ------------------------------------------------------------------------------
+
+BATCH_FOLDERS_ENV = "DFX_BATCH_FOLDERS"
+MAX_APP_FILES = 500  # a bigger pile belongs on the command line (Ray, resumable, no browser tab to keep open)
+
+
+def batch_folders() -> list[Path]:
+    """Server-side folders the app may scan: the allow-list in $DFX_BATCH_FOLDERS (os.pathsep-separated).
+
+    A browser only ever picks one of these by position; it never sends a path."""
+    raw = os.environ.get(BATCH_FOLDERS_ENV, "")
+    return [Path(p).resolve() for p in raw.split(os.pathsep) if p.strip() and Path(p).is_dir()]
+
+
+@dataclass
+class BatchResult:
+    """A scan's rows (the Parquet schema) with the views a page shows and the downloads it offers."""
+
+    rows: object  # pandas DataFrame
+    uploads: dict[str, bytes] = field(default_factory=dict)  # name -> bytes, for opening one file again
+
+    def file_bytes(self, name: str) -> bytes:
+        """A scanned file's bytes, to open its full analysis: the upload, or the file read again."""
+        if name in self.uploads:
+            return self.uploads[name]
+        if name not in set(self.rows["file"]):
+            raise DetectorError(f"{name} was not part of this scan")
+        return SourceReader().read(name)
+
+    def faces(self):
+        """Face rows, most suspicious first."""
+        faces = self.rows[self.rows["status"] == "face"]
+        return faces.sort_values(["p_fake", "file", "face"], ascending=[False, True, True]).reset_index(drop=True)
+
+    def failures(self):
+        return self.rows.loc[self.rows["status"] == "error", ["file", "error"]].reset_index(drop=True)
+
+    def no_face(self) -> list[str]:
+        return self.rows.loc[self.rows["status"] == "no_face", "file"].tolist()
+
+    def parquet_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(self.rows, schema=SCHEMA, preserve_index=False), buffer)
+        return buffer.getvalue()
+
+    def csv_text(self) -> str:
+        return self.rows.drop(columns=["thumbnail"]).to_csv(index=False)
+
+
+def scan_in_app(detector, uploads: list[tuple[str, bytes]] | None = None, folder: Path | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Scan uploads (kept in memory) or an allowed server folder with the app's loaded detector.
+
+    The same ScanWorker as a Ray actor, run in the app's process: a web server should not start a
+    Ray cluster per request, and the model is already loaded here. Thumbnails are kept for the table."""
+    worker = ScanWorker(detector=detector, thumbnails=True)
+    if folder is not None:
+        if Path(folder).resolve() not in batch_folders():
+            raise DetectorError(f"{folder} is not a folder this app is allowed to scan")
+        files = list_sources([folder]).files
+        jobs = [(ref, None) for ref in files]
+    else:
+        jobs = list(uploads or [])
+    if not jobs:
+        raise DetectorError("nothing to scan: no image or video files")
+    if len(jobs) > MAX_APP_FILES:
+        raise DetectorError(f"{len(jobs)} files; the app scans at most {MAX_APP_FILES} at a time "
+                            "(use `python -m detector.scan` for bigger piles)")
+    rows: list[dict] = []
+    for done, (name, data) in enumerate(jobs, start=1):
+        rows += worker.scan_file(name) if data is None else worker.scan_data(name, data)
+        if on_progress:
+            on_progress(done, len(jobs))
+    return BatchResult(to_table(rows).to_pandas(types_mapper=_NULLABLE.get), dict(uploads or []))
+
+
 # ---- command line ----------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
