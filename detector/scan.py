@@ -67,6 +67,7 @@ SCHEMA = pa.schema([
     ("face", pa.int32()),  # 1-based face number (a video: its track number)
     ("x1", pa.float32()), ("y1", pa.float32()), ("x2", pa.float32()), ("y2", pa.float32()),
     ("p_fake", pa.float32()),
+    ("logit", pa.float32()),  # an image face's raw logit (before temperature scaling), for calibration plots
     ("verdict", pa.string()),
     ("face_prob", pa.float32()),  # MTCNN's detector confidence (0 for a fallback face)
     ("fallback", pa.bool_()),  # no face detected: the whole picture was classified
@@ -232,8 +233,8 @@ def face_rows(detector, name: str, data: bytes, *, thumbnails: bool = False, sta
 
         image = decode_image(data, Path(name).name)
         result = detector.analyze(image)
-        rows = [_face_row(f.index + 1, f.face, f.p_fake, config.verdict(f.p_fake), f.crop if thumbnails else None)
-                for f in result.faces]
+        rows = [{**_face_row(f.index + 1, f.face, f.p_fake, config.verdict(f.p_fake), f.crop if thumbnails else None),
+                 "logit": float(f.logit)} for f in result.faces]
         if stability and result.faces:
             from detector.stability import check_faces
 

@@ -138,3 +138,17 @@ def test_local_engine_video_upload_and_bad_input(tmp_path, detector, capsys):
     assert rows[0]["status"] == "error" and "unsupported file type" in rows[0]["error"]
     assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), "--engine", "local"]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_evaluation_on_ray_equals_the_local_loop(tmp_path, ray_session, detector, tiny_checkpoint, astronaut):
+    from detector.evaluation import evaluate
+    from tests.conftest import face_folder
+
+    items, _ = evaluate.select_items(face_folder(tmp_path / "set", astronaut, n=2))
+    local = evaluate.score_images(detector, items)
+    on_ray = evaluate.scan_records(items, EngineOptions(actors=2, batch_size=1), tiny_checkpoint)
+    assert [r["path"] for r in on_ray] == [r["path"] for r in local]
+    for a, b in zip(local, on_ray):
+        assert (a["label"], a["n_faces"], a["fallback"], a["error"]) == (b["label"], b["n_faces"], b["fallback"], b["error"])
+        assert b["score"] == pytest.approx(a["score"], abs=1e-6)
+        assert b["score_uncalibrated"] == pytest.approx(a["score_uncalibrated"], abs=1e-6)
