@@ -1,6 +1,7 @@
 """Batch scan throughput and memory: the plain one-process loop vs Ray Data with 1 and 2 actors.
 
     python -m benchmarks.bench_scan [--n 1000] [--modes loop,ray1,ray2]
+    python -m benchmarks.bench_scan --n 10000 --splits train,val,test --modes ray2 --name scan_10k   # memory
 
 Images: `n` test images drawn with a fixed seed from every set in ../shared/data (skips without
 it). Each mode runs in its own Python process (so one mode's memory never shows up in another's),
@@ -21,17 +22,19 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from benchmarks.common import RESULTS, ROOT, report
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("DFX_SHARED_DATA") or ROOT.parent / "shared" / "data")  # a worktree passes /work/shared/data
 MODES = {"loop": ("local", 1), "ray1": ("ray", 1), "ray2": ("ray", 2)}
 
 
-def pick_images(n: int, seed: int = 0) -> list[str]:
+def pick_images(n: int, splits: str = "test", seed: int = 0) -> list[str]:
     import numpy as np
 
-    files = sorted(str(p) for p in SHARED.glob("*/test/*/*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = sorted(str(p) for split in splits.split(",") for p in SHARED.glob(f"*/{split}/*/*")
+                   if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if len(files) < n:
         raise SystemExit(f"only {len(files)} test images under {SHARED}")
     rng = np.random.default_rng(seed)
@@ -123,18 +126,19 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--modes", default="loop,ray1,ray2")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one mode in this process
     parser.add_argument("--name", default="scan", help="results/<name>.json")
+    parser.add_argument("--splits", default="test", help="which splits to draw from (the 10,000-image memory run needs train,val,test)")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is not here", file=sys.stderr)
         return None
-    images = pick_images(args.n)
+    images = pick_images(args.n, args.splits)
     if args.one:
         print("RESULT " + json.dumps(one_mode(args.one, images)))
         return None
     results = {}
     for mode in args.modes.split(","):
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2"}
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_scan", "--n", str(args.n), "--one", mode],
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_scan", "--n", str(args.n), "--splits", args.splits, "--one", mode],
                               cwd=ROOT, env=env, capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         if r["worker_rss_mb"]:
             rows.append((f"{mode} actor RSS max (MB)", f"{r['worker_rss_mb']['max']:.0f}", str(r["worker_rss_mb"])))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    return report(args.name, rows, {"n": args.n, "results": results})
+    return report(args.name, rows, {"n": args.n, "splits": args.splits, "results": results})
 
 
 if __name__ == "__main__":
