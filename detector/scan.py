@@ -413,7 +413,7 @@ def start_ray(options: EngineOptions) -> bool:
         # A small footprint for a laptop: no dashboard, a modest object store, the local cores only.
         ray.init(num_cpus=os.cpu_count() or 1, num_gpus=_local_gpus(), include_dashboard=False,
                  object_store_memory=options.object_store_mb * 2**20, log_to_driver=False, logging_level=logging.WARNING,
-                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2"}})
+                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2", "OMP_WAIT_POLICY": "PASSIVE"}})
     return True
 
 
