@@ -40,8 +40,9 @@ def offer_report(slot, report, name: str, maps_pending: bool) -> None:
                    "accuracy and the caveats. Built on this machine; nothing is sent anywhere.")
         r1, r2 = st.columns(2)
         suffix = "-verdicts" if maps_pending else ""
-        r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html", key=f"html{suffix}")
-        r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf", key=f"pdf{suffix}")
+        # Built when clicked, not on every rerun (about 1-3 s each on a laptop CPU).
+        r1.download_button("Report (HTML)", lambda: to_html(report), file_name=f"{name}.report.html", mime="text/html", key=f"html{suffix}")
+        r2.download_button("Report (PDF)", lambda: to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf", key=f"pdf{suffix}")
 
 
 st.title("Analyze an image")
@@ -50,20 +51,24 @@ config = detector.config
 
 with st.sidebar:
     st.subheader("Explanations")
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05)
-    explain_other = st.toggle("Explain the other class", help="By default each map explains the class the model predicted.")
-    cam_method = st.selectbox("Grad-CAM method", FAST_CAM_METHODS)
+    st.caption("The defaults suit most pictures; change these only to compare methods.")
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, help="How strongly the colours cover the face: 0 shows only the face.")
+    explain_other = st.toggle("Explain the other class", help="By default each map shows what made the model give its answer. Switch on to see what spoke for the other answer.")
+    cam_method = st.selectbox("Grad-CAM method", FAST_CAM_METHODS, help="Variants of the same idea (where the model looked); they differ in detail, rarely in the overall picture.")
     layers = list(layer_choices(detector.model))
-    cam_layer = st.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, help="Early layers see edges and texture; the last ones see face parts.")
-    lime_samples = st.slider("LIME samples", 16, 1000, LIME_DEFAULTS["samples"], 8)
-    lime_segments = st.slider("LIME / SHAP superpixels", 10, 150, LIME_DEFAULTS["segments"], 5)
+    cam_layer = st.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, help="Which stage of the model to look into: early stages see edges and texture, the last one (default) whole regions of the face.")
+    lime_samples = st.slider("LIME samples", 16, 1000, LIME_DEFAULTS["samples"], 8,
+                             help="How many altered copies of the face LIME scores. More is steadier but slower (about 1 s per 50).")
+    lime_segments = st.slider("LIME / SHAP patches", 10, 150, LIME_DEFAULTS["segments"], 5,
+                              help="Into how many patches the face is cut (the outlined areas on the map). More patches: finer maps, noisier answers.")
     lime_hide = st.selectbox("LIME hides a region with", HIDE_MODES, format_func=HIDE_LABELS.get,
-                             help="A blurred face keeps the sample looking like a face; lime's default fills each region with its mean colour.")
+                             help="A blurred patch still looks like part of a face, so the model is not thrown off by an obviously fake hole; lime's own default paints it one flat colour.")
     lime_design = st.selectbox("LIME picks which regions to hide by", DESIGNS, format_func=DESIGN_LABELS.get,
-                               help="An orthogonal design hides every region in half the samples and every pair in a quarter, "
-                                    "so fewer samples separate the regions' effects than with coin flips.")
-    saliency_method = st.selectbox("Saliency method", SALIENCY_METHODS, index=1)
-    shap_samples = st.slider("SHAP samples", 4, 64, 16, 4)
+                               help="The default hides every patch in exactly half of the copies, in a balanced pattern, which gives a steadier map "
+                                    "from fewer copies than hiding patches at random.")
+    saliency_method = st.selectbox("Saliency method", SALIENCY_METHODS, index=1,
+                                   help="SmoothGrad (default) averages over slightly noisy copies, so single-pixel speckle fades.")
+    shap_samples = st.slider("SHAP samples", 4, 64, 16, 4, help="How many steps SHAP takes from a blank face to this one. More is steadier but slower.")
 
 # ---- input: upload or one-click sample -------------------------------------------------------
 # No `type=` filter: Streamlit would raise on a wrong extension from deep inside session state;
@@ -77,13 +82,10 @@ for column, path in zip(columns, samples):
         st.session_state["sample"] = path.name
 if uploaded is not None:
     st.session_state.pop("sample", None)
-    st.session_state.pop("opened_image", None)
     name, data = uploaded.name, uploaded.getvalue()
 elif "sample" in st.session_state:
     name = st.session_state["sample"]
     data = (samples_dir() / name).read_bytes()
-elif "opened_image" in st.session_state:  # a file opened from the Batch page's table
-    name, data = st.session_state["opened_image"]
 else:
     st.info("Upload a photo (jpg, png, webp, bmp) or pick a sample to begin.")
     st.stop()
@@ -158,11 +160,14 @@ rows = [
 ]
 table = pd.DataFrame(rows)
 if rows:
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "verdict": st.column_config.TextColumn(width="medium"),
-        "range under changes": st.column_config.TextColumn(help="P(fake) across re-compressed, resized, re-framed and mirrored copies"),
-        "face detector sure": st.column_config.TextColumn(help="How sure the face finder is that this box is a face"),
-    })
+    # The short table wraps its text, so it fits a 390 px phone; every column is in the expander below.
+    st.table(table[["face #", "verdict", "P(fake)", "range under changes"]].set_index("face #"))
+    with st.expander("All columns (face size, face detector, whole picture used)"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "verdict": st.column_config.TextColumn(width="medium"),
+            "range under changes": st.column_config.TextColumn(help="P(fake) across re-compressed, resized, re-framed and mirrored copies"),
+            "face detector sure": st.column_config.TextColumn(help="How sure the face finder is that this box is a face"),
+        })
     with st.expander("How stable is each verdict? P(fake) of every changed copy", expanded=len(rows) <= 3):
         st.plotly_chart(stability_strip(result.faces, checks, config), width="stretch")
         st.caption("Each dot is the face re-scored after one change (JPEG 90/70/50, rescaled 0.5x/0.75x/1.5x, crop shifted "
@@ -225,11 +230,14 @@ for face in [f for f in order if f.index + 1 in chosen]:
         panel.image(overlay, caption=explanation.method, width="stretch")
         panel.image(colorbar(explanation), width="stretch")
         low, high = colorbar_labels(explanation)
-        panel.caption(f"**{explanation.method}** (colours: {low} … {high}). {explanation.how_to_read}")
+        panel.caption(f"**{explanation.method}** · {low} … {high}")
         panel.download_button(
             "PNG", png_bytes(overlay), file_name=f"face{face.index + 1}_{family.lower().replace(' ', '_')}.png",
             mime="image/png", key=f"dl-{face.index}-{family}",
         )
+    with st.expander("How to read these maps"):  # one block instead of a paragraph under every map: less scrolling on a phone
+        for explanation in explanations.values():
+            st.caption(f"**{explanation.method}**: {explanation.how_to_read}")
 
 if report_maps:
     full_report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces, verdicts), checks)

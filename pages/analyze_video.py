@@ -33,15 +33,11 @@ st.caption(
     "never written to disk. Frames are sampled evenly; faces are linked into one track per person."
 )
 uploaded = st.file_uploader("Upload a video (mp4, mov, avi, mkv, webm)", key="video")
-if uploaded is not None:
-    st.session_state.pop("opened_video", None)
-    name, data = uploaded.name, uploaded.getvalue()
-elif "opened_video" in st.session_state:  # a file opened from the Batch page's table
-    name, data = st.session_state["opened_video"]
-else:
+if uploaded is None:
     st.info("Upload a video to begin.")
     st.stop()
 
+name, data = uploaded.name, uploaded.getvalue()
 suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 key = (hashlib.sha256(data).hexdigest(), str(detector.checkpoint), sample_fps, max_frames)
 if st.session_state.get("video_key") != key:
@@ -143,5 +139,5 @@ report = video_report(name, data, result, config, report_maps, rules)
 report.legend = legend_entries(shown_explanations)
 report.provenance = provenance
 r1, r2 = st.columns(2)
-r1.download_button("Report (HTML)", to_html(report), file_name=f"{name}.report.html", mime="text/html")
-r2.download_button("Report (PDF)", to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")
+r1.download_button("Report (HTML)", lambda: to_html(report), file_name=f"{name}.report.html", mime="text/html")
+r2.download_button("Report (PDF)", lambda: to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")

@@ -34,6 +34,7 @@ def test_upload_shows_faces_verdict_and_four_maps():
     assert list(table["face #"]) == [1] and table["verdict"][0] in (
         "likely manipulated", "no sign of manipulation found", "can't tell", "too small to judge")
     assert "range under changes" in table.columns
+    assert list(at.table[0].value.columns) == ["verdict", "P(fake)", "range under changes"]  # fits a phone
     assert not at.metric  # no metric widget: its delta arrow would style a probability as a gain or loss
     markdown = " ".join(m.value for m in at.markdown)
     assert "Most suspicious face: #1" in markdown and "P(fake)" in markdown
