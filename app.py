@@ -12,6 +12,7 @@ pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/analyze_image.py", title="Analyze image", icon=":material/image_search:", url_path="analyze_image"),
     st.Page("pages/analyze_video.py", title="Analyze video", icon=":material/movie:", url_path="analyze_video"),
+    st.Page("pages/batch.py", title="Batch scan", icon=":material/photo_library:", url_path="batch"),
     st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
     st.Page("pages/instructor.py", title="Instructor mode", icon=":material/school:", url_path="instructor"),
     st.Page("pages/about_model.py", title="About the model", icon=":material/description:", url_path="about"),

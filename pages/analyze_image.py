@@ -82,10 +82,13 @@ for column, path in zip(columns, samples):
         st.session_state["sample"] = path.name
 if uploaded is not None:
     st.session_state.pop("sample", None)
+    st.session_state.pop("opened_image", None)
     name, data = uploaded.name, uploaded.getvalue()
 elif "sample" in st.session_state:
     name = st.session_state["sample"]
     data = (samples_dir() / name).read_bytes()
+elif "opened_image" in st.session_state:  # a file opened from the Batch page's table
+    name, data = st.session_state["opened_image"]
 else:
     st.info("Upload a photo (jpg, png, webp, bmp) or pick a sample to begin.")
     st.stop()

@@ -33,11 +33,15 @@ st.caption(
     "never written to disk. Frames are sampled evenly; faces are linked into one track per person."
 )
 uploaded = st.file_uploader("Upload a video (mp4, mov, avi, mkv, webm)", key="video")
-if uploaded is None:
+if uploaded is not None:
+    st.session_state.pop("opened_video", None)
+    name, data = uploaded.name, uploaded.getvalue()
+elif "opened_video" in st.session_state:  # a file opened from the Batch page's table
+    name, data = st.session_state["opened_video"]
+else:
     st.info("Upload a video to begin.")
     st.stop()
 
-name, data = uploaded.name, uploaded.getvalue()
 suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 key = (hashlib.sha256(data).hexdigest(), str(detector.checkpoint), sample_fps, max_frames)
 if st.session_state.get("video_key") != key:

@@ -1,12 +1,14 @@
 """Evaluate a checkpoint on a labelled folder with the app's own face pipeline, and store the run.
 
-    python -m detector.evaluation.evaluate PATH [--split test] [--reals DIR] [--model DIR] [--limit N] [--json]
+    python -m detector.evaluation.evaluate PATH [--split test] [--reals DIR] [--model DIR] [--limit N] [--json] [--engine ray]
 
 PATH is a folder with `real/` and `fake/`, or a dataset root with `<split>/real|fake`. A set
 with fakes only (sd21_faces) needs `--reals DIR` (a folder of real images, or a dataset root
 whose same split is used): the run's data name says which reals were used. An image's score is
 its most suspicious face; pictures where no face was found are kept in the run (score empty)
-and counted, never silently dropped. Metrics come from scikit-learn.
+and counted, never silently dropped. Metrics come from scikit-learn. Images are scored by the batch
+scan's worker (detector.scan.ScanWorker): in this process by default, or on Ray Data with
+`--engine ray` (the same actor pool as `python -m detector.scan`), so there is one batch engine.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sklearn.metrics import (
 from detector.config import PROJECT_ROOT
 from detector.errors import DetectorError
 from detector.evaluation.runs import Run, RunStore
-from detector.imageio import list_images, load_image
+from detector.imageio import list_images
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -112,30 +114,51 @@ def select_items(path: Path, split: str | None = None, reals: Path | None = None
 
 
 def score_images(detector, items: list[tuple[Path, int]], progress: Callable[[int, int], None] | None = None) -> list[dict]:
-    """Run the app's pipeline on every image; one record per image (errors recorded, not raised)."""
+    """Run the batch scan's worker (the app's pipeline) on every image in this process; one record
+    per image (errors recorded, not raised). `scan_records` is the same on Ray."""
+    from detector.scan import ScanWorker
+
+    worker = ScanWorker(detector=detector, provenance=False)
     records = []
     for done, (path, label) in enumerate(items, start=1):
-        record = {"path": str(path), "label": int(label), "score": None, "n_faces": 0, "fallback": False, "seconds": 0.0, "error": None}
-        try:
-            image = load_image(path)
-            result = detector.analyze(image)
-            logits = [f.logit for f in result.faces]
-            record.update(
-                score=result.p_fake,
-                # The same face's score before temperature scaling, for before/after reliability diagrams.
-                score_uncalibrated=float(1 / (1 + np.exp(-max(logits)))) if logits else None,
-                n_faces=len(result.faces),
-                fallback=any(f.face.fallback for f in result.faces),
-                seconds=round(result.seconds, 4),
-            )
-            if not result.faces:
-                record["error"] = "no face found"
-        except DetectorError as exc:
-            record["error"] = str(exc)
-        records.append(record)
+        records.append(image_record(worker.scan_file(str(path), int(label)), str(path), int(label)))
         if progress:
             progress(done, len(items))
     return records
+
+
+def scan_records(items: list[tuple[Path, int]], options, checkpoint: Path | None = None, progress: bool = False) -> list[dict]:
+    """score_images on the batch engine (detector.scan on Ray Data), in the order of `items`."""
+    import tempfile
+
+    from detector.scan import read_results, scan
+
+    with tempfile.TemporaryDirectory(prefix="dfx-eval-") as out:
+        scan([{"file": str(p), "label": int(label)} for p, label in items], out, options, checkpoint=checkpoint,
+             provenance=False, progress=progress)
+        frame = read_results(out, ["file", "status", "p_fake", "logit", "fallback", "error", "seconds"])
+    frame = frame.astype(object).where(frame.notna(), None)
+    by_file = {name: group.to_dict("records") for name, group in frame.groupby("file", sort=False)}
+    return [image_record(by_file.get(str(p), [{"status": "error", "error": "not scanned"}]), str(p), int(label))
+            for p, label in items]
+
+
+def image_record(rows: list[dict], path: str, label: int) -> dict:
+    """An evaluation record from one file's scan rows: the image's score is its most suspicious face."""
+    record = {"path": path, "label": label, "score": None, "n_faces": 0, "fallback": False,
+              "seconds": round(float(rows[0].get("seconds") or 0.0), 4), "error": None}
+    faces = [r for r in rows if r["status"] == "face"]
+    if faces:
+        record.update(
+            score=float(max(r["p_fake"] for r in faces)),
+            # The same face's score before temperature scaling, for before/after reliability diagrams.
+            score_uncalibrated=float(1 / (1 + np.exp(-max(r["logit"] for r in faces)))),
+            n_faces=len(faces),
+            fallback=any(bool(r["fallback"]) for r in faces),
+        )
+    else:
+        record["error"] = "no face found" if rows[0]["status"] == "no_face" else rows[0].get("error")
+    return record
 
 
 def build_run(detector, data_name: str, records: list[dict], info: dict | None = None) -> Run:
@@ -235,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="runs database (default: env DFX_RUNS_DB or runs/runs.sqlite)")
     parser.add_argument("--export", type=Path, help="also write the run as JSON here")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON on the last line")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: the scan worker in this process (default); ray: detector.scan's Ray Data actor pool")
+    parser.add_argument("--actors", type=int, help="--engine ray: actors, each with one Detector")
+    parser.add_argument("--address", help="--engine ray: an existing cluster ('auto' or ray://host:port)")
     args = parser.parse_args(argv)
     try:
         items, name = select_items(args.path, args.split, args.reals, args.limit)
@@ -243,14 +270,20 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = Detector(args.model)
         start = time.time()
-        bar = None
-        if not args.json:
-            from tqdm import tqdm
+        if args.engine == "ray":
+            from detector.scan import EngineOptions
 
-            bar = tqdm(total=len(items), unit="img", file=sys.stderr)
-        records = score_images(detector, items, (lambda d, t: bar.update(1)) if bar else None)
-        if bar:
-            bar.close()
+            options = EngineOptions(engine="ray", actors=args.actors, address=args.address)
+            records = scan_records(items, options, args.model, progress=not args.json)
+        else:
+            bar = None
+            if not args.json:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(items), unit="img", file=sys.stderr)
+            records = score_images(detector, items, (lambda d, t: bar.update(1)) if bar else None)
+            if bar:
+                bar.close()
         run = build_run(detector, name, records, {"split": args.split, "limit": args.limit, "wall_s": round(time.time() - start, 1)})
         store = RunStore(args.db)
         store.add(run)

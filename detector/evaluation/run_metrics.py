@@ -278,3 +278,41 @@ def mistakes(run: Run, threshold: float, kind: str, k: int = 8) -> list[dict]:
 
 def scores_frame(run: Run) -> pd.DataFrame:
     return pd.DataFrame(run.scores)
+
+
+CONDITION_ORDER = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
+
+
+def condition_frame(runs: list[Run]) -> pd.DataFrame:
+    """Robustness suite runs (info.condition): rows 'set · model version', columns conditions, cell = ROC AUC."""
+    cells = {}
+    for run in sorted(runs, key=lambda r: r.created):
+        condition, set_name = run.info.get("condition"), run.info.get("set")
+        labels, scores = scored(run)
+        if condition and set_name and len(np.unique(labels)) == 2:
+            cells[(f"{set_name} · {run.model_version}", condition)] = roc_auc_score(labels, scores)
+    if not cells:
+        return pd.DataFrame()
+    frame = pd.Series(cells).unstack()
+    return frame[[c for c in CONDITION_ORDER if c in frame.columns]].sort_index()
+
+
+def false_alarm_frame(runs: list[Run]) -> pd.DataFrame:
+    """Reals-only robustness runs (e.g. composed real group scenes): share of real faces called fake."""
+    rows = []
+    for run in sorted(runs, key=lambda r: r.created):
+        labels, scores = scored(run)
+        if run.info.get("condition") and len(labels) and not labels.any():
+            rows.append({"set": run.info.get("set"), "condition": run.info["condition"], "model": run.model_version,
+                         "real faces scored": len(labels), "not found": run.metrics.get("n_unscored", 0),
+                         "called fake": float((scores >= run.threshold).mean())})
+    return pd.DataFrame(rows)
+
+
+def condition_figure(frame: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=frame.values, x=list(frame.columns), y=list(frame.index), zmin=0.5, zmax=1.0,
+                               colorscale="RdYlGn", text=[[f"{v:.3f}" if v == v else "" for v in row] for row in frame.values],
+                               texttemplate="%{text}", colorbar=dict(title="AUC")))
+    fig.update_layout(title="Robustness: ROC AUC per data set and model (rows) under each reframing (columns)",
+                      height=160 + 28 * len(frame.index), yaxis=dict(autorange="reversed"))
+    return fig

@@ -1,0 +1,211 @@
+"""Robustness suite: every shared test set under the reframings a journalist's upload goes through.
+
+    python -m benchmarks.robustness [--model DIR] [--data ../shared/data] [--sets dfdc ...]
+        [--conditions plain jpeg60 ...] [--limit 150] [--export-dir assets/runs/robustness]
+
+Conditions (each picture generated deterministically from its file name by project code):
+
+    plain    the test picture as it is
+    jpeg60   re-compressed at JPEG quality 60
+    half     downscaled to half size (area filter)
+    up175    upscaled 1.75x (bicubic)
+    canvas   pasted at 25-50 % of the width of a 1280x720 flat / gradient / noise / photo background
+    post     inside a social-media-post mock-up inside a phone screenshot
+    group    3-6 pictures of the set (both classes mixed) scattered on a 1600x900 background, faces
+             of at least 80 px; every placed face is scored on its own (a record per face)
+
+Every condition goes through the app's own path (`Detector.analyze`: MTCNN on the whole picture,
+the crop policy, the classifier), is stored as an evaluation run (data "<set>/test @ <condition>",
+info.condition) and shows on the metrics page as a model x condition matrix. One-class sets are
+paired with the 200 real test portraits of `real_faces_300w_portraits`; `real_groups` is the group
+condition made only of real faces from every set (the "real group photo" false-alarm check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from detector.errors import DetectorError
+from detector.imageio import list_images, load_image
+from detector.training.compose import background, screenshot
+from detector.training.sources import pick
+
+CONDITIONS = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
+TWO_CLASS = ("dfdc", "stylegan1_ffhq", "stylegan2_unsplash", "inswapper_faceswap")
+ONE_CLASS = ("sd21_faces", "sfhq_t2i_tiles", "t2i_people_scenes")
+REALS = "real_faces_300w_portraits"
+GROUP_MIN_FACE = 80
+
+
+def seed_of(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "little")
+
+
+def test_items(data: Path, name: str, limit: int) -> list[tuple[Path, int]]:
+    """The test split of a set (at most `limit` per class, seeded); one-class sets get the shared reals."""
+    items = list_images(data / name / "test")
+    if name in ONE_CLASS:
+        items = [it for it in items if it[1] == 1] + [it for it in list_images(data / REALS / "test") if it[1] == 0]
+    if name == "real_groups":
+        items = [it for s in (*TWO_CLASS, REALS) for it in list_images(data / s / "test") if it[1] == 0]
+    out = []
+    for label in (0, 1):
+        out += pick([it for it in items if it[1] == label], limit, seed=0)
+    return out
+
+
+def reframe(image: Image.Image, condition: str, key: str) -> Image.Image:
+    """One test picture under a single-picture condition (deterministic per file and condition)."""
+    rng = np.random.default_rng(seed_of(key, condition))
+    if condition == "plain":
+        return image
+    if condition == "jpeg60":
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=60)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    if condition == "half":
+        return image.resize((max(1, image.width // 2), max(1, image.height // 2)), Image.BOX)
+    if condition == "up175":
+        return image.resize((round(image.width * 1.75), round(image.height * 1.75)), Image.BICUBIC)
+    array = np.asarray(image)
+    if condition == "canvas":
+        width = int(1280 * rng.uniform(0.25, 0.5))
+        height = max(1, round(array.shape[0] * width / array.shape[1]))
+        if height > 700:
+            width, height = max(1, round(width * 700 / height)), 700
+        picture = cv2.resize(array, (width, height), interpolation=cv2.INTER_AREA if width < array.shape[1] else cv2.INTER_CUBIC)
+        canvas = background(720, 1280, rng, [array])
+        x, y = int(rng.integers(0, 1280 - width + 1)), int(rng.integers(0, 720 - height + 1))
+        canvas[y : y + height, x : x + width] = picture
+        return Image.fromarray(canvas)
+    if condition == "post":
+        screen, _ = screenshot(array, rng)
+        return Image.fromarray(screen)
+    raise ValueError(f"unknown condition {condition}")
+
+
+def group_scenes(items: list[tuple[Path, int]], seed: str) -> list[tuple[Image.Image, list[tuple[tuple[int, int, int, int], int, str]]]]:
+    """Scenes of 3-6 pictures each; returns (scene, [(rect, label, path)]) with non-overlapping rects."""
+    rng = np.random.default_rng(seed_of(seed, "group"))
+    order = rng.permutation(len(items))
+    scenes, start = [], 0
+    while start < len(order):
+        count = int(rng.integers(3, 7))
+        chosen = [items[i] for i in order[start : start + count]]
+        start += count
+        canvas = background(900, 1600, rng, [])
+        placed: list[tuple[tuple[int, int, int, int], int, str]] = []
+        for path, label in chosen:
+            picture = np.asarray(load_image(path))
+            # Pictures 150-300 px wide: their faces stay >= GROUP_MIN_FACE px (portrait sets' faces fill ~half).
+            width = int(rng.uniform(170, 300))
+            height = max(1, round(picture.shape[0] * width / picture.shape[1]))
+            for _ in range(30):
+                x, y = int(rng.integers(0, 1600 - width)), int(rng.integers(0, max(1, 900 - height)))
+                rect = (x, y, x + width, y + height)
+                if all(rect[2] <= r[0] or rect[0] >= r[2] or rect[3] <= r[1] or rect[1] >= r[3] for r, _, _ in placed):
+                    canvas[y : y + height, x : x + width] = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)[: 900 - y]
+                    placed.append((rect, label, str(path)))
+                    break
+        scenes.append((Image.fromarray(canvas), placed))
+    return scenes
+
+
+def score_pictures(detector, items, condition: str, data: Path) -> list[dict]:
+    records = []
+    for path, label in items:
+        record = {"path": str(Path(path).relative_to(data)), "label": int(label), "score": None, "n_faces": 0, "fallback": False, "seconds": 0.0, "error": None}
+        try:
+            result = detector.analyze(reframe(load_image(path), condition, record["path"]))
+            record.update(score=result.p_fake, n_faces=len(result.faces), fallback=any(f.face.fallback for f in result.faces), seconds=round(result.seconds, 4))
+            if result.p_fake is not None:
+                record["score_uncalibrated"] = float(1 / (1 + np.exp(-max(f.logit for f in result.faces))))
+            else:
+                record["error"] = "no face found"
+        except DetectorError as exc:
+            record["error"] = str(exc)
+        records.append(record)
+    return records
+
+
+def score_groups(detector, items, set_name: str, data: Path) -> list[dict]:
+    """A record per placed face: the largest detected face whose centre lies inside its picture."""
+    records = []
+    for scene_index, (scene, placed) in enumerate(group_scenes(items, set_name)):
+        result = detector.analyze(scene)
+        for rect, label, path in placed:
+            record = {"path": f"scene{scene_index}:{Path(path).relative_to(data)}", "label": label, "score": None,
+                      "n_faces": 0, "fallback": False, "seconds": round(result.seconds / max(1, len(placed)), 4), "error": None}
+            inside = [f for f in result.faces if rect[0] <= (f.face.box[0] + f.face.box[2]) / 2 <= rect[2] and rect[1] <= (f.face.box[1] + f.face.box[3]) / 2 <= rect[3]]
+            if inside:
+                face = max(inside, key=lambda f: f.face.box[2] - f.face.box[0])
+                record.update(score=face.p_fake, n_faces=len(inside), face_px=round(face.face.box[2] - face.face.box[0], 1),
+                              score_uncalibrated=float(1 / (1 + np.exp(-face.logit))))
+            else:
+                record["error"] = "no face found"
+            records.append(record)
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    parser.add_argument("--sets", nargs="*", default=[*TWO_CLASS, *ONE_CLASS, "real_groups"])
+    parser.add_argument("--conditions", nargs="*", default=list(CONDITIONS))
+    parser.add_argument("--limit", type=int, default=150, help="at most N pictures per class and set (seeded)")
+    parser.add_argument("--db", type=Path, help="runs database (default: env DFX_RUNS_DB or runs/runs.sqlite)")
+    parser.add_argument("--export-dir", type=Path, help="also write each run as JSON here")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
+        return 2
+    unknown = set(args.conditions) - set(CONDITIONS)
+    if unknown:
+        print(f"error: unknown condition(s) {sorted(unknown)}; choose from {CONDITIONS}", file=sys.stderr)
+        return 2
+    from detector.evaluation.evaluate import build_run
+    from detector.evaluation.runs import RunStore
+    from detector.inference import Detector
+
+    detector = Detector(args.model)
+    store = RunStore(args.db)
+    summary = {}
+    for set_name in args.sets:
+        items = test_items(args.data, set_name, args.limit)
+        conditions = ["group"] if set_name == "real_groups" else args.conditions
+        for condition in conditions:
+            if condition not in args.conditions:
+                continue
+            start = time.time()
+            if condition == "group":
+                records = score_groups(detector, items, set_name, args.data)
+            else:
+                records = score_pictures(detector, items, condition, args.data)
+            run = build_run(detector, f"{set_name}/test @ {condition}", records,
+                            {"condition": condition, "set": set_name, "limit": args.limit, "wall_s": round(time.time() - start, 1)})
+            store.add(run)
+            if args.export_dir:
+                args.export_dir.mkdir(parents=True, exist_ok=True)
+                store.export_json(run.id, args.export_dir / f"{run.model_name}_{run.model_version}_{set_name}_{condition}.json")
+            m = run.metrics
+            summary[f"{set_name} @ {condition}"] = {k: m.get(k) for k in ("auc", "recall", "specificity", "n", "n_unscored")}
+            auc = "  -  " if m.get("auc") is None else f"{m['auc']:.3f}"
+            print(f"{set_name:>20} @ {condition:<7} AUC {auc}  recall {m['recall']:.3f}  specificity {m['specificity']:.3f}"
+                  f"  n {m['n']}  unscored {m['n_unscored']}  {time.time() - start:.0f} s", flush=True)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

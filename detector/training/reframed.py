@@ -1,0 +1,381 @@
+"""Train on what the app sees: every sample is a reframed picture cut out with the app's crop policy.
+
+    python -m detector.training.reframed --sources cache/sources --root ../shared/data \
+        --init assets/models/dfx-lite0 --out runs/train/reframed [--samples-per-epoch 60000] [--resume]
+
+Each sample is drawn from a *stream* (a data set and class, or a synthetic swap made from a real
+picture) with a fixed share, so the small sets are not drowned by DFDC; the picture is reframed
+(`detector.training.compose`) and cropped like the app crops it; then the usual photometric
+augmentations run (`detector.augment`, without its own reframing crop). Real and fake pictures get
+exactly the same treatment. Validation uses each validation picture twice: its plain app crop, and
+one seeded reframing (canvas, post, screenshot or grid), and reports AUC per set for both, so a
+model that only works on tight crops cannot win. The one-class sets are paired with reals of a
+similar framing (portrait reals for the portrait sets; reals reframed into scenes for the scene
+set). Runs on CUDA (bf16) when present, else on the CPU (slow: ~14 samples/s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+
+from detector.faces import CROP_MARGIN
+from detector.training.augment import color_jitter, degrade, grayscale, jpeg, noise, rotate
+from detector.training.compose import app_crop, frame, jpeg_bytes_roundtrip, reframed_crop
+from detector.training.swaps import classical_swap, self_blend
+
+# Share of each stream in every epoch. Reals and fakes are half each.
+DEFAULT_STREAMS = {
+    "real:dfdc": 0.17,
+    "real:stylegan1_ffhq": 0.10,
+    "real:stylegan2_unsplash": 0.07,
+    "real:real_faces_300w_portraits": 0.10,
+    "real:inswapper_faceswap": 0.06,
+    "fake:dfdc": 0.11,
+    "fake:sbi": 0.10,
+    "fake:swap": 0.07,
+    "fake:stylegan1_ffhq": 0.05,
+    "fake:stylegan2_unsplash": 0.035,
+    "fake:sd21_faces": 0.035,
+    "fake:sfhq_t2i_tiles": 0.04,
+    "fake:t2i_people_scenes": 0.03,
+    "fake:inswapper_faceswap": 0.03,
+}
+PORTRAIT_REALS = ("stylegan1_ffhq", "stylegan2_unsplash", "real_faces_300w_portraits", "inswapper_faceswap")
+VAL_FRAMINGS = ("canvas", "post", "screenshot", "grid")
+
+
+@dataclass
+class Picture:
+    file: str
+    dataset: str
+    label: int
+    faces: list[dict]
+    outline: np.ndarray | None
+
+
+class SourceBank:
+    """The pictures of one split with their faces (sources.json) and face outlines (mesh.json)."""
+
+    def __init__(self, sources: Path, root: Path, split: str) -> None:
+        data = json.loads((sources / "sources.json").read_text())
+        mesh_file = sources / "mesh.json"
+        mesh = json.loads(mesh_file.read_text()) if mesh_file.is_file() else {}
+        self.root = root
+        self.pictures = [
+            Picture(r["file"], r["dataset"], r["label"], r["faces"], np.array(mesh[r["file"]], np.float32) if r["file"] in mesh else None)
+            for r in data["records"]
+            if r["split"] == split and (root / r["file"]).is_file()
+        ]
+        self.by_stream: dict[str, list[int]] = {}
+        for index, picture in enumerate(self.pictures):
+            self.by_stream.setdefault(f"{'fake' if picture.label else 'real'}:{picture.dataset}", []).append(index)
+        self.reals_with_points = [i for i, p in enumerate(self.pictures) if p.label == 0 and p.faces[0]["landmarks"] is not None]
+
+    def image(self, index: int) -> np.ndarray:
+        data = np.fromfile(self.root / self.pictures[index].file, dtype=np.uint8)
+        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """detector.augment's photometric steps (the crop already came from the reframing)."""
+    if rng.random() < 0.5:
+        image = np.ascontiguousarray(image[:, ::-1])
+    if rng.random() < 0.2:
+        image = rotate(image, rng.uniform(-8, 8))
+    if rng.random() < 0.7:
+        image = color_jitter(image, rng)
+    if rng.random() < 0.05:
+        image = grayscale(image)
+    if rng.random() < 0.3:
+        image = degrade(image, rng)
+    if rng.random() < 0.15:
+        image = noise(image, rng)
+    if rng.random() < 0.4:
+        image = jpeg(image, int(rng.integers(35, 96)))
+    return np.ascontiguousarray(image)
+
+
+class ReframedStream(IterableDataset):
+    """An endless stream of (crop uint8 HWC, label, stream index) drawn with fixed stream shares."""
+
+    def __init__(self, bank: SourceBank, streams: dict[str, float], size: int, margin: float, seed: int) -> None:
+        self.bank, self.size, self.margin, self.seed = bank, size, margin, seed
+        synthetic = ("fake:sbi", "fake:swap")
+        self.names = [n for n in streams if n in bank.by_stream or (n in synthetic and bank.reals_with_points)]
+        weights = np.array([streams[n] for n in self.names], dtype=np.float64)
+        self.weights = weights / weights.sum()
+        self.epoch = 0
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+        stream = int(rng.choice(len(self.names), p=self.weights))
+        name = self.names[stream]
+        bank = self.bank
+        if name in ("fake:sbi", "fake:swap"):
+            index = int(rng.choice(bank.reals_with_points))
+        else:
+            index = int(rng.choice(bank.by_stream[name]))
+        picture = bank.pictures[index]
+        image = bank.image(index)
+        face = picture.faces[int(rng.integers(len(picture.faces)))]
+        label = picture.label
+        if name == "fake:sbi":
+            face = picture.faces[0]
+            image, label = self_blend(image, face["box"], np.array(face["landmarks"]), picture.outline, rng), 1
+        elif name == "fake:swap":
+            face = picture.faces[0]
+            donor_index = int(rng.choice(bank.reals_with_points))
+            donor = bank.pictures[donor_index].faces[0]
+            image = classical_swap(
+                image, face["box"], np.array(face["landmarks"]), picture.outline, bank.image(donor_index), np.array(donor["landmarks"]), rng
+            )
+            label = 1
+        others = [bank.image(int(rng.integers(len(bank.pictures)))) for _ in range(2)]
+        crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin)
+        return photometric(crop, rng), label, stream
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker = info.id if info else 0
+        rng = np.random.default_rng([self.seed, self.epoch, worker, os.getpid()])
+        while True:
+            try:
+                yield self.sample(rng)
+            except Exception as exc:  # one odd picture must not end a long run
+                print(f"sample skipped: {exc!r}", file=sys.stderr)
+
+
+class ValidationCrops(Dataset):
+    """Each validation picture's largest face, plain and in one seeded reframing."""
+
+    def __init__(self, bank: SourceBank, size: int, margin: float, max_per_stream: int, seed: int) -> None:
+        self.bank, self.size, self.margin, self.seed = bank, size, margin, seed
+        rng = np.random.default_rng(seed)
+        keep = []
+        for indices in bank.by_stream.values():
+            keep += sorted(rng.choice(indices, min(len(indices), max_per_stream), replace=False).tolist())
+        self.indices = keep
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int):
+        index = self.indices[item]
+        rng = np.random.default_rng([self.seed, index])
+        image = self.bank.image(index)
+        box = tuple(self.bank.pictures[index].faces[0]["box"])
+        plain = app_crop(image, box, self.size, self.margin)
+        others = [self.bank.image(int(rng.integers(len(self.bank.pictures)))) for _ in range(2)]
+        framed = frame(image, box, rng, others, framing=VAL_FRAMINGS[index % len(VAL_FRAMINGS)])
+        reframed = app_crop(jpeg_bytes_roundtrip(framed.picture, 75), framed.box, self.size, self.margin)
+        return np.stack([plain, reframed]), index
+
+
+def to_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float [0, 1] on the device, channels_last."""
+    x = batch.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def validation_logits(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, 2): column 0 plain crop, column 1 reframed; and picture indices."""
+    model.eval()
+    logits, indices = [], []
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for crops, index in loader:
+            n = crops.shape[0]
+            out = model(to_input(crops.flatten(0, 1), device)).float().view(n, 2)
+            logits.append(out.cpu().numpy())
+            indices.append(index.numpy())
+    return np.concatenate(logits), np.concatenate(indices)
+
+
+def validation_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray) -> dict:
+    """AUC per set, plain and reframed; fakes-only sets against reals of a similar framing."""
+    datasets = np.array([bank.pictures[i].dataset for i in indices])
+    labels = np.array([bank.pictures[i].label for i in indices])
+    portrait_reals = (labels == 0) & np.isin(datasets, PORTRAIT_REALS)
+    report: dict = {}
+    for dataset in sorted(set(datasets)):
+        mine = datasets == dataset
+        if labels[mine].min() == labels[mine].max() and labels[mine][0] == 0:
+            continue  # a reals-only set is scored as the reals of the others
+        for column, view in ((0, "plain"), (1, "reframed")):
+            select = mine if labels[mine].min() != labels[mine].max() else mine | portrait_reals
+            if dataset == "t2i_people_scenes" and view == "plain":
+                select = mine | (labels == 0)  # scenes vs every real face; plain reals are its nearest match
+            report[f"{dataset}/{view}"] = float(roc_auc_score(labels[select], logits[select, column]))
+    report["mean"] = float(np.mean(list(report.values())))
+    return report
+
+
+def learning_rate(base: float, step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=Path, default=Path("cache/sources"))
+    parser.add_argument("--root", type=Path, required=True, help="the data root the sources' paths are relative to")
+    parser.add_argument("--init", type=Path, required=True, help="checkpoint folder to start from")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--name", default="dfx-lite0")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--samples-per-epoch", type=int, default=60000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--weight-decay", type=float, default=0.02)
+    parser.add_argument("--margin", type=float, default=CROP_MARGIN, help="crop margin (0.3 = the app's 1.3x box)")
+    parser.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    parser.add_argument("--val-per-stream", type=int, default=300)
+    parser.add_argument("--max-minutes", type=float, default=0)
+    parser.add_argument("--shares", nargs="*", default=[], metavar="STREAM=SHARE")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+
+    from detector.checkpoint import load_checkpoint
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    streams = {**DEFAULT_STREAMS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.shares)}}
+    train_bank = SourceBank(args.sources, args.root, "train")
+    val_bank = SourceBank(args.sources, args.root, "val")
+    if not train_bank.pictures or not val_bank.pictures:
+        print(f"error: no training or validation pictures under {args.root} for {args.sources}", file=sys.stderr)
+        return 2
+    model = load_checkpoint(args.init)
+    config = model.config
+    config.name, config.version, config.crop_margin = args.name, args.version, args.margin
+    size = config.input_size
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    stream = ReframedStream(train_bank, streams, size, args.margin, args.seed)
+    val_loader = DataLoader(ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.seed), batch_size=64, num_workers=args.workers)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = open(args.out / "train.log", "a", buffering=1)
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        log.write(text + "\n")
+
+    history, best, start_epoch = [], -1.0, 0
+    resume = args.out / "resume.pt"
+    if args.resume and resume.is_file():
+        state = torch.load(resume, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, best, start_epoch = json.loads(state["history"]), float(state["best"]), int(state["epoch"]) + 1
+        say(f"resumed after epoch {start_epoch} (best {best:.4f})")
+    counts = {n: len(train_bank.by_stream.get(n, train_bank.reals_with_points)) for n in stream.names}
+    say(f"device {device}; streams {dict(zip(stream.names, np.round(stream.weights, 3)))}; pictures {counts}; margin {args.margin}")
+    steps = args.samples_per_epoch // args.batch_size
+    loss_fn = nn.BCEWithLogitsLoss()
+    started = time.time()
+    for epoch in range(start_epoch, args.epochs):
+        if args.max_minutes and history and (time.time() - started + history[-1]["seconds"]) / 60 > args.max_minutes:
+            say(f"stopping before epoch {epoch + 1}: it would end past --max-minutes {args.max_minutes}")
+            break
+        stream.epoch = epoch
+        loader = DataLoader(stream, batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == "cuda", persistent_workers=False)
+        model.train()
+        epoch_start, losses, seen = time.time(), [], 0
+        for step, (crops, labels, _) in enumerate(loader):
+            if step >= steps:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(args.lr, epoch * steps + step, args.epochs * steps, warmup=steps // 4)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logits = model(to_input(crops, device)).squeeze(1).float()
+            loss = loss_fn(logits, labels.to(device).float())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            seen += len(labels)
+        del loader
+        train_seconds = time.time() - epoch_start
+        logits, indices = validation_logits(model, val_loader, device)
+        report = validation_report(val_bank, logits, indices)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            "samples": seen,
+            "samples_per_s": round(seen / train_seconds, 1),
+            "val_auc": report["mean"],
+            "val_auc_per_set": {k: round(v, 4) for k, v in report.items() if k != "mean"},
+            "seconds": round(time.time() - epoch_start, 1),
+        }
+        history.append(record)
+        say(json.dumps(record))
+        if record["val_auc"] > best:
+            best = record["val_auc"]
+            save_best(model, config, args, history, val_bank, logits, indices, streams)
+            say(f"new best val AUC {best:.4f}: saved {args.out / 'best'}")
+        torch.save(
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": json.dumps(history), "best": best, "epoch": epoch},
+            resume,
+        )
+        (args.out / "history.json").write_text(json.dumps(history, indent=1))
+    say(f"done: best val AUC {best:.4f} in {(time.time() - started) / 60:.1f} min")
+    return 0
+
+
+def save_calibrated(model, config, bank: SourceBank, logits: np.ndarray, indices: np.ndarray, folder: Path) -> dict:
+    """Temperature, threshold and uncertain band from validation (plain and reframed crops pooled); save."""
+    from detector.checkpoint import save_checkpoint
+    from detector.training.calibrate import calibration_summary
+
+    labels = np.array([bank.pictures[i].label for i in indices])
+    calibration = calibration_summary(np.concatenate([labels, labels]), np.concatenate([logits[:, 0], logits[:, 1]]).astype(np.float64))
+    config.temperature, config.threshold = calibration["temperature"], calibration["threshold"]
+    config.uncertain_margin = calibration["uncertain_margin"]
+    report = validation_report(bank, logits, indices)
+    config.training = {
+        **config.training,
+        "calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in calibration.items()},
+        "threshold_rule": "Youden J on pooled validation set (plain + reframed crops), after temperature scaling",
+    }
+    config.metrics = {"val": {"val_auc": report["mean"], "val_auc_per_set": {k: round(v, 4) for k, v in report.items() if k != "mean"}}}
+    save_checkpoint(model, config, folder)
+    return calibration
+
+
+def save_best(model, config, args, history, val_bank, logits, indices, streams) -> None:
+    """The training recipe into the config, then calibrate and write the checkpoint folder."""
+    config.training = {
+        "recipe": "reframed: every sample composed into a larger picture (or left plain) and cut out with the app's crop",
+        "streams": {k: round(v, 4) for k, v in streams.items()},
+        "init": str(args.init),
+        "epochs_run": len(history),
+        "samples_per_epoch": args.samples_per_epoch,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": "AdamW, cosine schedule, bf16 autocast on CUDA",
+        "frozen": "nothing",
+        "crop_margin": args.margin,
+        "seed": args.seed,
+    }
+    save_calibrated(model, config, val_bank, logits, indices, args.out / "best")
+    (args.out / "best" / "history.json").write_text(json.dumps(history, indent=1))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""Training on what the app sees: reframing, the app's crop, synthetic swaps, weight mixes, the trainer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from detector.faces import crop_face, square_crop_box
+from detector.training.compose import FRAMINGS, app_crop, frame, reframed_crop
+from detector.training.soup import mix
+from detector.training.swaps import classical_swap, region, self_blend
+
+MARKER = (250, 20, 200)
+
+
+def marked_picture(size=(300, 240), box=(100, 60, 180, 160)) -> tuple[np.ndarray, tuple]:
+    """A grey picture whose 'face box' is a flat magenta square, so it can be found after reframing."""
+    image = np.full((size[1], size[0], 3), 90, np.uint8)
+    x1, y1, x2, y2 = box
+    image[y1:y2, x1:x2] = MARKER
+    return image, tuple(float(v) for v in box)
+
+
+def test_app_crop_is_the_apps_crop_policy(astronaut):
+    image = np.asarray(astronaut)
+    box = (150.0, 40.0, 330.0, 260.0)
+    expected = np.asarray(crop_face(astronaut, square_crop_box(box, astronaut.size, 0.3), 224))
+    assert np.array_equal(app_crop(image, box, 224, 0.3), expected)
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_every_framing_keeps_the_face_where_the_box_says(framing):
+    image, box = marked_picture()
+    others = [np.full((200, 200, 3), 30, np.uint8)]
+    for seed in range(12):
+        framed = frame(image, box, np.random.default_rng(seed), others, framing=framing)
+        assert framed.framing == framing and framed.picture.dtype == np.uint8
+        x1, y1, x2, y2 = (int(round(v)) for v in framed.box)
+        inner = framed.picture[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].reshape(-1, 3).mean(0)
+        assert np.abs(inner - MARKER).max() < 25, (framing, seed, inner)
+        if framing != "plain":
+            height, width = framed.picture.shape[:2]
+            scaled_side = (box[2] - box[0]) * (framed.box[2] - framed.box[0]) / (box[2] - box[0])
+            assert height * width > scaled_side**2  # there is more around the face than before
+
+
+def test_reframed_crop_of_a_canvas_shows_background_that_plain_does_not():
+    # A tight crop (the DFDC case) crops to itself when plain, and gains a border of surroundings on a canvas.
+    image = np.full((224, 224, 3), MARKER, np.uint8)
+    box = (20.0, 20.0, 204.0, 204.0)
+    plain = app_crop(image, box, 224)
+    assert np.abs(plain.reshape(-1, 3).mean(0) - MARKER).max() < 2
+    framed = frame(image, box, np.random.default_rng(0), [], framing="canvas")
+    crop = app_crop(framed.picture, framed.box, 224)
+    off = np.abs(crop.astype(int) - MARKER).sum(axis=2) > 60
+    assert off.mean() > 0.05
+
+
+def test_reframed_crop_returns_model_input_and_framing():
+    image, box = marked_picture()
+    crop, framing = reframed_crop(image, box, np.random.default_rng(3), 224, [image])
+    assert crop.shape == (224, 224, 3) and crop.dtype == np.uint8 and framing in FRAMINGS
+
+
+def five_points(box) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    return np.array([[x1 + 0.3 * w, y1 + 0.38 * h], [x1 + 0.7 * w, y1 + 0.38 * h], [x1 + 0.5 * w, y1 + 0.55 * h],
+                     [x1 + 0.35 * w, y1 + 0.75 * h], [x1 + 0.65 * w, y1 + 0.75 * h]], np.float32)
+
+
+def test_self_blend_changes_the_face_and_nothing_outside_its_window(astronaut):
+    image = np.asarray(astronaut).copy()
+    box = [160.0, 40.0, 320.0, 240.0]
+    rng = np.random.default_rng(1)
+    changed_inside = 0
+    for _ in range(5):
+        out = self_blend(image, box, five_points(box), None, rng)
+        left, top, right, bottom = region(box, image.shape)
+        outside = np.ones(image.shape[:2], bool)
+        outside[top:bottom, left:right] = False
+        assert np.array_equal(out[outside], image[outside])
+        changed_inside += int(np.abs(out.astype(int) - image).sum() > 0)
+    assert changed_inside >= 4
+
+
+def test_classical_swap_brings_the_donors_face_into_the_picture():
+    rng = np.random.default_rng(0)
+    target = np.clip(128 + rng.normal(0, 10, (300, 300, 3)), 0, 255).astype(np.uint8)
+    box = [90.0, 80.0, 210.0, 220.0]
+    pattern = (np.indices((300, 300)).sum(0) // 6) % 2  # stripes the target does not have
+    donor = np.repeat(pattern[..., None] * 200 + 20, 3, axis=2).astype(np.uint8)
+    x1, y1, x2, y2 = (int(v) for v in box)
+    inner = (slice(y1 + 40, y2 - 40), slice(x1 + 30, x2 - 30))
+    for seed in range(4):
+        out = classical_swap(target, box, five_points(box), None, donor, five_points(box), np.random.default_rng(seed))
+        face = out[inner].mean(axis=2).ravel()
+        # Colour is matched to the target, but the structure inside the face is the donor's.
+        assert np.corrcoef(face, pattern[inner].ravel())[0, 1] > 0.25
+        left, top, right, bottom = region(box, target.shape, 2.2)
+        outside = np.ones(target.shape[:2], bool)
+        outside[top:bottom, left:right] = False
+        assert np.array_equal(out[outside], target[outside])
+
+
+def test_weight_mix_interpolates_floats_and_keeps_counters():
+    old = {"w": torch.zeros(3), "n": torch.tensor(5)}
+    new = {"w": torch.ones(3) * 2, "n": torch.tensor(9)}
+    assert torch.equal(mix(old, new, 0.0)["w"], old["w"]) and torch.equal(mix(old, new, 1.0)["w"], new["w"])
+    assert torch.allclose(mix(old, new, 0.25)["w"], torch.full((3,), 0.5))
+    assert int(mix(old, new, 0.5)["n"]) == 9
+
+
+def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path, astronaut, tiny_checkpoint):
+    from detector.training import reframed
+
+    root = tmp_path / "data"
+    records = []
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for label in (0, 1):
+            for i in range(3):
+                folder = root / "toy" / split / ("fake" if label else "real")
+                folder.mkdir(parents=True, exist_ok=True)
+                dx = int(rng.integers(0, 30))
+                picture = astronaut.crop((100 + dx, 0, 400 + dx, 300))
+                if label:
+                    picture = Image.fromarray(255 - np.asarray(picture))
+                picture.save(folder / f"{i}.jpg", quality=90)
+                box = [60.0 - dx, 30.0, 220.0 - dx, 230.0]
+                records.append({"file": f"toy/{split}/{folder.name}/{i}.jpg", "dataset": "toy", "split": split, "label": label,
+                                "size": [300, 300], "faces": [{"box": box, "prob": 0.99, "landmarks": five_points(box).tolist(), "fallback": False}]})
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "sources.json").write_text(json.dumps({"root": str(root), "records": records}))
+    out = tmp_path / "run"
+    code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
+                          "--version", "9.9.9", "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0",
+                          "--val-per-stream", "3", "--shares", "real:toy=0.5", "fake:toy=0.3", "fake:sbi=0.1", "fake:swap=0.1"])
+    assert code == 0
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["version"] == "9.9.9" and config["crop_margin"] == 0.3
+    assert config["training"]["recipe"].startswith("reframed") and "calibration" in config["training"]
+    assert set(config["metrics"]["val"]["val_auc_per_set"]) == {"toy/plain", "toy/reframed"}
+    history = json.loads((out / "history.json").read_text())
+    assert len(history) == 1 and history[0]["samples"] == 8

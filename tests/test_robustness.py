@@ -1,0 +1,67 @@
+"""The robustness suite's conditions are deterministic project code, and its runs make a model x condition matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.robustness import CONDITIONS, group_scenes, reframe
+from detector.evaluation.run_metrics import condition_frame, false_alarm_frame
+from detector.evaluation.runs import Run
+
+
+@pytest.mark.parametrize("condition", [c for c in CONDITIONS if c != "group"])
+def test_each_condition_is_deterministic_and_does_what_it_says(astronaut, condition):
+    first = np.asarray(reframe(astronaut, condition, "set/test/real/a.jpg"))
+    again = np.asarray(reframe(astronaut, condition, "set/test/real/a.jpg"))
+    assert np.array_equal(first, again)
+    w, h = astronaut.size
+    expected = {"plain": (h, w), "jpeg60": (h, w), "half": (h // 2, w // 2), "up175": (round(h * 1.75), round(w * 1.75)), "canvas": (720, 1280)}
+    if condition in expected:
+        assert first.shape[:2] == expected[condition]
+    if condition == "post":
+        assert first.shape[0] > h and first.shape[1] >= w
+    if condition != "plain":
+        other = np.asarray(reframe(astronaut, condition, "set/test/real/b.jpg"))
+        assert condition in ("half", "up175", "jpeg60") or not np.array_equal(first, other)
+
+
+def test_group_scenes_place_every_picture_without_overlap(tmp_path, astronaut):
+    items = []
+    for i in range(7):
+        path = tmp_path / f"{i}.jpg"
+        astronaut.crop((100 + 5 * i, 0, 400, 300)).save(path)
+        items.append((path, i % 2))
+    scenes = group_scenes(items, "toy")
+    placed = [p for _, rects in scenes for p in rects]
+    assert sum(len(rects) for _, rects in scenes) >= 6 and all(3 <= len(rects) <= 6 for _, rects in scenes[:1])
+    for scene, rects in scenes:
+        assert scene.size == (1600, 900)
+        for i, (a, _, _) in enumerate(rects):
+            for b, _, _ in rects[i + 1 :]:
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+    assert {label for _, label, _ in placed} == {0, 1}
+    again = group_scenes(items, "toy")
+    assert [r for _, r in again] == [r for _, r in scenes]
+
+
+def run(version: str, set_name: str, condition: str, labels, scores, threshold=0.5) -> Run:
+    return Run(model_name="m", model_version=version, data=f"{set_name}/test @ {condition}", threshold=threshold, metrics={"n_unscored": 1},
+               scores=[{"path": str(i), "label": lab, "score": s} for i, (lab, s) in enumerate(zip(labels, scores))],
+               info={"condition": condition, "set": set_name})
+
+
+def test_condition_matrix_and_false_alarms_from_runs():
+    runs = [
+        run("1", "dfdc", "plain", [0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]),
+        run("1", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.9, 0.8, 0.2]),
+        run("2", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.3, 0.2, 0.9]),
+        run("2", "real_groups", "group", [0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3]),
+        Run(model_name="m", model_version="1", data="plain eval", threshold=0.5, metrics={}, scores=[{"label": 0, "score": 0.1}, {"label": 1, "score": 0.9}]),
+    ]
+    frame = condition_frame(runs)
+    assert list(frame.columns) == ["plain", "canvas"]  # the suite's order, only conditions that were run
+    assert frame.loc["dfdc · 1", "plain"] == 1.0 and frame.loc["dfdc · 1", "canvas"] == 0.5
+    assert frame.loc["dfdc · 2", "canvas"] == 0.75 and np.isnan(frame.loc["dfdc · 2", "plain"])
+    alarms = false_alarm_frame(runs)
+    assert len(alarms) == 1 and alarms.iloc[0]["called fake"] == 0.25 and alarms.iloc[0]["real faces scored"] == 4

@@ -1,0 +1,154 @@
+"""Batch scan (detector.scan): sources, the per-file rows, and a real local Ray run.
+
+The Ray tests share one embedded Ray (2 CPUs, no dashboard) for the module and shut it down
+at the end; each scan still builds its own actor pool, so each loads its own Detector.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.imageio import load_image
+from detector.scan import EngineOptions, ScanWorker, done_hashes, list_sources, main, read_results, scan
+from tests import videos
+from tests.conftest import SAMPLES
+
+
+def pile(root: Path) -> Path:
+    """Two photos with faces, one without, a corrupt JPEG and a text file posing as a PNG."""
+    (root / "sub").mkdir(parents=True)
+    for name in ("astronaut.jpg", "two_faces.jpg", "rocket_no_face.jpg"):
+        shutil.copy(SAMPLES / name, root / ("sub" if name == "two_faces.jpg" else ".") / name)
+    (root / "sub" / "corrupt.jpg").write_bytes((SAMPLES / "astronaut.jpg").read_bytes()[:2500])
+    (root / "fake.png").write_text("not a picture")
+    (root / "notes.md").write_text("ignored: not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray")
+    from detector.scan import start_ray
+
+    start_ray(EngineOptions(object_store_mb=128))
+    yield ray
+    ray.shutdown()
+    assert not ray.is_initialized()
+
+
+def expected_rows(detector, path: Path) -> list[tuple]:
+    result = detector.analyze(load_image(path))
+    return [(f.index + 1, f.p_fake, f.label, f.face.prob, f.face.fallback, tuple(f.face.box)) for f in result.faces]
+
+
+def test_sources_folder_zip_and_lists(tmp_path):
+    folder = pile(tmp_path / "pile")
+    listing = list_sources([folder])
+    names = sorted(Path(f).name for f in listing.files)
+    assert names == ["astronaut.jpg", "corrupt.jpg", "fake.png", "rocket_no_face.jpg", "two_faces.jpg"]
+    assert listing.ignored == 1  # notes.md
+    archive = tmp_path / "pile.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(folder / "astronaut.jpg", "a/astronaut.jpg")
+        z.writestr("readme.txt", "x")
+        z.writestr("__MACOSX/a/._astronaut.jpg", "junk")
+    assert list_sources([archive]).files == [f"{archive}::a/astronaut.jpg"]
+    (tmp_path / "list.csv").write_text("id,path\n1,pile/astronaut.jpg\n2,missing.jpg\n")
+    assert list_sources([tmp_path / "list.csv"]).files == [str(tmp_path / "pile/astronaut.jpg"), str(tmp_path / "missing.jpg")]
+    (tmp_path / "list.txt").write_text("# photos\npile/sub\n\npile.zip\n")
+    assert len(list_sources([tmp_path / "list.txt"]).files) == 3
+    with pytest.raises(Exception, match="no such file"):
+        list_sources([tmp_path / "nowhere"])
+
+
+def test_ray_scan_equals_analyze_and_resumes(tmp_path, ray_session, detector, tiny_checkpoint):
+    folder = pile(tmp_path / "pile")
+    out = tmp_path / "results"
+    files = list_sources([folder]).files
+    options = EngineOptions(actors=2, batch_size=2)
+    summary = scan([{"file": f} for f in files], out, options, checkpoint=tiny_checkpoint, progress=False, write_csv=True)
+    assert (summary.files, summary.scanned, summary.skipped, summary.failed, summary.no_face) == (5, 5, 0, 2, 1)
+    frame = read_results(out)
+    assert (out / "results.csv").exists()
+    by_file = {Path(f).name: g.sort_values("face") for f, g in frame.groupby("file")}
+    assert set(by_file) == {"astronaut.jpg", "two_faces.jpg", "rocket_no_face.jpg", "corrupt.jpg", "fake.png"}
+    for name in ("astronaut.jpg", "two_faces.jpg"):
+        rows = by_file[name]
+        expected = expected_rows(detector, next(folder.rglob(name)))
+        assert len(rows) == len(expected) >= 1
+        for (_, row), (face, p_fake, label, prob, fallback, box) in zip(rows.iterrows(), expected):
+            assert row["status"] == "face" and row["face"] == face
+            assert row["p_fake"] == pytest.approx(p_fake, abs=1e-5)
+            assert row["verdict"] == label and bool(row["fallback"]) == fallback
+            assert row["face_prob"] == pytest.approx(prob, abs=1e-5)
+            assert np.allclose(row[["x1", "y1", "x2", "y2"]].astype(float), box, atol=1e-3)
+            assert row["sha256"] and row["model"] == "test-model 0.0.1"
+    assert len(by_file["two_faces.jpg"]) == 2
+    assert by_file["rocket_no_face.jpg"]["status"].tolist() == ["no_face"]
+    corrupt, fake_png = by_file["corrupt.jpg"].iloc[0], by_file["fake.png"].iloc[0]
+    assert corrupt["status"] == "error" and "corrupt or truncated" in corrupt["error"]
+    assert fake_png["status"] == "error" and "not an image" in fake_png["error"]
+    assert len(done_hashes(out)) == 5
+
+    # Resume: a second run skips the five known files by hash and scans only the new one.
+    shutil.copy(SAMPLES / "astronaut_selfblended.jpg", folder / "new.jpg")
+    files = list_sources([folder]).files
+    again = scan([{"file": f} for f in files], out, options, checkpoint=tiny_checkpoint, progress=False)
+    assert (again.files, again.skipped, again.scanned, again.faces) == (6, 5, 1, 1)
+    frame = read_results(out)
+    assert frame.groupby("file").size().loc[str(folder / "new.jpg")] == 1
+    assert frame["file"].nunique() == 6 and len(frame) == 7  # nothing was written twice
+    assert ray_session.is_initialized()  # a scan leaves a Ray it did not start running
+
+
+def test_zip_source_on_ray(tmp_path, ray_session, detector, tiny_checkpoint):
+    archive = tmp_path / "tips.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(SAMPLES / "astronaut.jpg", "inbox/astronaut.jpg")
+        z.write(SAMPLES / "rocket_no_face.jpg", "inbox/rocket.jpg")
+        z.writestr("inbox/broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    out = tmp_path / "results"
+    code = main([str(archive), "--out", str(out), "--model", str(tiny_checkpoint), "--actors", "1", "--quiet"])
+    assert code == 0
+    frame = read_results(out).set_index("file")
+    astronaut = frame.loc[f"{archive}::inbox/astronaut.jpg"]
+    expected = expected_rows(detector, SAMPLES / "astronaut.jpg")[0]
+    assert astronaut["p_fake"] == pytest.approx(expected[1], abs=1e-5)
+    assert frame.loc[f"{archive}::inbox/rocket.jpg", "status"] == "no_face"
+    assert frame.loc[f"{archive}::inbox/broken.png", "status"] == "error"
+
+
+def test_local_engine_video_upload_and_bad_input(tmp_path, detector, capsys):
+    worker = ScanWorker(detector=detector, thumbnails=True, sample_fps=2.0, max_frames=8)
+    video = videos.moving_face(tmp_path / "moving.mp4")
+    rows = worker.scan_data("moving.mp4", video.read_bytes())
+    assert [r["status"] for r in rows] == ["face"] and rows[0]["kind"] == "video"
+    assert rows[0]["n_frames"] == 8 and rows[0]["frame_time"] is not None
+    assert rows[0]["thumbnail"][:2] == b"\xff\xd8"  # a JPEG
+    checked = ScanWorker(detector=detector, stability=True).scan_data("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes())[0]
+    assert checked["p_fake_low"] <= checked["p_fake"] <= checked["p_fake_high"]
+    assert checked["final_verdict"] and checked["stability_summary"]
+    assert checked["provenance_state"] == "none" and checked["provenance_summary"]
+    rows = worker.scan_data("tip.gif", b"GIF89a")
+    assert rows[0]["status"] == "error" and "unsupported file type" in rows[0]["error"]
+    assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), "--engine", "local"]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_evaluation_on_ray_equals_the_local_loop(tmp_path, ray_session, detector, tiny_checkpoint, astronaut):
+    from detector.evaluation import evaluate
+    from tests.conftest import face_folder
+
+    items, _ = evaluate.select_items(face_folder(tmp_path / "set", astronaut, n=2))
+    local = evaluate.score_images(detector, items)
+    on_ray = evaluate.scan_records(items, EngineOptions(actors=2, batch_size=1), tiny_checkpoint)
+    assert [r["path"] for r in on_ray] == [r["path"] for r in local]
+    for a, b in zip(local, on_ray):
+        assert (a["label"], a["n_faces"], a["fallback"], a["error"]) == (b["label"], b["n_faces"], b["fallback"], b["error"])
+        assert b["score"] == pytest.approx(a["score"], abs=1e-6)
+        assert b["score_uncalibrated"] == pytest.approx(a["score_uncalibrated"], abs=1e-6)
