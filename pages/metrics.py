@@ -44,7 +44,9 @@ else:
     )
     st.dataframe(overview, hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['data']} · {r['model_name']} {r['model_version']} · {r['created'][:16]} · {r['id']}" for r in runs_list}
-    selected = st.multiselect("Runs", list(labels), default=list(labels)[: min(8, len(labels))], format_func=labels.get)
+    # The robustness suite's many runs (data "<set>/test @ <condition>") have their own matrix below.
+    plain_runs = [r["id"] for r in runs_list if not (r.get("info") or {}).get("condition")] or list(labels)
+    selected = st.multiselect("Runs", list(labels), default=plain_runs[:8], format_func=labels.get)
     if not selected:
         st.info("Select one or more runs.")
     else:
@@ -118,6 +120,21 @@ else:
         e1, e2 = st.columns(2)
         e1.download_button("Run as JSON", json.dumps(run.to_dict(), indent=1), file_name=f"run_{run.id}.json", mime="application/json")
         e2.download_button("Per-image scores CSV", rm.scores_frame(run).to_csv(index=False), file_name=f"run_{run.id}_scores.csv", mime="text/csv")
+
+if runs_list:
+    conditions = rm.condition_frame(runs_list)
+    if not conditions.empty:
+        st.header("Robustness: the same test pictures reframed")
+        st.caption(
+            "Each shared test set as it is, re-compressed (JPEG 60), at half size, upscaled 1.75x, pasted on a 1280x720 canvas, "
+            "inside a social-media post screenshot, and composed into group scenes; every picture goes through the app's own "
+            "face finder and crop (`python -m benchmarks.robustness`). A robust model keeps each row's colour across it."
+        )
+        st.plotly_chart(rm.condition_figure(conditions), width="stretch")
+        alarms = rm.false_alarm_frame(runs_list)
+        if not alarms.empty:
+            st.caption("Real faces only (group scenes composed from every set's real test pictures): the share called fake.")
+            st.dataframe(alarms.style.format({"called fake": "{:.1%}"}), hide_index=True, width="stretch")
 
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():

@@ -194,3 +194,21 @@ def test_curve_legends_sit_below_the_plot_and_worse_calibration_is_said():
         assert figure.layout.height >= 420 + 8 * 20  # the plot keeps its own height; the legend adds rows
     assert rm.calibration_note(0.116, 0.124) is not None and "worse" in rm.calibration_note(0.116, 0.124)
     assert rm.calibration_note(0.124, 0.116) is None
+
+
+def test_robustness_runs_get_their_own_matrix_and_stay_out_of_the_default_selection(db):
+    path, runs = db
+    store = RunStore(path, import_reference=False)
+    condition_ids = set()
+    for condition, seed in (("plain", 3), ("canvas", 4)):
+        run = synthetic_run(seed, f"set-a/test @ {condition}")
+        run.info = {"condition": condition, "set": "set-a"}
+        run.metrics = {"n": 200, "auc": roc_auc_score([s["label"] for s in run.scores], [s["score"] for s in run.scores])}
+        store.add(run)
+        condition_ids.add(run.id)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    assert "Robustness: the same test pictures reframed" in [h.value for h in at.header]
+    chosen = set(at.multiselect[0].value)
+    assert {r.id for r in runs} <= chosen and not chosen & condition_ids  # condition runs are not selected by default

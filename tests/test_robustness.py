@@ -7,7 +7,6 @@ import pytest
 
 from benchmarks.robustness import CONDITIONS, group_scenes, reframe
 from detector.evaluation.run_metrics import condition_frame, false_alarm_frame
-from detector.evaluation.runs import Run
 
 
 @pytest.mark.parametrize("condition", [c for c in CONDITIONS if c != "group"])
@@ -45,23 +44,25 @@ def test_group_scenes_place_every_picture_without_overlap(tmp_path, astronaut):
     assert [r for _, r in again] == [r for _, r in scenes]
 
 
-def run(version: str, set_name: str, condition: str, labels, scores, threshold=0.5) -> Run:
-    return Run(model_name="m", model_version=version, data=f"{set_name}/test @ {condition}", threshold=threshold, metrics={"n_unscored": 1},
-               scores=[{"path": str(i), "label": lab, "score": s} for i, (lab, s) in enumerate(zip(labels, scores))],
-               info={"condition": condition, "set": set_name})
+def summary(version: str, set_name: str, condition: str, labels, scores, threshold=0.5, created="2026-01-01") -> dict:
+    from detector.evaluation.evaluate import compute_metrics
+
+    metrics = {**compute_metrics(labels, scores, threshold), "n_unscored": 1}
+    return {"created": created, "model_version": version, "threshold": threshold, "metrics": metrics,
+            "info": {"condition": condition, "set": set_name}}
 
 
 def test_condition_matrix_and_false_alarms_from_runs():
-    runs = [
-        run("1", "dfdc", "plain", [0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]),
-        run("1", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.9, 0.8, 0.2]),
-        run("2", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.3, 0.2, 0.9]),
-        run("2", "real_groups", "group", [0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3]),
-        Run(model_name="m", model_version="1", data="plain eval", threshold=0.5, metrics={}, scores=[{"label": 0, "score": 0.1}, {"label": 1, "score": 0.9}]),
+    rows = [
+        summary("1", "dfdc", "plain", [0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]),
+        summary("1", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.9, 0.8, 0.2]),
+        summary("2", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.3, 0.2, 0.9]),
+        summary("2", "real_groups", "group", [0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3]),
+        {"created": "2026-01-01", "model_version": "1", "threshold": 0.5, "metrics": {"auc": 0.9, "n": 2}, "info": {}},
     ]
-    frame = condition_frame(runs)
+    frame = condition_frame(rows)
     assert list(frame.columns) == ["plain", "canvas"]  # the suite's order, only conditions that were run
     assert frame.loc["dfdc · 1", "plain"] == 1.0 and frame.loc["dfdc · 1", "canvas"] == 0.5
     assert frame.loc["dfdc · 2", "canvas"] == 0.75 and np.isnan(frame.loc["dfdc · 2", "plain"])
-    alarms = false_alarm_frame(runs)
+    alarms = false_alarm_frame(rows)
     assert len(alarms) == 1 and alarms.iloc[0]["called fake"] == 0.25 and alarms.iloc[0]["real faces scored"] == 4

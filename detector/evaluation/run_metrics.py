@@ -283,29 +283,29 @@ def scores_frame(run: Run) -> pd.DataFrame:
 CONDITION_ORDER = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
 
 
-def condition_frame(runs: list[Run]) -> pd.DataFrame:
-    """Robustness suite runs (info.condition): rows 'set · model version', columns conditions, cell = ROC AUC."""
+def condition_frame(summaries: list[dict]) -> pd.DataFrame:
+    """Robustness suite runs (RunStore.list() rows with info.condition): rows 'set · model version',
+    columns conditions in the suite's order, cell = ROC AUC (two-class runs only)."""
     cells = {}
-    for run in sorted(runs, key=lambda r: r.created):
-        condition, set_name = run.info.get("condition"), run.info.get("set")
-        labels, scores = scored(run)
-        if condition and set_name and len(np.unique(labels)) == 2:
-            cells[(f"{set_name} · {run.model_version}", condition)] = roc_auc_score(labels, scores)
+    for row in sorted(summaries, key=lambda r: r["created"]):
+        info, auc = row.get("info") or {}, row["metrics"].get("auc")
+        if info.get("condition") and info.get("set") and auc is not None:
+            cells[(f"{info['set']} · {row['model_version']}", info["condition"])] = float(auc)
     if not cells:
         return pd.DataFrame()
     frame = pd.Series(cells).unstack()
     return frame[[c for c in CONDITION_ORDER if c in frame.columns]].sort_index()
 
 
-def false_alarm_frame(runs: list[Run]) -> pd.DataFrame:
-    """Reals-only robustness runs (e.g. composed real group scenes): share of real faces called fake."""
+def false_alarm_frame(summaries: list[dict]) -> pd.DataFrame:
+    """Reals-only robustness runs (composed real group scenes): the share of real faces called fake."""
     rows = []
-    for run in sorted(runs, key=lambda r: r.created):
-        labels, scores = scored(run)
-        if run.info.get("condition") and len(labels) and not labels.any():
-            rows.append({"set": run.info.get("set"), "condition": run.info["condition"], "model": run.model_version,
-                         "real faces scored": len(labels), "not found": run.metrics.get("n_unscored", 0),
-                         "called fake": float((scores >= run.threshold).mean())})
+    for row in sorted(summaries, key=lambda r: r["created"]):
+        info, metrics = row.get("info") or {}, row["metrics"]
+        if info.get("condition") and metrics.get("n") and metrics.get("n_fake") == 0 and "specificity" in metrics:
+            rows.append({"set": info.get("set"), "condition": info["condition"], "model": row["model_version"],
+                         "real faces scored": metrics["n"], "not found": metrics.get("n_unscored", 0),
+                         "called fake": 1.0 - float(metrics["specificity"])})
     return pd.DataFrame(rows)
 
 

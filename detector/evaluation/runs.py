@@ -166,11 +166,11 @@ class RunStore:
     def list(self) -> list[dict]:
         """Summaries, newest first: id, created, model, data, n and the headline metrics."""
         rows = self._run(lambda db: db.execute(
-            "SELECT id, created, model_name, model_version, data, n, threshold, metrics FROM runs ORDER BY created DESC"
+            "SELECT id, created, model_name, model_version, data, n, threshold, metrics, info FROM runs ORDER BY created DESC"
         ).fetchall())
         return [
             {"id": r[0], "created": r[1], "model_name": r[2], "model_version": r[3], "data": r[4], "n": r[5],
-             "threshold": r[6], "metrics": json.loads(r[7])}
+             "threshold": r[6], "metrics": json.loads(r[7]), "info": json.loads(r[8])}
             for r in rows
         ]
 
@@ -205,12 +205,12 @@ class RunStore:
         return self.add(read_run_json(path))
 
     def import_reference_runs(self) -> int:
-        """Import every assets/runs/*.json whose id is not in the database yet."""
+        """Import every assets/runs/**/*.json (robustness runs live in a sub-folder) whose id is not in the database yet."""
         if not REFERENCE_RUNS_DIR.is_dir():
             return 0
         known = set(self._run(lambda db: [r[0] for r in db.execute("SELECT id FROM runs")]))
         count = 0
-        for path in sorted(REFERENCE_RUNS_DIR.glob("*.json")):
+        for path in sorted(REFERENCE_RUNS_DIR.rglob("*.json")):
             try:
                 run_id = json.loads(path.read_text()).get("id")
             except (OSError, json.JSONDecodeError):
