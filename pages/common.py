@@ -33,7 +33,7 @@ def require_app_navigation() -> None:
 
 
 # Pages that need the classifier as soon as they open (their url_path in app.py).
-MODEL_PAGES = ("analyze_image", "analyze_video", "instructor")
+MODEL_PAGES = ("analyze_image", "analyze_video", "batch", "instructor")
 _model_loaded = False
 
 
