@@ -15,6 +15,7 @@ from detector.config import ModelConfig
 from detector.display import round_probability
 from detector.faces import Face, FaceFinder, crop_face
 from detector.model import DeepfakeClassifier
+from detector.scoring import batched_logits, calibrated_probability, to_input
 from detector.threads import set_cpu_threads
 
 
@@ -42,7 +43,6 @@ class FaceResult:
 @dataclass
 class ImageResult:
     faces: list[FaceResult]
-    size: tuple[int, int]
     seconds_detect: float
     seconds_classify: float
     notes: list[str] = field(default_factory=list)
@@ -85,21 +85,16 @@ class Detector:
         self.classify([blank])
 
     def to_tensor(self, crops: list[Image.Image]) -> torch.Tensor:
-        """RGB crops -> (N, 3, S, S) float tensor in [0, 1] on the model's device."""
-        array = np.stack([np.asarray(c, dtype=np.uint8) for c in crops])
-        tensor = torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
-        return tensor.to(self.device).contiguous(memory_format=torch.channels_last)
+        """RGB crops -> (N, 3, S, S) float tensor in [0, 1] on the model's device (see detector.scoring)."""
+        return to_input(crops, self.device, channels_last=True)
 
     def probability(self, logits: torch.Tensor | np.ndarray) -> np.ndarray:
-        logits = torch.as_tensor(logits, dtype=torch.float32)
-        return torch.sigmoid(logits / self.config.temperature).cpu().numpy()
+        """Calibrated P(fake) for raw logits: sigmoid(logit / T) in float32."""
+        return calibrated_probability(torch.as_tensor(logits, dtype=torch.float32), self.config.temperature)
 
     def classify(self, crops: list[Image.Image]) -> np.ndarray:
         """Raw logits for face crops, one batched forward pass."""
-        if not crops:
-            return np.zeros(0, dtype=np.float32)
-        with self.lock, torch.inference_mode():
-            return self.model(self.to_tensor(crops)).squeeze(1).float().cpu().numpy()
+        return batched_logits(self.model, crops, channels_last=True)
 
     def analyze(self, image: Image.Image) -> ImageResult:
         """Every face of an RGB picture with its P(fake) and verdict, largest face first."""
@@ -118,4 +113,4 @@ class Detector:
             notes.append("No face was found in this picture.")
         elif any(f.fallback for f in faces):
             notes.append("No face was detected; the whole picture was treated as one face crop.")
-        return ImageResult(results, image.size, detected - start, time.perf_counter() - detected, notes)
+        return ImageResult(results, detected - start, time.perf_counter() - detected, notes)

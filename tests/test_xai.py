@@ -120,3 +120,15 @@ def test_colour_bar_prints_its_numbers():
         assert (labelled[bare.size[1] + 4:] < 80).sum() > 50, "no numbers drawn under the bar"
     assert [t for _, t in colorbar_ticks(heat)][::4] == ["0", "1"]
     assert "fake" in colorbar_ticks(signed)[-1][1] and "real" in colorbar_ticks(signed)[0][1]
+
+
+def test_cache_key_is_per_model_object_not_per_address(model, face):
+    # A copy of the model (same weights, maybe another address later) must not be served the
+    # original's maps from the cache: the key is a per-object token, not id(model).
+    from xai import model_key
+
+    twin = copy.deepcopy(model)
+    assert model_key(model) == model_key(model) != model_key(twin)
+    first = cached_explain(model, face, "Grad-CAM", target=FAKE, method="Grad-CAM")
+    again = cached_explain(twin, face, "Grad-CAM", target=FAKE, method="Grad-CAM")
+    assert again is not first

@@ -11,13 +11,13 @@ from __future__ import annotations
 import detector.threads  # noqa: F401  isort: skip
 import hashlib
 import threading
+import uuid
+import weakref
 from collections import OrderedDict
-
-import numpy as np
 
 from xai.base import FAKE, REAL, Explainer, Explanation, face_array
 
-__all__ = ["FAKE", "REAL", "EXPLAINERS", "Explainer", "Explanation", "make_explainer", "cached_explain"]
+__all__ = ["FAKE", "REAL", "Explainer", "Explanation", "make_explainer", "cached_explain"]
 
 
 def _registry() -> dict[str, type[Explainer]]:
@@ -29,14 +29,26 @@ def _registry() -> dict[str, type[Explainer]]:
     return {"Grad-CAM": GradCamExplainer, "LIME": LimeExplainer, "Saliency": SaliencyExplainer, "SHAP": ShapExplainer}
 
 
-EXPLAINERS = ("Grad-CAM", "LIME", "Saliency", "SHAP")
-
-
 def make_explainer(family: str, **params) -> Explainer:
     registry = _registry()
     if family not in registry:
         raise ValueError(f"unknown explainer {family!r}; choose from {list(registry)}")
     return registry[family](**params)
+
+
+_MODEL_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MODEL_KEYS_LOCK = threading.Lock()
+
+
+def model_key(model) -> str:
+    """A key for this model object that is never reused: id(model) can come back for a new model
+    once the old one is freed, which would hand the new model the old one's maps. A copy (e.g. the
+    randomised model of the sanity check) is a new object and gets a new key."""
+    with _MODEL_KEYS_LOCK:
+        key = _MODEL_KEYS.get(model)
+        if key is None:
+            key = _MODEL_KEYS[model] = uuid.uuid4().hex
+        return key
 
 
 class ExplanationCache:
@@ -70,9 +82,5 @@ def cached_explain(model, face, family: str, target: int = FAKE, cache: Explanat
     """make_explainer(family, **params).explain(...), memoised on the face's pixels."""
     array = face_array(face)
     digest = hashlib.sha256(array.tobytes()).hexdigest()
-    key = (id(model), digest, array.shape, family, tuple(sorted(params.items())), int(target))
+    key = (model_key(model), digest, array.shape, family, tuple(sorted(params.items())), int(target))
     return cache.get_or_compute(key, lambda: make_explainer(family, **params).explain(model, array, target))
-
-
-def face_digest(face) -> str:
-    return hashlib.sha256(np.ascontiguousarray(face_array(face)).tobytes()).hexdigest()[:16]

@@ -8,7 +8,6 @@ Subclasses override one method, `attribute`.
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,14 +18,15 @@ import torch
 from PIL import Image
 from torch import nn
 
+from detector import scoring
 from detector.memory import release_free_memory
+from detector.scoring import model_device, model_lock  # noqa: F401  (model_lock: re-exported for the explainers)
 
 FAKE, REAL = 1, 0
 # Faces per backward pass in the gradient methods (SmoothGrad, Integrated Gradients, SHAP): it bounds
 # the activations autograd holds. 1 keeps the app's peak RSS ~270 MB lower than 4 at the same speed
 # on CPU (benchmarks/bench_memory_server.py).
 BACKWARD_CHUNK = 1
-_FALLBACK_LOCK = threading.RLock()
 
 
 @dataclass
@@ -47,11 +47,6 @@ class Explanation:
         return "fake" if self.target == FAKE else "real"
 
 
-def model_lock(model: nn.Module) -> threading.RLock:
-    """The lock that serialises every use of a shared model (see DeepfakeClassifier.lock)."""
-    return getattr(model, "lock", _FALLBACK_LOCK)
-
-
 def face_array(face: Image.Image | np.ndarray) -> np.ndarray:
     """A face crop as (H, W, 3) uint8 RGB."""
     array = np.asarray(face.convert("RGB") if isinstance(face, Image.Image) else face)
@@ -62,17 +57,8 @@ def face_array(face: Image.Image | np.ndarray) -> np.ndarray:
 
 def to_input(array: np.ndarray, model: nn.Module) -> torch.Tensor:
     """(N, H, W, 3) or (H, W, 3) uint8/float -> (N, 3, H, W) float in [0, 1] on the model's device."""
-    if array.ndim == 3:
-        array = array[None]
-    array = np.ascontiguousarray(array)
-    if not array.flags.writeable:  # e.g. np.asarray(PIL image); torch warns about read-only memory
-        array = array.copy()
-    tensor = torch.from_numpy(array).permute(0, 3, 1, 2).float()
-    if array.dtype == np.uint8:
-        tensor = tensor / 255.0
-    device = next(model.parameters()).device
     # Plain contiguous input: measured faster than channels_last for small CPU batches here.
-    return tensor.to(device).contiguous()
+    return scoring.to_input(array, model_device(model), channels_last=False)
 
 
 class SignedLogit(nn.Module):
@@ -108,13 +94,7 @@ def gradients_only_for(model: nn.Module, keep: nn.Module | None = None):
 
 def probabilities(model: nn.Module, batch: np.ndarray, batch_size: int = 10) -> np.ndarray:
     """P(fake) for (N, H, W, 3) images (uint8, or float in [0, 1]), batched, under the model lock."""
-    temperature = getattr(getattr(model, "config", None), "temperature", 1.0)
-    out = []
-    for start in range(0, len(batch), batch_size):
-        with model_lock(model), torch.inference_mode():
-            logits = model(to_input(batch[start : start + batch_size], model)).squeeze(1).float()
-        out.append(torch.sigmoid(logits / temperature).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+    return scoring.probabilities(model, batch, batch_size)
 
 
 def normalize(raw: np.ndarray, size: tuple[int, int], clip_percentile: float = 99.5) -> np.ndarray:

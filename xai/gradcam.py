@@ -57,10 +57,6 @@ class GradCamExplainer(Explainer):
         super().__init__(method=method, layer=layer)
         self.name = method.split(" (")[0]
 
-    @staticmethod
-    def method_names() -> list[str]:
-        return list(CAM_METHODS)
-
     def attribute(self, model: nn.Module, face: np.ndarray, target: int) -> tuple[np.ndarray, dict]:
         layers = layer_choices(model)
         layer_name = self.params["layer"] or default_layer(model)

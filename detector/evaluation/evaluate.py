@@ -38,6 +38,7 @@ from detector.config import PROJECT_ROOT
 from detector.errors import DetectorError
 from detector.evaluation.runs import Run, RunStore
 from detector.imageio import list_images
+from detector.scoring import calibrated_probability
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -152,7 +153,7 @@ def image_record(rows: list[dict], path: str, label: int) -> dict:
         record.update(
             score=float(max(r["p_fake"] for r in faces)),
             # The same face's score before temperature scaling, for before/after reliability diagrams.
-            score_uncalibrated=float(1 / (1 + np.exp(-max(r["logit"] for r in faces)))),
+            score_uncalibrated=float(calibrated_probability(max(r["logit"] for r in faces))),
             n_faces=len(faces),
             fallback=any(bool(r["fallback"]) for r in faces),
         )

@@ -22,6 +22,7 @@ from sklearn.metrics import roc_curve
 from detector.checkpoint import CONFIG_FILE, load_checkpoint
 from detector.config import ModelConfig
 from detector.evaluation.run_metrics import expected_calibration_error
+from detector.scoring import calibrated_probability
 from detector.training.crops import evaluate_validation, validation_sets
 
 TARGET_ACCURACY = 0.90
@@ -64,8 +65,8 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
 
 def calibration_summary(labels: np.ndarray, logits: np.ndarray) -> dict:
     temperature = fit_temperature(labels, logits)
-    raw = 1 / (1 + np.exp(-logits))
-    calibrated = 1 / (1 + np.exp(-logits / temperature))
+    raw = calibrated_probability(logits)
+    calibrated = calibrated_probability(logits, temperature)
     threshold = youden_threshold(labels, calibrated)
     return {
         "temperature": temperature,

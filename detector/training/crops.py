@@ -15,6 +15,8 @@ import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 
+from detector.scoring import batched_logits, calibrated_probability, to_input
+
 
 @dataclass
 class CropSet:
@@ -38,19 +40,14 @@ class CropSet:
 
 
 def to_tensor(batch: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1], channels_last in memory."""
-    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-    return tensor.contiguous(memory_format=torch.channels_last)
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1], channels_last in memory, on the CPU."""
+    return to_input(batch, "cpu", channels_last=True)
 
 
 def predict_set(model: nn.Module, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Raw logits for a stack of crops, no augmentation."""
     model.eval()
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(crops), batch_size):
-            out.append(model(to_tensor(np.asarray(crops[start : start + batch_size]))).squeeze(1).float().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+    return batched_logits(model, crops, batch_size, channels_last=True)
 
 
 def validation_sets(cache: Path, names: list[str], max_per_set: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -78,7 +75,7 @@ def evaluate_validation(model: nn.Module, val: dict) -> dict:
     all_labels, all_logits = [], []
     for name, (crops, labels) in val.items():
         logits = predict_set(model, crops)
-        probs = 1 / (1 + np.exp(-logits))
+        probs = calibrated_probability(logits)
         result["per_set"][name] = {
             "auc": float(roc_auc_score(labels, probs)),
             "accuracy": float(accuracy_score(labels, probs >= 0.5)),
@@ -87,7 +84,7 @@ def evaluate_validation(model: nn.Module, val: dict) -> dict:
         all_labels.append(labels)
         all_logits.append(logits)
     labels, logits = np.concatenate(all_labels), np.concatenate(all_logits)
-    probs = 1 / (1 + np.exp(-logits))
+    probs = calibrated_probability(logits)
     result["auc_pooled"] = float(roc_auc_score(labels, probs))
     result["auc_mean"] = float(np.mean([v["auc"] for v in result["per_set"].values()]))
     result["accuracy"] = float(accuracy_score(labels, probs >= 0.5))

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import ModelConfig
 from detector.model import LITE0_MEAN, LITE0_STD, new_classifier
+from detector.scoring import calibrated_probability
 from detector.training.augment import AUGMENTATIONS, train_augment
 from detector.training.calibrate import calibration_summary
 from detector.training.crops import CropSet, evaluate_validation, to_tensor, validation_sets
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             optimizer.step()
             losses.append(loss.item())
             train_labels.append(labels.numpy())
-            train_probs.append(torch.sigmoid(logits.detach()).numpy())
+            train_probs.append(calibrated_probability(logits.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         train_labels_all, train_probs_all = np.concatenate(train_labels), np.concatenate(train_probs)
         result = evaluate_validation(model, val)
