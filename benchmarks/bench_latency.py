@@ -23,7 +23,7 @@ def main() -> dict:
             detector.model(pixels)
 
     def detect_only():
-        detector.faces.find(photo)
+        detector.face_finder.find(photo)
 
     verdict = timed(lambda: detector.analyze(photo), repeat=10)
     bare = timed(forward, repeat=20)

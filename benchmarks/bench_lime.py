@@ -69,7 +69,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--per-set", type=int, default=2, help="faces per shared test folder (real/, fake/)")
     args = parser.parse_args(argv)
     from detector.inference import Detector
-    from xai import FAKE, REAL, make_explainer
+    from xai import make_explainer
     from xai.base import probabilities
     from xai.quality import deletion_auc
 
@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
     detector.warm_up()
     per_face = []
     for name, face in faces(detector, args.data, args.per_set):
-        target = FAKE if probabilities(detector.model, face[None])[0] >= detector.config.threshold else REAL
+        target = detector.config.explained_class(float(probabilities(detector.model, face[None])[0]))
         row = {"face": name, "target": target}
         for key, params in VARIANTS.items():
             ours = make_explainer("LIME", **params).explain(detector.model, face, target)

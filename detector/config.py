@@ -82,6 +82,12 @@ class ModelConfig:
         if problems:
             raise CheckpointError("config.json is inconsistent: " + "; ".join(problems))
 
+    def explained_class(self, p_fake: float, other: bool = False) -> int:
+        """The class a map explains: the predicted one (1 = fake at or above the threshold, 0 = real),
+        or the other one when asked. Every page, the report and the benchmarks use this rule."""
+        predicted = 1 if p_fake >= self.threshold else 0
+        return 1 - predicted if other else predicted
+
     def verdict(self, p_fake: float) -> str:
         """'fake', 'real' or 'uncertain' (within uncertain_margin of the threshold)."""
         if abs(p_fake - self.threshold) < self.uncertain_margin:

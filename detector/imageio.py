@@ -16,6 +16,8 @@ from detector.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Decoded by detector.video (PyAV); listed here so checking a file name never loads PyAV.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -30,11 +30,16 @@ class FaceResult:
     """One face's verdict, with everything needed to draw and explain it."""
 
     index: int
-    face: Face
+    face: Face  # the detection: box, landmarks, detector confidence, fallback flag
     crop: Image.Image  # the model's input, input_size x input_size RGB
     logit: float
     p_fake: float  # calibrated (temperature-scaled) probability that the face is fake
     label: str  # 'real', 'fake' or 'uncertain'
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """The face's box in the picture (x1, y1, x2, y2): `result.box`, not `result.face.box`."""
+        return self.face.box
 
     def to_dict(self) -> dict:
         return {"face": self.index + 1, **self.face.to_dict(), "p_fake": round_probability(self.p_fake), "label": self.label}
@@ -74,14 +79,14 @@ class Detector:
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.config: ModelConfig = self.model.config
-        self.faces = FaceFinder(device=self.device, margin=self.config.crop_margin, fallback=fallback)
+        self.face_finder = FaceFinder(device=self.device, margin=self.config.crop_margin, fallback=fallback)
         # Shared with every explainer of this model (see DeepfakeClassifier.lock).
         self.lock = self.model.lock
 
     def warm_up(self) -> None:
         """One pass through MTCNN and the classifier, so the first real request is not the slow one."""
         blank = Image.new("RGB", (self.config.input_size, self.config.input_size), (128, 128, 128))
-        self.faces.find(blank)
+        self.face_finder.find(blank)
         self.classify([blank])
 
     def to_tensor(self, crops: list[Image.Image]) -> torch.Tensor:
@@ -99,7 +104,7 @@ class Detector:
     def analyze(self, image: Image.Image) -> ImageResult:
         """Every face of an RGB picture with its P(fake) and verdict, largest face first."""
         start = time.perf_counter()
-        faces = self.faces.find(image)
+        faces = self.face_finder.find(image)
         detected = time.perf_counter()
         crops = [crop_face(image, f.crop_box, self.config.input_size) for f in faces]
         logits = self.classify(crops)

@@ -20,36 +20,19 @@ import json
 import sys
 from pathlib import Path
 
-from detector.errors import DetectorError, InputError
-from detector.imageio import IMAGE_SUFFIXES, decode_image, read_image_bytes
+from detector.errors import DetectorError
+from detector.imageio import read_image_bytes
 from detector.provenance import read_provenance
 
 
-def face_dicts(detector, image, result, stability: bool = True) -> list[dict]:
-    """Each face's JSON: the model's numbers plus the verdict a person reads (see detector.display)."""
-    from detector import display
-    from detector.stability import check_faces
-
-    checks = check_faces(detector, image, result.faces) if stability else [None] * len(result.faces)
-    faces = []
-    for face, check in zip(result.faces, checks):
-        verdict = check.verdict if check else display.verdict_from_label(face.label, tuple(detector.config.labels))
-        faces.append({
-            **face.to_dict(),
-            "p_fake_text": display.format_probability(face.p_fake),
-            "verdict": verdict,
-            "verdict_words": display.verdict_words(verdict),
-            "stability": check.to_dict() if check else None,
-        })
-    return faces
-
-
 def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int = 32, stability: bool = True) -> dict:
-    from detector.display import what_this_means
-    from detector.video import VIDEO_SUFFIXES, analyze_video, video_to_dict
+    """One file's JSON object: a picture's is detector.analysis.ImageAnalysis.to_dict()."""
+    from detector.analysis import analyze_image_bytes, file_kind
 
-    suffix = path.suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
+    if file_kind(path.name) == "video":
+        from detector.display import what_this_means
+        from detector.video import analyze_video, video_to_dict
+
         result = analyze_video(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames)
         from detector.stability import AbstainRules
 
@@ -58,24 +41,8 @@ def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int 
         provenance = read_provenance(path.read_bytes(), path.name)
         return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config, rules),
                 "what_this_means": what_this_means(detector.config.training), "provenance": provenance.to_dict()}
-    if suffix not in IMAGE_SUFFIXES:
-        supported = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
-        raise InputError(f"{path.name}: unsupported file type '{path.suffix or 'none'}' (use {supported})")
-    data = read_image_bytes(path)
-    image = decode_image(data, path.name)
-    result = detector.analyze(image)
-    return {
-        "file": str(path),
-        "kind": "image",
-        "width": image.width,
-        "height": image.height,
-        "faces": face_dicts(detector, image, result, stability),
-        "p_fake": result.p_fake,
-        "notes": result.notes,
-        "what_this_means": what_this_means(detector.config.training),
-        "seconds": round(result.seconds, 3),
-        "provenance": read_provenance(data, path.name).to_dict(),
-    }
+    analysis = analyze_image_bytes(detector, read_image_bytes(path), path.name, stability=stability, provenance=True)
+    return analysis.to_dict(file=str(path))
 
 
 def spread(face: dict) -> str:

@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image
 
 from detector.errors import InputError
+from detector.imageio import VIDEO_SUFFIXES  # noqa: F401  (detector.video.VIDEO_SUFFIXES is public)
 from detector.inference import FaceResult
 from detector.limits import MAX_VIDEO_BYTES, MAX_VIDEO_FRAMES_SAMPLED, MAX_VIDEO_PIXELS, MAX_VIDEO_SECONDS
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 DEFAULT_SAMPLE_FPS = 1.0
 DEFAULT_MAX_FRAMES = 32
 THUMBNAIL_SIDE = 480
@@ -216,7 +216,7 @@ def link_tracks(tracks: list[Track], frame: SampledFrame, next_id: int, min_scor
     Tracks unseen for more than MAX_MISSED sampled frames are closed; unmatched faces start new ones."""
     live = [t for t in tracks if t.missed <= MAX_MISSED]
     pairs = sorted(
-        ((_link_score(t.faces[-1].face.box, f.face.box), ti, fi) for ti, t in enumerate(live) for fi, f in enumerate(frame.faces)),
+        ((_link_score(t.faces[-1].box, f.box), ti, fi) for ti, t in enumerate(live) for fi, f in enumerate(frame.faces)),
         reverse=True,
     )
     used_tracks, used_faces = set(), set()

@@ -14,7 +14,7 @@ from detector.reporting.report import image_report, to_html, to_pdf
 from detector.stability import analyze_checked
 from detector.video import VIDEO_SUFFIXES
 from pages.common import provenance_panel, require_app_navigation, samples_dir, sidebar_detector
-from xai import FAKE, REAL, cached_explain
+from xai import FAKE, cached_explain
 from xai.gradcam import FAST_CAM_METHODS, layer_choices
 from xai.lime_explainer import DESIGNS, HIDE_MODES, LimeExplainer
 from xai.overlay import colorbar, colorbar_labels, legend_entries, png_bytes, render
@@ -206,8 +206,7 @@ seconds_per_map = st.session_state.setdefault("seconds_per_map", dict(TYPICAL_MA
 report_maps: dict[int, list] = {}
 shown_explanations = []
 for face in [f for f in order if f.index + 1 in chosen]:
-    predicted = FAKE if face.p_fake >= config.threshold else REAL
-    target = 1 - predicted if explain_other else predicted
+    target = config.explained_class(face.p_fake, other=explain_other)
     st.subheader(f"Face #{face.index + 1}: {checks[face.index].words()} (P(fake) {display.format_probability(face.p_fake)}) · maps explain '{'fake' if target == FAKE else 'real'}'")
     explanations, fresh, started = {}, False, time.perf_counter()
     eta = sum(seconds_per_map.get(family, 1.0) for family in families)

@@ -13,7 +13,7 @@ from detector.reporting.report import to_html, to_pdf, video_report
 from detector.stability import AbstainRules, track_verdict
 from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
 from pages.common import provenance_panel, require_app_navigation, sidebar_detector
-from xai import FAKE, REAL, cached_explain
+from xai import cached_explain
 from xai.overlay import legend_entries, render
 
 require_app_navigation()
@@ -126,7 +126,7 @@ for track in sorted(result.tracks, key=lambda t: -t.score):
     for column, position in zip(columns, track.most_suspicious(3)):
         face = track.faces[position]
         frame = result.frames[track.frames[position]]
-        target = FAKE if face.p_fake >= config.threshold else REAL
+        target = config.explained_class(face.p_fake)
         explanation = cached_explain(detector.model, face.crop, "Grad-CAM", target=target)
         shown_explanations.append(explanation)
         overlay = render(face.crop, explanation, opacity)

@@ -116,3 +116,37 @@ def provenance_panel(name: str, data: bytes, digest: str):
         with st.expander("Details: signer, actions, camera, software, trust list"):
             st.markdown("\n".join(f"- {line}" for line in provenance.lines()))
     return provenance
+
+
+def explainer_widgets(model) -> dict[str, dict]:
+    """One widget per explainer setting (xai.settings.Setting), in the current container; returns
+    each family's keyword arguments. Settings that share a name get one widget, shown once."""
+    from xai import families
+    from xai.gradcam import layer_choices
+
+    chosen: dict[str, dict] = {}
+    shared: dict[str, object] = {}
+    for family, explainer in families().items():
+        params = {}
+        for setting in explainer.settings:
+            if setting.shared in shared:
+                params[setting.name] = shared[setting.shared]
+                continue
+            params[setting.name] = setting_widget(setting, model, layer_choices)
+            if setting.shared:
+                shared[setting.shared] = params[setting.name]
+        chosen[family] = params
+    return chosen
+
+
+def setting_widget(setting, model, layer_choices):
+    help_text = setting.help or None
+    if setting.kind == "int":
+        return st.slider(setting.label, setting.low, setting.high, setting.default, setting.step, help=help_text)
+    if setting.kind == "layer":
+        layers = list(layer_choices(model))
+        index = layers.index(setting.default) if setting.default in layers else len(layers) - 1
+        return st.selectbox(setting.label, layers, index=index, help=help_text)
+    choices = list(setting.choices)
+    return st.selectbox(setting.label, choices, index=choices.index(setting.default), help=help_text,
+                        format_func=lambda c: setting.choice_labels.get(c, c))

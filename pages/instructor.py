@@ -5,11 +5,11 @@ import streamlit as st
 
 from detector import display
 from detector.errors import DetectorError
-from detector.evaluation.run_metrics import mistakes
+from detector.evaluation.run_metrics import confident_calls, mistakes
 from detector.evaluation.runs import RunsDatabaseError, RunStore
 from detector.imageio import IMAGE_SUFFIXES, decode_image, load_image
 from pages.common import require_app_navigation, samples_dir, sidebar_detector
-from xai import FAKE, REAL, cached_explain
+from xai import FAKE, cached_explain
 from xai.gradcam import layer_choices
 from xai.layers import activation_maps, depth_note, explorer_default
 from xai.overlay import colorize, render
@@ -17,6 +17,7 @@ from xai.quality import (
     SANITY_CRITERION,
     SANITY_MAX_SIMILARITY,
     agreement_matrix,
+    curve_area,
     deletion_curve,
     insertion_curve,
     randomised_copy,
@@ -48,7 +49,7 @@ if not result.faces:
     st.stop()
 face_number = st.selectbox("Face", [f.index + 1 for f in result.faces])
 face = result.faces[face_number - 1]
-predicted = FAKE if face.p_fake >= config.threshold else REAL
+predicted = config.explained_class(face.p_fake)
 st.write(f"Face #{face_number}: **{face.label}**, P(fake) {display.format_probability(face.p_fake)}. Maps explain the predicted class, '{'fake' if predicted == FAKE else 'real'}'.")
 
 layers_tab, quality_tab, gallery_tab = st.tabs(["Layer explorer", "Explanation quality", "Gallery"])
@@ -98,12 +99,11 @@ with quality_tab:
             for family, explanation in explanations.items():
                 x, y = deletion_curve(detector.model, face.crop, explanation.heatmap, predicted)
                 xi, yi = insertion_curve(detector.model, face.crop, explanation.heatmap, predicted)
-                from sklearn.metrics import auc
-
-                deletion.add_scatter(x=x, y=y, name=f"{family} (AUC {auc(x, y):.3f})")
-                insertion.add_scatter(x=xi, y=yi, name=f"{family} (AUC {auc(xi, yi):.3f})")
-                rows.append({"method": explanation.method, "deletion AUC (lower is better)": round(auc(x, y), 4),
-                             "insertion AUC (higher is better)": round(auc(xi, yi), 4),
+                deletion_area, insertion_area = curve_area(x, y), curve_area(xi, yi)
+                deletion.add_scatter(x=x, y=y, name=f"{family} (AUC {deletion_area:.3f})")
+                insertion.add_scatter(x=xi, y=yi, name=f"{family} (AUC {insertion_area:.3f})")
+                rows.append({"method": explanation.method, "deletion AUC (lower is better)": round(deletion_area, 4),
+                             "insertion AUC (higher is better)": round(insertion_area, 4),
                              "similarity after randomisation (Spearman)": round(similarity := rank_similarity(explanation.heatmap, randomised[family].heatmap), 3),
                              f"sanity check (< {SANITY_MAX_SIMILARITY})": sanity_outcome(similarity),
                              "seconds": round(explanation.seconds, 2)})
@@ -148,10 +148,8 @@ with gallery_tab:
         else:
             run = RunStore().get(store_runs[picked])
             threshold = run.threshold
-            rows = [s for s in run.scores if s.get("score") is not None]
-            right_fake = sorted((r for r in rows if r["label"] == 1 and r["score"] >= threshold), key=lambda r: -r["score"])
-            right_real = sorted((r for r in rows if r["label"] == 0 and r["score"] < threshold), key=lambda r: r["score"])
-            groups = {"confidently right: fake": right_fake, "confidently right: real": right_real,
+            groups = {"confidently right: fake": confident_calls(run, threshold, "tp"),
+                      "confidently right: real": confident_calls(run, threshold, "tn"),
                       "wrong: real called fake": mistakes(run, threshold, "fp"), "wrong: fake called real": mistakes(run, threshold, "fn")}
             groups = {k: [(Path(r["path"]).name, Path(r["path"])) for r in v if Path(r["path"]).is_file()][:per_group] for k, v in groups.items()}
             if not any(groups.values()):
@@ -174,7 +172,7 @@ with gallery_tab:
                     st.write(f"{name}: no face found")
                     continue
                 top = max(found.faces, key=lambda f: f.p_fake)
-                target = FAKE if top.p_fake >= config.threshold else REAL
+                target = config.explained_class(top.p_fake)
                 c1, c2, c3 = st.columns(3)
                 c1.image(top.crop, caption=f"{name} · P(fake) {display.format_probability(top.p_fake)}", width="stretch")
                 c2.image(render(top.crop, cached_explain(detector.model, top.crop, "LIME", target=target), 0.6), caption="LIME", width="stretch")

@@ -63,7 +63,7 @@ def measure_size(detector, data: Path, per_class: int) -> dict:
         labels, native, by_size, by_blur, sharp_blur, face_px, face_prob = [], [], {s: [] for s in SIZES}, {b: [] for b in BLURS}, {b: [] for b in BLURS}, [], []
         for path, label in rows:
             image = Image.open(path).convert("RGB")
-            faces = detector.faces.find(image)
+            faces = detector.face_finder.find(image)
             if not faces:
                 continue
             face = faces[0]

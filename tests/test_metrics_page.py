@@ -212,3 +212,17 @@ def test_robustness_runs_get_their_own_matrix_and_stay_out_of_the_default_select
     assert "Robustness: the same test pictures reframed" in [h.value for h in at.header]
     chosen = set(at.multiselect[0].value)
     assert {r.id for r in runs} <= chosen and not chosen & condition_ids  # condition runs are not selected by default
+
+
+def test_confident_calls_partition_the_scored_images():
+    run = synthetic_run(3, "set-c")
+    calls = {kind: rm.confident_calls(run, 0.5, kind) for kind in rm.CALL_KINDS}
+    assert sum(len(v) for v in calls.values()) == len(run.scores)
+    tn, fp, fn, tp = (len(calls[k]) for k in ("tn", "fp", "fn", "tp"))
+    from sklearn.metrics import confusion_matrix
+
+    labels = [s["label"] for s in run.scores]
+    assert [[tn, fp], [fn, tp]] == confusion_matrix(labels, [int(s["score"] >= 0.5) for s in run.scores]).tolist()
+    assert [r["score"] for r in calls["fp"]] == sorted((r["score"] for r in calls["fp"]), reverse=True)
+    assert [r["score"] for r in calls["tn"]] == sorted(r["score"] for r in calls["tn"])
+    assert rm.mistakes(run, 0.5, "fn", k=3) == calls["fn"][:3]

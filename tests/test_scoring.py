@@ -38,3 +38,11 @@ def test_calibration_is_sigmoid_of_logit_over_temperature():
     logits = np.array([-3.0, 0.0, 2.0])
     np.testing.assert_allclose(scoring.calibrated_probability(logits, 2.0), 1 / (1 + np.exp(-logits / 2.0)), rtol=1e-12)
     assert scoring.calibrated_probability(np.float32([1.0])).dtype == np.float32
+
+
+def test_maps_explain_the_predicted_class_unless_asked_otherwise():
+    from detector.config import ModelConfig
+
+    config = ModelConfig(threshold=0.6)
+    assert config.explained_class(0.6) == 1 and config.explained_class(0.59) == 0
+    assert config.explained_class(0.9, other=True) == 0 and config.explained_class(0.1, other=True) == 1

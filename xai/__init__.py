@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 from xai.base import FAKE, REAL, Explainer, Explanation, face_array
 
-__all__ = ["FAKE", "REAL", "Explainer", "Explanation", "make_explainer", "cached_explain"]
+__all__ = ["FAKE", "REAL", "Explainer", "Explanation", "families", "make_explainer", "cached_explain"]
 
 
 def _registry() -> dict[str, type[Explainer]]:
@@ -27,6 +27,11 @@ def _registry() -> dict[str, type[Explainer]]:
     from xai.shap import ShapExplainer
 
     return {"Grad-CAM": GradCamExplainer, "LIME": LimeExplainer, "Saliency": SaliencyExplainer, "SHAP": ShapExplainer}
+
+
+def families() -> dict[str, type[Explainer]]:
+    """Every explanation method by name, in the order pages show them; each class lists its `settings`."""
+    return _registry()
 
 
 def make_explainer(family: str, **params) -> Explainer:

@@ -21,6 +21,7 @@ from torch import nn
 from detector import scoring
 from detector.memory import release_free_memory
 from detector.scoring import model_device, model_lock  # noqa: F401  (model_lock: re-exported for the explainers)
+from xai.settings import Setting
 
 FAKE, REAL = 1, 0
 # Faces per backward pass in the gradient methods (SmoothGrad, Integrated Gradients, SHAP): it bounds
@@ -114,6 +115,8 @@ class Explainer:
 
     name = "explainer"
     how_to_read = ""
+    # What a user may change, with ranges and defaults: pages build their widgets from this.
+    settings: tuple[Setting, ...] = ()
     # Methods that run many forward/backward passes hand their freed buffers back to the OS
     # afterwards (keeps a long-running app's RSS flat); one-pass methods skip the ~5 ms this costs.
     release_memory_after = True

@@ -8,6 +8,7 @@ from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, Layer
 from torch import nn
 
 from xai.base import FAKE, Explainer, gradients_only_for, model_lock, to_input
+from xai.settings import Setting
 
 CAM_METHODS = {
     "Grad-CAM": GradCAM,
@@ -50,6 +51,10 @@ class GradCamExplainer(Explainer):
     how_to_read = ("Red and yellow areas are the parts of the face that weighed most in the model's answer; blue ones barely "
                    "counted. It shows where the model looked, not what it saw there.")
     release_memory_after = False  # one forward and one short backward pass
+    settings = (
+        Setting("method", "Grad-CAM method", "choice", "Grad-CAM", choices=tuple(FAST_CAM_METHODS)),
+        Setting("layer", "Grad-CAM layer", "layer", help="Early layers see edges and texture; the last ones see face parts."),
+    )
 
     def __init__(self, method: str = "Grad-CAM", layer: str | None = None) -> None:
         if method not in CAM_METHODS:

@@ -30,6 +30,7 @@ from torch import nn
 
 from xai.base import FAKE, Explainer, probabilities, signed_map
 from xai.segments import superpixels
+from xai.settings import Setting
 
 HIDE_MODES = ("blur", "mean")
 DESIGNS = ("orthogonal", "paired", "random")
@@ -89,6 +90,17 @@ class LimeExplainer(Explainer):
     name = "LIME"
     how_to_read = ("Red patches pushed the answer towards 'fake', green ones towards 'real'. Found by hiding patches of the face in "
                    "many combinations and watching how the score moved.")
+    settings = (
+        Setting("samples", "LIME samples", "int", 48, low=16, high=1000, step=8),
+        Setting("segments", "LIME / SHAP superpixels", "int", 40, low=10, high=150, step=5, shared="superpixels"),
+        Setting("hide", "LIME hides a region with", "choice", "blur", choices=HIDE_MODES,
+                choice_labels={"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"},
+                help="A blurred face keeps the sample looking like a face; lime's default fills each region with its mean colour."),
+        Setting("design", "LIME picks which regions to hide by", "choice", "orthogonal", choices=DESIGNS,
+                choice_labels={"orthogonal": "orthogonal (Hadamard, default)", "paired": "random + complements", "random": "random (lime's own)"},
+                help="An orthogonal design hides every region in half the samples and every pair in a quarter, "
+                     "so fewer samples separate the regions' effects than with coin flips."),
+    )
 
     def __init__(self, samples: int = 48, segments: int = 40, hide: str = "blur", design: str = "orthogonal",
                  batch_size: int = 10, kernel_width: float = 0.25, seed: int = 0) -> None:

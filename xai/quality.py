@@ -39,14 +39,19 @@ def insertion_curve(model, face, heatmap, target: int = FAKE, steps: int = 20):
     return _curve(model, face, heatmap, target, steps, insert=True)
 
 
+def curve_area(fractions: np.ndarray, scores: np.ndarray) -> float:
+    """Area under a deletion or insertion curve (trapezoids, as sklearn.metrics.auc)."""
+    return float(auc(fractions, scores))
+
+
 def deletion_auc(model, face, heatmap, target: int = FAKE, steps: int = 20) -> float:
     """Area under the deletion curve: lower = the map found the evidence faster."""
-    return float(auc(*deletion_curve(model, face, heatmap, target, steps)))
+    return curve_area(*deletion_curve(model, face, heatmap, target, steps))
 
 
 def insertion_auc(model, face, heatmap, target: int = FAKE, steps: int = 20) -> float:
     """Area under the insertion curve: higher = the map found the evidence faster."""
-    return float(auc(*insertion_curve(model, face, heatmap, target, steps)))
+    return curve_area(*insertion_curve(model, face, heatmap, target, steps))
 
 
 def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:

@@ -9,6 +9,7 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from xai.base import BACKWARD_CHUNK, Explainer, SignedLogit, gradients_only_for, model_lock, to_input
+from xai.settings import Setting
 
 SALIENCY_METHODS = ["Vanilla gradient", "SmoothGrad", "Integrated Gradients"]
 
@@ -17,6 +18,7 @@ class SaliencyExplainer(Explainer):
     name = "Saliency"
     how_to_read = ("Red and yellow spots are pixels where a tiny change would move the score most. It is speckled by nature: look for "
                    "clusters (an eye, a hairline, a blended edge), not single dots.")
+    settings = (Setting("method", "Saliency method", "choice", "SmoothGrad", choices=tuple(SALIENCY_METHODS)),)
 
     def __init__(self, method: str = "SmoothGrad", samples: int = 12, noise: float = 0.1, steps: int = 24, seed: int = 0) -> None:
         if method not in SALIENCY_METHODS:

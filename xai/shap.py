@@ -15,12 +15,18 @@ from torch import nn
 
 from xai.base import BACKWARD_CHUNK, Explainer, SignedLogit, gradients_only_for, model_lock, signed_map, to_input
 from xai.segments import region_means, superpixels
+from xai.settings import Setting
 
 
 class ShapExplainer(Explainer):
     name = "SHAP"
     how_to_read = ("Red patches add to the 'fake' score, green ones to 'real'. Measured by fading each patch in from a blank or "
                    "blurred face and adding up how the score changed on the way.")
+    # Superpixels: one widget with LIME's (the page has always passed LIME's count to SHAP too).
+    settings = (
+        Setting("samples", "SHAP samples", "int", 16, low=4, high=64, step=4),
+        Setting("segments", "LIME / SHAP superpixels", "int", 50, low=10, high=150, step=5, shared="superpixels"),
+    )
 
     def __init__(self, samples: int = 16, segments: int = 50, noise: float = 0.05, seed: int = 0) -> None:
         super().__init__(samples=samples, segments=segments, noise=noise, seed=seed, variant="captum GradientShap")

@@ -264,16 +264,22 @@ def history_figure(history: pd.DataFrame, metric: str) -> go.Figure:
     return fig
 
 
+# kind -> (true label, called fake?)
+CALL_KINDS = {"tp": (1, True), "tn": (0, False), "fp": (0, True), "fn": (1, False)}
+
+
+def confident_calls(run: Run, threshold: float, kind: str, k: int | None = None) -> list[dict]:
+    """Scored images of one kind ('tp', 'tn', 'fp', 'fn'), most confident first (highest score for
+    a 'fake' call, lowest for a 'real' one); at most k."""
+    label, called_fake = CALL_KINDS[kind]
+    rows = [s for s in run.scores if s.get("score") is not None and s["label"] == label and (s["score"] >= threshold) == called_fake]
+    rows.sort(key=lambda r: -r["score"] if called_fake else r["score"])
+    return rows if k is None else rows[:k]
+
+
 def mistakes(run: Run, threshold: float, kind: str, k: int = 8) -> list[dict]:
     """The k most confident false positives ('fp') or false negatives ('fn')."""
-    rows = [s for s in run.scores if s.get("score") is not None]
-    if kind == "fp":
-        wrong = [r for r in rows if r["label"] == 0 and r["score"] >= threshold]
-        wrong.sort(key=lambda r: -r["score"])
-    else:
-        wrong = [r for r in rows if r["label"] == 1 and r["score"] < threshold]
-        wrong.sort(key=lambda r: r["score"])
-    return wrong[:k]
+    return confident_calls(run, threshold, "fp" if kind == "fp" else "fn", k)
 
 
 def scores_frame(run: Run) -> pd.DataFrame:

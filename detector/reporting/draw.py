@@ -32,7 +32,7 @@ def draw_tracks(frame, tracks) -> Image.Image:
     for track in tracks:
         if frame.index in track.frames:
             face = track.faces[track.frames.index(frame.index)]
-            boxes.append((tuple(v * frame.scale for v in face.face.box), str(track.id), track_colour(track.id)))
+            boxes.append((tuple(v * frame.scale for v in face.box), str(track.id), track_colour(track.id)))
     return draw_boxes(frame.thumbnail, boxes)
 
 
@@ -70,5 +70,5 @@ def draw_faces(image: Image.Image, faces, verdicts: list[str] | None = None) -> 
             colour = FINAL_COLOURS.get(verdicts[n], (255, 255, 255))
         else:
             colour = VERDICT_COLOURS.get(result.label, (255, 255, 255))
-        boxes.append((result.face.box, f"{result.index + 1}", colour))
+        boxes.append((result.box, f"{result.index + 1}", colour))
     return draw_boxes(image, boxes)

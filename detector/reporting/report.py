@@ -110,7 +110,7 @@ def image_report(name: str, data: bytes, image: Image.Image, result, config: Mod
                f"{len(result.faces)} face(s). Most suspicious: face #{worst.index + 1}: {lines[worst.index]}.")
     faces = []
     for face in result.faces:
-        x1, y1, x2, y2 = face.face.box
+        x1, y1, x2, y2 = face.box
         check = checks[face.index] if checks else None
         rows = {
             "Verdict": lines[face.index],
