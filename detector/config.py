@@ -30,12 +30,18 @@ class ModelConfig:
     # Temperature applied to the logit before the sigmoid (1.0 = uncalibrated).
     temperature: float = 1.0
     crop_margin: float = 0.3
+    # Layers an explainer may look at, shallow to deep: shown name -> module path inside the timm
+    # backbone (e.g. {"stage 3": "layer3"}). Empty: derived from the architecture (detector.model).
+    cam_layers: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data summary, seed, epochs, augmentations
     metrics: dict = field(default_factory=dict)  # headline test metrics per data set
     config_version: int = CONFIG_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False)
+        data = asdict(self)
+        if not data["cam_layers"]:
+            del data["cam_layers"]  # derived from the architecture; keeps existing config.json files as they are
+        return json.dumps(data, indent=2, sort_keys=False)
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
@@ -79,6 +85,8 @@ class ModelConfig:
             problems.append("threshold must be a probability in (0, 1)")
         if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
             problems.append("temperature must be positive")
+        if not isinstance(self.cam_layers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.cam_layers.items()):
+            problems.append("cam_layers must map layer names to module paths")
         if problems:
             raise CheckpointError("config.json is inconsistent: " + "; ".join(problems))
 

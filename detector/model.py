@@ -53,13 +53,25 @@ class DeepfakeClassifier(nn.Module):
         return self.backbone((pixels - self.mean) / self.std)
 
     def layer_choices(self) -> dict[str, nn.Module]:
-        """Named layers an explainer can look at, shallow to deep."""
-        blocks = self.backbone.blocks
-        layers = {"stem (conv1)": self.backbone.bn1}
-        for index, block in enumerate(blocks):
-            layers[f"block {index}"] = block
-        layers["head conv (last)"] = self.backbone.bn2
+        """Named layers an explainer can look at, shallow to deep (the last is the default CAM layer):
+        config.cam_layers when the checkpoint names them, else derived from the architecture."""
+        paths = self.config.cam_layers or default_cam_layers(self.backbone)
+        return {name: self.backbone.get_submodule(path) for name, path in paths.items()}
+
+
+def default_cam_layers(backbone: nn.Module) -> dict[str, str]:
+    """Shown name -> module path for a timm backbone: every block of an EfficientNet, else the
+    stages timm lists in `feature_info`, else the last convolution."""
+    if all(hasattr(backbone, name) for name in ("conv_stem", "bn1", "blocks", "bn2")):  # EfficientNet family
+        layers = {"stem (conv1)": "bn1"}
+        layers.update({f"block {index}": f"blocks.{index}" for index in range(len(backbone.blocks))})
+        layers["head conv (last)"] = "bn2"
         return layers
+    info = getattr(backbone, "feature_info", None)
+    if info:
+        return {f"stage {index} ({entry['module']})": entry["module"] for index, entry in enumerate(info)}
+    convs = [name for name, module in backbone.named_modules() if isinstance(module, nn.Conv2d)]
+    return {f"last conv ({convs[-1]})": convs[-1]}
 
 
 def imagenet_lite0_path() -> str:

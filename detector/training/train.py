@@ -104,6 +104,8 @@ def freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
     if blocks <= 0:
         return []
     backbone = model.backbone
+    if not all(hasattr(backbone, name) for name in ("conv_stem", "bn1", "blocks")):
+        raise ValueError(f"--freeze-blocks needs an EfficientNet-style backbone, not {model.config.architecture}; use --freeze-blocks 0")
     frozen = [backbone.conv_stem, backbone.bn1, *list(backbone.blocks)[:blocks]]
     for module in frozen:
         for parameter in module.parameters():
