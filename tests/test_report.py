@@ -134,3 +134,9 @@ def test_pdf_keeps_each_face_header_with_its_pictures_and_has_a_colour_legend():
     text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
     assert "Map colours" in text and "most looked at" in text
     assert "Map colours" in to_html(report)
+
+
+def test_no_training_data_is_hard_coded_in_the_caveats():
+    # What a model learned from comes from its config.json (display.what_this_means), never from a fixed list.
+    for name in ("DFDC", "StyleGAN", "Stable Diffusion"):
+        assert not any(name in caveat for caveat in CAVEATS), name

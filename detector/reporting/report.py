@@ -20,13 +20,12 @@ from detector.config import ModelConfig
 from detector.provenance import Provenance
 from detector.reporting.draw import draw_tracks, track_colour_name
 
+# What the model was trained on is not listed here: each report opens with display.what_this_means(config.training),
+# read from the checkpoint, so a model trained on other data never gets this model's list.
 CAVEATS = [
     "P(fake) is the model's calibrated probability that a face is fake, measured on the test sets listed above. "
     "It is evidence to weigh, not a finding of fact.",
     "A 'real' verdict is not proof that a face is authentic: the model can miss manipulations it was never trained on.",
-    "The model was trained on face swaps from the DFDC challenge, StyleGAN 1 and 2 faces and Stable Diffusion 2.1 "
-    "portraits only. It never saw other diffusion models (Midjourney, DALL-E, Flux, newer Stable Diffusion), "
-    "modern face-swap or lip-sync tools, or edits outside the face.",
     "Accuracy on these research test sets is not accuracy on press photos or social-media video: heavy compression, "
     "resizing, filters and screenshots all change the score.",
     "Heat maps show what influenced this model, not where a manipulation is; different methods can disagree.",
