@@ -233,8 +233,8 @@ for face in [f for f in order if f.index + 1 in chosen]:
         panel.image(colorbar(explanation), width="stretch")
         low, high = colorbar_labels(explanation)
         panel.caption(f"**{explanation.method}** · {low} … {high}")
-        panel.download_button(
-            "PNG", png_bytes(overlay), file_name=f"face{face.index + 1}_{family.lower().replace(' ', '_')}.png",
+        panel.download_button(  # a callable: the PNG is encoded when clicked, not on every rerun
+            "PNG", lambda overlay=overlay: png_bytes(overlay), file_name=f"face{face.index + 1}_{family.lower().replace(' ', '_')}.png",
             mime="image/png", key=f"dl-{face.index}-{family}",
         )
     with st.expander("How to read these maps"):  # one block instead of a paragraph under every map: less scrolling on a phone

@@ -95,3 +95,18 @@ def test_most_suspicious_face_explained_first_report_at_once_and_cached_maps_say
     at.run()  # same picture, same settings: maps come from the cache
     statuses = [s.label for s in at.status]
     assert any("from earlier" in s for s in statuses) and not any("explained in" in s for s in statuses), statuses
+
+
+def test_a_rerun_builds_no_report(monkeypatch):
+    """The report buttons hold callables: the HTML and the PDF are built when clicked, not on every rerun."""
+    from detector.reporting import report
+
+    built = []
+    monkeypatch.setattr(report, "to_pdf", lambda *a, **k: built.append("pdf") or b"")
+    monkeypatch.setattr(report, "to_html", lambda *a, **k: built.append("html") or "")
+    at = page("analyze_image").run()
+    at.file_uploader[0].set_value(("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
+    at.run()
+    assert not at.exception, at.exception
+    assert {"Report (PDF)", "Report (HTML)"} <= {d.proto.label for d in at.get("download_button")}
+    assert built == [], f"built on a rerun: {built}"
