@@ -122,6 +122,15 @@ def model_id(folder: Path) -> str:
         return ""
 
 
+def model_input(folder: Path) -> str:
+    """What a face goes through before the model (backbone, input size, crop margin); '' when unreadable."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return f"{config['architecture']} {config['input_size']} px, crop margin {config.get('crop_margin', 0.3)}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 @dataclass
 class AbstainRules:
     """When not to judge a face; measured per model (see scripts/measure_abstain.py)."""
@@ -133,6 +142,7 @@ class AbstainRules:
     measured: bool = False
     source: str = "not measured for this model: only the stability rule applies"
     model: str = ""  # 'name version' of the checkpoint it was measured on
+    model_input: str = ""  # backbone, input size and crop margin of that checkpoint
     evidence: dict = field(default_factory=dict)
 
     @classmethod
@@ -144,9 +154,18 @@ class AbstainRules:
         data = json.loads(path.read_text(encoding="utf-8"))
         rules = cls(**{k: data[k] for k in asdict(cls()) if k in data})
         current = model_id(Path(folder))
-        if rules.model != current:  # a new model shipped into the same folder: its limits are not known
-            return cls(source=f"the limits in {RULES_FILE} were measured on {rules.model or 'another model'}, not {current}: "
-                              "only the stability rule applies until scripts/measure_abstain.py is re-run")
+        if rules.model == current:
+            return rules
+        # A new model shipped into the same folder: its flip tolerance and floors are not known. The size
+        # limit is what the input pipeline can resolve, so it is kept when the backbone, input size and
+        # crop are the same (a 20-px face must not get a verdict in the meantime); nothing else is.
+        redo = "until scripts/measure_abstain.py is re-run for it"
+        if rules.min_face_px is not None and rules.model_input and rules.model_input == model_input(Path(folder)):
+            return cls(min_face_px=rules.min_face_px, model=rules.model, model_input=rules.model_input,
+                       source=f"the size limit was measured on {rules.model} (same {rules.model_input}), not on {current}; "
+                              f"its other limits are not known {redo}")
+        return cls(source=f"the limits in {RULES_FILE} were measured on {rules.model or 'another model'}, not {current}: "
+                          f"only the stability rule applies {redo}")
         return rules
 
     def to_json(self) -> str:
@@ -155,7 +174,9 @@ class AbstainRules:
     def summary(self) -> str:
         """The limits in one or two sentences for people (pages, report)."""
         if not self.measured:
-            return f"No size or blur limits for this model ({self.source}); a verdict that flips under any change is *can't tell*."
+            size = f"faces under {self.min_face_px:g} px are *too small to judge*; " if self.min_face_px is not None else ""
+            return (f"Limits not measured for this model ({self.source}): {size}a verdict that flips under any of the "
+                    f"{len(PERTURBATIONS)} changes is *can't tell*.")
         parts = []
         if self.min_face_px is not None:
             parts.append(f"faces under {self.min_face_px:g} px are *too small to judge*")

@@ -263,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
             if key in evidence:
                 print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
         if args.write:
-            from detector.stability import model_id
+            from detector.stability import model_id, model_input
 
             folder = args.model or default_checkpoint()
-            rules.model = model_id(folder)
+            rules.model, rules.model_input = model_id(folder), model_input(folder)
             measured_on = {load(p).get("model") for p in (args.size, args.val, args.test) if p}
             if measured_on != {rules.model}:
                 print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -121,8 +123,8 @@ def test_perturbed_copies_differ_from_the_original_and_stay_model_sized(astronau
 
 def test_twenty_pixel_face_is_too_small_to_judge(shipped_detector, astronaut):
     rules = AbstainRules.for_checkpoint(shipped_detector.checkpoint)
-    if not rules.measured:
-        pytest.skip("the shipped model has no measured abstain.json yet")
+    if rules.min_face_px is None:
+        pytest.skip(f"the shipped model has no size limit: {rules.source}")
     assert rules.min_face_px > 20
     small = astronaut.resize((astronaut.width * 20 // 150, astronaut.height * 20 // 150), Image.BICUBIC)
     scale = small.width / astronaut.width
@@ -134,13 +136,23 @@ def test_twenty_pixel_face_is_too_small_to_judge(shipped_detector, astronaut):
     assert stability.line().startswith("too small to judge") and "P(fake)" not in stability.line()
 
 
-def test_rules_file_round_trip_and_a_new_model_does_not_inherit_old_limits(tmp_path):
+def test_rules_file_round_trip_and_what_a_new_model_inherits(tmp_path):
     assert AbstainRules.for_checkpoint(tmp_path).measured is False
-    (tmp_path / "config.json").write_text('{"name": "m", "version": "1.0.0"}')
-    (tmp_path / "abstain.json").write_text(AbstainRules(min_face_px=40, max_disagree=2, measured=True, model="m 1.0.0").to_json())
+    config = {"name": "m", "version": "1.0.0", "architecture": "tf_efficientnet_lite0", "input_size": 224, "crop_margin": 0.3}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    measured = AbstainRules(min_face_px=40, min_sharpness=9.0, max_disagree=2, measured=True, model="m 1.0.0",
+                            model_input="tf_efficientnet_lite0 224 px, crop margin 0.3")
+    (tmp_path / "abstain.json").write_text(measured.to_json())
     rules = AbstainRules.for_checkpoint(tmp_path)
     assert rules.min_face_px == 40 and rules.max_disagree == 2 and rules.measured
-    (tmp_path / "config.json").write_text('{"name": "m", "version": "2.0.0"}')  # a new model shipped into the folder
+    # a new model shipped into the folder, same backbone and input: only the size limit carries over
+    (tmp_path / "config.json").write_text(json.dumps({**config, "version": "2.0.0"}))
+    carried = AbstainRules.for_checkpoint(tmp_path)
+    assert not carried.measured and carried.min_face_px == 40
+    assert carried.min_sharpness is None and carried.max_disagree == 0 and "m 1.0.0" in carried.source
+    assert "too small to judge" in carried.summary()
+    # another input size: nothing carries over
+    (tmp_path / "config.json").write_text(json.dumps({**config, "version": "2.0.0", "input_size": 256}))
     stale = AbstainRules.for_checkpoint(tmp_path)
     assert not stale.measured and stale.min_face_px is None and "m 1.0.0" in stale.source
 
