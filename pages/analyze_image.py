@@ -13,18 +13,12 @@ from detector.reporting.draw import draw_faces
 from detector.reporting.report import image_report, to_html, to_pdf
 from detector.stability import analyze_checked
 from detector.video import VIDEO_SUFFIXES
-from pages.common import provenance_panel, require_app_navigation, samples_dir, sidebar_detector
+from pages.common import explainer_widgets, provenance_panel, require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, cached_explain
-from xai.gradcam import FAST_CAM_METHODS, layer_choices
-from xai.lime_explainer import DESIGNS, HIDE_MODES, LimeExplainer
 from xai.overlay import colorbar, colorbar_labels, legend_entries, png_bytes, render
-from xai.saliency import SALIENCY_METHODS
 
 require_app_navigation()
 
-LIME_DEFAULTS = LimeExplainer().params
-HIDE_LABELS = {"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"}
-DESIGN_LABELS = {"orthogonal": "orthogonal (Hadamard, default)", "paired": "random + complements", "random": "random (lime's own)"}
 
 # Seconds per map for the ETA before this session has timed its own (benchmarks/bench_explain.py on a 2-core laptop CPU).
 TYPICAL_MAP_SECONDS = {"Grad-CAM": 0.1, "LIME": 1.5, "Saliency": 0.8, "SHAP": 1.2}
@@ -54,21 +48,8 @@ with st.sidebar:
     st.caption("The defaults suit most pictures; change these only to compare methods.")
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, help="How strongly the colours cover the face: 0 shows only the face.")
     explain_other = st.toggle("Explain the other class", help="By default each map shows what made the model give its answer. Switch on to see what spoke for the other answer.")
-    cam_method = st.selectbox("Grad-CAM method", FAST_CAM_METHODS, help="Variants of the same idea (where the model looked); they differ in detail, rarely in the overall picture.")
-    layers = list(layer_choices(detector.model))
-    cam_layer = st.selectbox("Grad-CAM layer", layers, index=len(layers) - 1, help="Which stage of the model to look into: early stages see edges and texture, the last one (default) whole regions of the face.")
-    lime_samples = st.slider("LIME samples", 16, 1000, LIME_DEFAULTS["samples"], 8,
-                             help="How many altered copies of the face LIME scores. More is steadier but slower (about 1 s per 50).")
-    lime_segments = st.slider("LIME / SHAP patches", 10, 150, LIME_DEFAULTS["segments"], 5,
-                              help="Into how many patches the face is cut (the outlined areas on the map). More patches: finer maps, noisier answers.")
-    lime_hide = st.selectbox("LIME hides a region with", HIDE_MODES, format_func=HIDE_LABELS.get,
-                             help="A blurred patch still looks like part of a face, so the model is not thrown off by an obviously fake hole; lime's own default paints it one flat colour.")
-    lime_design = st.selectbox("LIME picks which regions to hide by", DESIGNS, format_func=DESIGN_LABELS.get,
-                               help="The default hides every patch in exactly half of the copies, in a balanced pattern, which gives a steadier map "
-                                    "from fewer copies than hiding patches at random.")
-    saliency_method = st.selectbox("Saliency method", SALIENCY_METHODS, index=1,
-                                   help="SmoothGrad (default) averages over slightly noisy copies, so single-pixel speckle fades.")
-    shap_samples = st.slider("SHAP samples", 4, 64, 16, 4, help="How many steps SHAP takes from a blank face to this one. More is steadier but slower.")
+    # Each explainer describes its own settings (xai/settings.py): one widget per setting, same order.
+    families = explainer_widgets(detector.model)
 
 # ---- input: upload or one-click sample -------------------------------------------------------
 # No `type=` filter: Streamlit would raise on a wrong extension from deep inside session state;
@@ -196,12 +177,6 @@ st.header("Why: what the model looked at")
 chosen = st.multiselect(
     "Explain faces", [f.index + 1 for f in order], default=[order[0].index + 1],
     help="The most suspicious face is explained first. Add other faces here; each takes a few seconds more.")
-families = {
-    "Grad-CAM": {"method": cam_method, "layer": cam_layer},
-    "LIME": {"samples": lime_samples, "segments": lime_segments, "hide": lime_hide, "design": lime_design},
-    "Saliency": {"method": saliency_method},
-    "SHAP": {"samples": shap_samples, "segments": lime_segments},
-}
 seconds_per_map = st.session_state.setdefault("seconds_per_map", dict(TYPICAL_MAP_SECONDS))
 report_maps: dict[int, list] = {}
 shown_explanations = []

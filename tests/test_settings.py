@@ -42,7 +42,7 @@ def test_the_page_builds_one_widget_per_setting_and_one_for_shared_ones():
     at = AppTest.from_function(script).run()
     assert not at.exception
     labels = [w.label for w in (*at.slider, *at.selectbox)]
-    assert labels.count("LIME / SHAP superpixels") == 1 and "Grad-CAM layer" in labels and "SHAP samples" in labels
+    assert labels.count("LIME / SHAP patches") == 1 and "Grad-CAM layer" in labels and "SHAP samples" in labels
     chosen = at.session_state["families"]
     assert chosen["SHAP"]["segments"] == chosen["LIME"]["segments"] == 40
     assert chosen["Saliency"] == {"method": "SmoothGrad"} and chosen["Grad-CAM"]["layer"] == "last"

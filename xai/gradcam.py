@@ -52,8 +52,10 @@ class GradCamExplainer(Explainer):
                    "counted. It shows where the model looked, not what it saw there.")
     release_memory_after = False  # one forward and one short backward pass
     settings = (
-        Setting("method", "Grad-CAM method", "choice", "Grad-CAM", choices=tuple(FAST_CAM_METHODS)),
-        Setting("layer", "Grad-CAM layer", "layer", help="Early layers see edges and texture; the last ones see face parts."),
+        Setting("method", "Grad-CAM method", "choice", "Grad-CAM", choices=tuple(FAST_CAM_METHODS),
+                help="Variants of the same idea (where the model looked); they differ in detail, rarely in the overall picture."),
+        Setting("layer", "Grad-CAM layer", "layer",
+                help="Which stage of the model to look into: early stages see edges and texture, the last one (default) whole regions of the face."),
     )
 
     def __init__(self, method: str = "Grad-CAM", layer: str | None = None) -> None:

@@ -91,15 +91,18 @@ class LimeExplainer(Explainer):
     how_to_read = ("Red patches pushed the answer towards 'fake', green ones towards 'real'. Found by hiding patches of the face in "
                    "many combinations and watching how the score moved.")
     settings = (
-        Setting("samples", "LIME samples", "int", 48, low=16, high=1000, step=8),
-        Setting("segments", "LIME / SHAP superpixels", "int", 40, low=10, high=150, step=5, shared="superpixels"),
+        Setting("samples", "LIME samples", "int", 48, low=16, high=1000, step=8,
+                help="How many altered copies of the face LIME scores. More is steadier but slower (about 1 s per 50)."),
+        Setting("segments", "LIME / SHAP patches", "int", 40, low=10, high=150, step=5, shared="superpixels",
+                help="Into how many patches the face is cut (the outlined areas on the map). More patches: finer maps, noisier answers."),
         Setting("hide", "LIME hides a region with", "choice", "blur", choices=HIDE_MODES,
                 choice_labels={"blur": "a blurred copy (faster, default)", "mean": "its mean colour (lime's default)"},
-                help="A blurred face keeps the sample looking like a face; lime's default fills each region with its mean colour."),
+                help="A blurred patch still looks like part of a face, so the model is not thrown off by an obviously fake hole; "
+                     "lime's own default paints it one flat colour."),
         Setting("design", "LIME picks which regions to hide by", "choice", "orthogonal", choices=DESIGNS,
                 choice_labels={"orthogonal": "orthogonal (Hadamard, default)", "paired": "random + complements", "random": "random (lime's own)"},
-                help="An orthogonal design hides every region in half the samples and every pair in a quarter, "
-                     "so fewer samples separate the regions' effects than with coin flips."),
+                help="The default hides every patch in exactly half of the copies, in a balanced pattern, which gives a steadier map "
+                     "from fewer copies than hiding patches at random."),
     )
 
     def __init__(self, samples: int = 48, segments: int = 40, hide: str = "blur", design: str = "orthogonal",

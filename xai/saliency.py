@@ -18,7 +18,8 @@ class SaliencyExplainer(Explainer):
     name = "Saliency"
     how_to_read = ("Red and yellow spots are pixels where a tiny change would move the score most. It is speckled by nature: look for "
                    "clusters (an eye, a hairline, a blended edge), not single dots.")
-    settings = (Setting("method", "Saliency method", "choice", "SmoothGrad", choices=tuple(SALIENCY_METHODS)),)
+    settings = (Setting("method", "Saliency method", "choice", "SmoothGrad", choices=tuple(SALIENCY_METHODS),
+                        help="SmoothGrad (default) averages over slightly noisy copies, so single-pixel speckle fades."),)
 
     def __init__(self, method: str = "SmoothGrad", samples: int = 12, noise: float = 0.1, steps: int = 24, seed: int = 0) -> None:
         if method not in SALIENCY_METHODS:

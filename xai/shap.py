@@ -24,8 +24,9 @@ class ShapExplainer(Explainer):
                    "blurred face and adding up how the score changed on the way.")
     # Superpixels: one widget with LIME's (the page has always passed LIME's count to SHAP too).
     settings = (
-        Setting("samples", "SHAP samples", "int", 16, low=4, high=64, step=4),
-        Setting("segments", "LIME / SHAP superpixels", "int", 50, low=10, high=150, step=5, shared="superpixels"),
+        Setting("samples", "SHAP samples", "int", 16, low=4, high=64, step=4,
+                help="How many steps SHAP takes from a blank face to this one. More is steadier but slower."),
+        Setting("segments", "LIME / SHAP patches", "int", 50, low=10, high=150, step=5, shared="superpixels"),
     )
 
     def __init__(self, samples: int = 16, segments: int = 50, noise: float = 0.05, seed: int = 0) -> None:
