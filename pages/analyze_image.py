@@ -7,11 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
+from detector.analysis import ImageAnalysis, analyze_image_bytes
 from detector.errors import InputError
-from detector.imageio import IMAGE_SUFFIXES, decode_image
+from detector.imageio import IMAGE_SUFFIXES
 from detector.reporting.draw import draw_faces
 from detector.reporting.report import image_report, to_html, to_pdf
-from detector.stability import analyze_checked
 from detector.video import VIDEO_SUFFIXES
 from pages.common import explainer_widgets, provenance_panel, require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, cached_explain
@@ -81,17 +81,16 @@ try:
         st.error(f"{name} is a video. Videos are checked on the *Analyze video* page (frames sampled, one track per person).")
         st.page_link("pages/analyze_video.py", label="Open Analyze video", icon=":material/movie:")
         st.stop()
-    if suffix not in IMAGE_SUFFIXES:
-        raise InputError(f"{name}: '{suffix or 'no extension'}' is not a supported image type ({', '.join(IMAGE_SUFFIXES)})")
     digest = hashlib.sha256(data).hexdigest()
     key = ("analysis", digest, str(detector.checkpoint))
     if st.session_state.get("analysis_key") != key:
-        image = decode_image(data, name)
         with st.spinner("Finding and scoring faces, then re-scoring each under re-compression, resizing and re-framing…"):
-            checked = analyze_checked(detector, image)
-        st.session_state["analysis_key"], st.session_state["analysis"] = key, (image, checked)
-    image, checked = st.session_state["analysis"]
-    result, checks = checked.result, checked.checks
+            # Type check, decoding, faces, verdicts and the stability check: the same call as predict --json.
+            analysis = analyze_image_bytes(detector, data, name)
+        # The instructor page offers this picture too ("last analysed image").
+        st.session_state["analysis_key"], st.session_state["analysis"] = key, analysis
+    analysis: ImageAnalysis = st.session_state["analysis"]
+    image, result, checks = analysis.image, analysis.result, analysis.checks
 except InputError as exc:
     st.error(f"This file cannot be analysed: {exc}")
     st.stop()
@@ -125,14 +124,14 @@ with right:
     for note in result.notes:
         st.warning(note)
     if result.faces:
-        worst = checked.most_suspicious
+        worst = analysis.most_suspicious
         st.markdown(f"**Most suspicious face: #{worst + 1}** · {checks[worst].line()}")
     st.caption(display.what_this_means(config.training))
     st.caption(
         f"P(fake) is the model's calibrated probability that the face is fake: *likely manipulated* at or above "
         f"{config.threshold:.2f}, *no sign of manipulation found* below, *can't tell* within ±{config.uncertain_margin:.2f} of it "
         f"or when the verdict flips once the face is re-compressed, resized, re-framed or mirrored (the range). "
-        f"{checked.rules.summary()} Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
+        f"{analysis.rules.summary()} Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
     )
 # Full width below the picture: in the narrow right column the last columns were cut off (issue 19).
 rows = [
@@ -156,7 +155,7 @@ if rows:
         st.plotly_chart(stability_strip(result.faces, checks, config), width="stretch")
         st.caption("Each dot is the face re-scored after one change (JPEG 90/70/50, rescaled 0.5x/0.75x/1.5x, crop shifted "
                    "±8 %, tighter and looser crop, mirrored); the diamond is the picture as uploaded. Dots on both sides "
-                   f"of the threshold line mean the verdict does not hold: more than {checked.rules.max_disagree} across it "
+                   f"of the threshold line mean the verdict does not hold: more than {analysis.rules.max_disagree} across it "
                    "and the face is *can't tell*.")
     export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
     c1, c2 = st.columns(2)

@@ -39,7 +39,7 @@ if "analysis" in st.session_state:
     options.insert(0, "last analysed image")
 choice = st.selectbox("Picture", options)
 try:
-    image = st.session_state["analysis"][0] if choice == "last analysed image" else load_image(sources[choice])
+    image = st.session_state["analysis"].image if choice == "last analysed image" else load_image(sources[choice])
 except DetectorError as exc:
     st.error(str(exc))
     st.stop()

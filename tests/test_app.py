@@ -110,3 +110,18 @@ def test_a_rerun_builds_no_report(monkeypatch):
     assert not at.exception, at.exception
     assert {"Report (PDF)", "Report (HTML)"} <= {d.proto.label for d in at.get("download_button")}
     assert built == [], f"built on a rerun: {built}"
+
+
+def test_the_instructor_page_takes_the_image_page_s_analysis():
+    """The image page hands over an ImageAnalysis (not a bare tuple); the instructor page offers its picture."""
+    from detector.analysis import ImageAnalysis
+
+    at = page("analyze_image").run()
+    at.file_uploader[0].set_value(("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
+    assert not at.exception, at.exception
+    analysis = at.session_state["analysis"]
+    assert isinstance(analysis, ImageAnalysis) and analysis.faces and analysis.checks[0] is not None
+    at.switch_page("pages/instructor.py").run()
+    assert not at.exception, at.exception
+    picker = at.selectbox[0] if at.selectbox[0].label == "Picture" else next(s for s in at.selectbox if s.label == "Picture")
+    assert picker.value == "last analysed image"
