@@ -587,7 +587,10 @@ class BatchResult:
 
     def faces(self):
         """Face rows, most suspicious first."""
+        from detector.display import verdict_from_label, verdict_words
+
         faces = self.rows[self.rows["status"] == "face"]
+        faces = faces.assign(verdict_words=[verdict_words(verdict_from_label(v)) for v in faces["verdict"]])
         return faces.sort_values(["p_fake", "file", "face"], ascending=[False, True, True]).reset_index(drop=True)
 
     def failures(self):

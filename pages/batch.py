@@ -49,17 +49,17 @@ st.write(f"**{files}** files: **{len(faces)}** faces, {len(faceless)} files with
 
 # ---- filters and the table of most suspicious faces -----------------------------------------------
 left, middle, right = st.columns([2, 2, 3])
-verdicts = sorted(faces["verdict"].dropna().unique())
+verdicts = sorted(faces["verdict_words"].dropna().unique())
 chosen = left.multiselect("Verdict", verdicts, default=verdicts, key="batch_verdicts")
 minimum = middle.slider("P(fake) at least", 0.0, 1.0, 0.0, 0.05, key="batch_min")
 text = right.text_input("File name contains", key="batch_text")
-shown = faces[faces["verdict"].isin(chosen) & (faces["p_fake"] >= minimum)]
+shown = faces[faces["verdict_words"].isin(chosen) & (faces["p_fake"] >= minimum)]
 if text:
     shown = shown[shown["file"].str.contains(text, case=False, regex=False)]
 shown = shown.reset_index(drop=True)
 table = shown.assign(
     thumbnail=[f"data:image/jpeg;base64,{base64.b64encode(t).decode()}" if t is not None else None for t in shown["thumbnail"]],
-)[["thumbnail", "file", "face", "p_fake", "verdict", "face_prob", "fallback", "too_small", "provenance_summary", "sha256"]]
+)[["thumbnail", "file", "face", "p_fake", "verdict_words", "face_prob", "fallback", "too_small", "provenance_summary", "sha256"]]
 st.caption("Click a row to open that file's full analysis. Column headers sort; P(fake) is the model's calibrated probability.")
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
@@ -68,6 +68,7 @@ event = st.dataframe(
         "thumbnail": st.column_config.ImageColumn("face", width="small"),
         "face": st.column_config.NumberColumn("face #"),
         "p_fake": st.column_config.ProgressColumn("P(fake)", min_value=0.0, max_value=1.0, format="%.2f"),
+        "verdict_words": st.column_config.TextColumn("verdict"),
         "face_prob": st.column_config.NumberColumn("detector confidence", format="%.3f"),
         "fallback": st.column_config.CheckboxColumn("no face detected"),
         "too_small": st.column_config.CheckboxColumn("small face"),

@@ -24,6 +24,10 @@ def test_batch_page_scans_several_uploads(monkeypatch, tmp_path):
     assert list(table["file"]).count("two_faces.jpg") == 2 and "astronaut.jpg" in set(table["file"])
     assert list(table["p_fake"]) == sorted(table["p_fake"], reverse=True)  # most suspicious first
     assert all(str(t).startswith("data:image/jpeg;base64,") for t in table["thumbnail"])
+    from detector.display import VERDICT_WORDS
+
+    assert set(table["verdict_words"]) <= set(VERDICT_WORDS.values())  # the app's words, not 'fake'/'real'
+    assert "verdict" not in table.columns
     failures = at.dataframe[1].value
     assert list(failures["file"]) == ["broken.jpg"] and "corrupt" in failures["error"][0]
     # filters: only faces at or above 0.5, then only file names with 'astro'
