@@ -590,7 +590,10 @@ class BatchResult:
         from detector.display import verdict_from_label, verdict_words
 
         faces = self.rows[self.rows["status"] == "face"]
-        faces = faces.assign(verdict_words=[verdict_words(verdict_from_label(v)) for v in faces["verdict"]])
+        # The final verdict after the stability check when it ran (as on the image page), else the model's band.
+        codes = [final if isinstance(final, str) else verdict_from_label(band)
+                 for final, band in zip(faces["final_verdict"], faces["verdict"])]
+        faces = faces.assign(verdict_words=[verdict_words(c) for c in codes])
         return faces.sort_values(["p_fake", "file", "face"], ascending=[False, True, True]).reset_index(drop=True)
 
     def failures(self):
@@ -613,8 +616,10 @@ def scan_in_app(detector, uploads: list[tuple[str, bytes]] | None = None, folder
     """Scan uploads (kept in memory) or an allowed server folder with the app's loaded detector.
 
     The same ScanWorker as a Ray actor, run in the app's process: a web server should not start a
-    Ray cluster per request, and the model is already loaded here. Thumbnails are kept for the table."""
-    worker = ScanWorker(detector=detector, thumbnails=True)
+    Ray cluster per request, and the model is already loaded here. Thumbnails are kept for the table,
+    and every image face gets the stability check and final verdict, as on the image page."""
+    # With the stability check, so a face gets the same verdict here as on the image page.
+    worker = ScanWorker(detector=detector, thumbnails=True, stability=True)
     if folder is not None:
         if Path(folder).resolve() not in batch_folders():
             raise DetectorError(f"{folder} is not a folder this app is allowed to scan")

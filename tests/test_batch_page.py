@@ -28,6 +28,14 @@ def test_batch_page_scans_several_uploads(monkeypatch, tmp_path):
 
     assert set(table["verdict_words"]) <= set(VERDICT_WORDS.values())  # the app's words, not 'fake'/'real'
     assert "verdict" not in table.columns
+    # the same verdict as the image page: after the stability check
+    from detector.imageio import decode_image
+    from detector.inference import Detector
+    from detector.stability import analyze_checked
+
+    checked = analyze_checked(Detector(), decode_image((SAMPLES / "astronaut.jpg").read_bytes()))
+    row = table[table["file"] == "astronaut.jpg"].iloc[0]
+    assert row["verdict_words"] == checked.checks[0].words()
     failures = at.dataframe[1].value
     assert list(failures["file"]) == ["broken.jpg"] and "corrupt" in failures["error"][0]
     # filters: only faces at or above 0.5, then only file names with 'astro'
