@@ -300,9 +300,12 @@ class CheckedImage:
 
     @property
     def most_suspicious(self) -> int | None:
-        """Index of the face with the highest P(fake), or None without faces."""
+        """Index of the judged face with the highest P(fake) (a face too small to judge is never the
+        headline while another face was judged), or None without faces."""
         faces = self.result.faces
-        return max(range(len(faces)), key=lambda i: faces[i].p_fake) if faces else None
+        if not faces:
+            return None
+        return max(range(len(faces)), key=lambda i: (self.checks[i].judged, faces[i].p_fake))
 
 
 def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = None) -> CheckedImage:

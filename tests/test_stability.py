@@ -198,3 +198,17 @@ def test_video_track_of_small_faces_is_too_small_to_judge():
     assert track_verdict(small, config, rules)[0] == display.TOO_SMALL
     assert track_verdict(large, config, rules)[0] == display.LIKELY_MANIPULATED
     assert track_verdict(small, config, AbstainRules())[0] == display.LIKELY_MANIPULATED
+
+
+def test_headline_face_is_a_judged_one():
+    from detector.stability import CheckedImage
+
+    detector = PlantedDetector(gain=0.0, bias=1.0)
+    image, face = planted_picture()
+    tiny = Face(box=(10.0, 10.0, 30.0, 30.0), prob=0.99, landmarks=None, crop_box=square_crop_box((10, 10, 30, 30), image.size))
+    faces = [face_result(detector, image, face), face_result(detector, image, tiny, 1)]
+    faces[1].p_fake = 0.99  # the tiny face scores higher...
+    rules = AbstainRules(min_face_px=48, measured=True)
+    checked = CheckedImage(type("R", (), {"faces": faces})(), check_faces(detector, image, faces, rules), rules)
+    assert checked.checks[1].verdict == display.TOO_SMALL
+    assert checked.most_suspicious == 0  # ...but the headline is the face that was judged

@@ -103,7 +103,8 @@ def image_report(name: str, data: bytes, image: Image.Image, result, config: Mod
                  overview: Image.Image, checks: list | None = None) -> Report:
     """maps: face index -> [(method caption, overlay image)]; checks: each face's FaceStability (detector.stability)."""
     mrows, tests = model_rows(config)
-    worst = max(result.faces, key=lambda f: f.p_fake, default=None)
+    # the headline face: the most suspicious of those judged (a face too small to judge never leads)
+    worst = max(result.faces, key=lambda f: (checks[f.index].judged if checks else True, f.p_fake), default=None)
     lines = [c.line() for c in checks] if checks else [display.verdict_line(display.verdict_from_label(f.label, tuple(config.labels)), f.p_fake, digits=3) for f in result.faces]
     summary = ("No face was found." if worst is None else
                f"{len(result.faces)} face(s). Most suspicious: face #{worst.index + 1}: {lines[worst.index]}.")
