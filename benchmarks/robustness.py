@@ -146,10 +146,10 @@ def score_groups(detector, items, set_name: str, data: Path) -> list[dict]:
         for rect, label, path in placed:
             record = {"path": f"scene{scene_index}:{Path(path).relative_to(data)}", "label": label, "score": None,
                       "n_faces": 0, "fallback": False, "seconds": round(result.seconds / max(1, len(placed)), 4), "error": None}
-            inside = [f for f in result.faces if rect[0] <= (f.face.box[0] + f.face.box[2]) / 2 <= rect[2] and rect[1] <= (f.face.box[1] + f.face.box[3]) / 2 <= rect[3]]
+            inside = [f for f in result.faces if rect[0] <= (f.box[0] + f.box[2]) / 2 <= rect[2] and rect[1] <= (f.box[1] + f.box[3]) / 2 <= rect[3]]
             if inside:
-                face = max(inside, key=lambda f: f.face.box[2] - f.face.box[0])
-                record.update(score=face.p_fake, n_faces=len(inside), face_px=round(face.face.box[2] - face.face.box[0], 1),
+                face = max(inside, key=lambda f: f.box[2] - f.box[0])
+                record.update(score=face.p_fake, n_faces=len(inside), face_px=round(face.box[2] - face.box[0], 1),
                               score_uncalibrated=float(1 / (1 + np.exp(-face.logit))))
             else:
                 record["error"] = "no face found"
@@ -157,8 +157,29 @@ def score_groups(detector, items, set_name: str, data: Path) -> list[dict]:
     return records
 
 
+def markdown_table(folders: list[Path]) -> str:
+    """AUC per set and condition from exported runs (one folder per model), as a README table."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    alarms = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            run = json.loads(path.read_text())
+            info, m = run["info"], run["metrics"]
+            if m.get("auc") is None:
+                alarms.append(f"| {info['set']} @ {info['condition']} | {run['model_version']} | {m['n']} | {m.get('n_unscored', 0)} | "
+                              f"{1 - m['specificity']:.1%} |")
+                continue
+            rows.setdefault((info["set"], run["model_version"]), {})[info["condition"]] = f"{m['auc']:.3f}"
+    lines = ["| set | model | " + " | ".join(CONDITIONS) + " |", "|---|---|" + "---|" * len(CONDITIONS)]
+    lines += [f"| {s} | {v} | " + " | ".join(cells.get(c, "–") for c in CONDITIONS) + " |" for (s, v), cells in sorted(rows.items())]
+    if alarms:
+        lines += ["", "| real faces only | model | faces | not found | called fake |", "|---|---|---|---|---|", *alarms]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", nargs="+", type=Path, metavar="DIR", help="only print a markdown table of exported runs")
     parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     parser.add_argument("--sets", nargs="*", default=[*TWO_CLASS, *ONE_CLASS, "real_groups"])
@@ -167,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="runs database (default: env DFX_RUNS_DB or runs/runs.sqlite)")
     parser.add_argument("--export-dir", type=Path, help="also write each run as JSON here")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.table))
+        return 0
     if not args.data.is_dir():
         print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
         return 2

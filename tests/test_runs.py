@@ -30,7 +30,7 @@ def test_env_variable_and_reference_runs(tmp_path, monkeypatch):
     assert store.path == tmp_path / "env.sqlite"
     from detector.evaluation.runs import REFERENCE_RUNS_DIR
 
-    shipped = {json.loads(p.read_text())["id"] for p in REFERENCE_RUNS_DIR.glob("*.json")}
+    shipped = {json.loads(p.read_text())["id"] for p in REFERENCE_RUNS_DIR.rglob("*.json")}
     assert shipped, f"no reference runs in {REFERENCE_RUNS_DIR}: a fresh install would have nothing to show"
     assert {r["id"] for r in store.list()} == shipped
     assert RunStore().import_reference_runs() == 0  # imported once only
