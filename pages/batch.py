@@ -2,6 +2,7 @@ import base64
 
 import streamlit as st
 
+from detector import display
 from detector.errors import DetectorError
 from detector.scan import MAX_APP_FILES, batch_folders, kind_of, scan_in_app
 from pages.common import require_app_navigation, sidebar_detector
@@ -59,7 +60,8 @@ if text:
 shown = shown.reset_index(drop=True)
 table = shown.assign(
     thumbnail=[f"data:image/jpeg;base64,{base64.b64encode(t).decode()}" if t is not None else None for t in shown["thumbnail"]],
-)[["thumbnail", "file", "face", "p_fake", "verdict_words", "face_prob", "fallback", "too_small", "provenance_summary", "sha256"]]
+    p_fake_text=[display.format_probability(p) for p in shown["p_fake"]],  # never "1.00" / "0.00"
+)[["thumbnail", "file", "face", "p_fake_text", "p_fake", "verdict_words", "face_prob", "fallback", "too_small", "provenance_summary", "sha256"]]
 st.caption("Click a row to open that file's full analysis. Column headers sort; P(fake) is the model's calibrated probability.")
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
@@ -67,7 +69,9 @@ event = st.dataframe(
     column_config={
         "thumbnail": st.column_config.ImageColumn("face", width="small"),
         "face": st.column_config.NumberColumn("face #"),
-        "p_fake": st.column_config.ProgressColumn("P(fake)", min_value=0.0, max_value=1.0, format="%.2f"),
+        "p_fake_text": st.column_config.TextColumn("P(fake)"),
+        # The bar carries no number of its own: a printf format would round 0.996 to "1.00".
+        "p_fake": st.column_config.ProgressColumn("", min_value=0.0, max_value=1.0, format=" "),
         "verdict_words": st.column_config.TextColumn("verdict"),
         "face_prob": st.column_config.NumberColumn("detector confidence", format="%.3f"),
         "fallback": st.column_config.CheckboxColumn("no face detected"),

@@ -23,6 +23,9 @@ def test_batch_page_scans_several_uploads(monkeypatch, tmp_path):
     table = at.dataframe[0].value
     assert list(table["file"]).count("two_faces.jpg") == 2 and "astronaut.jpg" in set(table["file"])
     assert list(table["p_fake"]) == sorted(table["p_fake"], reverse=True)  # most suspicious first
+    from detector.display import format_probability
+
+    assert list(table["p_fake_text"]) == [format_probability(p) for p in table["p_fake"]]  # never "1.00" / "0.00"
     assert all(str(t).startswith("data:image/jpeg;base64,") for t in table["thumbnail"])
     from detector.display import VERDICT_WORDS
 
