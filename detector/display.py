@@ -52,6 +52,8 @@ DATA_DESCRIPTIONS = {
     "t2i_people_scenes": "text-to-image scenes with people (Grok-2, Imagen 4, FLUX.1, SDXL-Turbo)",
     "inswapper_faceswap": "InsightFace inswapper face swaps",
     "real_faces_300w_portraits": "real portraits",
+    "sbi": "self-blended face swaps made from real photos",
+    "swap": "face swaps between real people made by the training code",
 }
 NOT_TRAINED_ON = (
     "other generators and face-swap or lip-sync tools, edits outside the face (retouching, filters), "
@@ -119,9 +121,16 @@ def verdict_line(verdict: str, p_fake: float | None, spread: tuple[float, float]
 
 
 def trained_on(training: Mapping | None) -> list[str]:
-    """What the model's training data were, from the checkpoint's config (`config.training`)."""
-    data = (training or {}).get("data") or {}
+    """What the model's training data were, from the checkpoint's config (`config.training`): the data sets of
+    the crop-cache trainer (`data`), or the fake streams and real sets of the reframed trainer (`streams`)."""
+    training = training or {}
+    data = training.get("data") or {}
     names = [name for name, counts in data.items() if not isinstance(counts, Mapping) or any(counts.values())]
+    # Reframed-trainer streams are "real:<set>" / "fake:<set>"; a set with both kinds is named once.
+    for stream, share in (training.get("streams") or {}).items():
+        name = stream.partition(":")[2]
+        if share and name not in names:
+            names.append(name)
     return [DATA_DESCRIPTIONS.get(name, name.replace("_", " ")) for name in names]
 
 

@@ -74,8 +74,11 @@ def test_what_this_means_names_the_training_data_from_the_config():
     training = json.loads(CONFIG.read_text())["training"]
     line = display.what_this_means(training)
     assert line.count("\n") == 0
-    for name in training["data"]:
+    names = list(training.get("data") or {}) or [s.partition(":")[2] for s in training["streams"]]  # either trainer
+    for name in names:
         assert display.DATA_DESCRIPTIONS[name] in line
     assert "not trained on" in line
     other = display.what_this_means({"data": {"my_new_set": {"train_real": 3, "train_fake": 0}}})
     assert "my new set" in other and "DFDC" not in other
+    streams = display.what_this_means({"streams": {"real:dfdc": 0.5, "fake:dfdc": 0.3, "fake:sbi": 0.2, "fake:unused": 0}})
+    assert streams.count(display.DATA_DESCRIPTIONS["dfdc"]) == 1 and display.DATA_DESCRIPTIONS["sbi"] in streams and "unused" not in streams
