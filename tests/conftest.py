@@ -78,3 +78,13 @@ def face_folder(root: Path, astronaut: Image.Image, n: int = 3) -> Path:
 @pytest.fixture()
 def tiny_set(tmp_path, astronaut) -> Path:
     return face_folder(tmp_path / "tiny", astronaut)
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """AppTest runs page scripts as `__main__`; a later test that starts a spawn Pool (detector.training.prepare)
+    would have its workers re-import that vanished script, die at start and be re-spawned for ever."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
