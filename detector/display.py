@@ -43,17 +43,17 @@ VERDICT_COLOURS = {
 }
 
 # What each shared data set teaches, for the "what this means" line. A set not listed is named as is.
-DATA_DESCRIPTIONS = {
-    "dfdc": "face swaps from the DFDC challenge videos",
+DATA_DESCRIPTIONS = {  # short: the line is read on a phone
+    "dfdc": "DFDC face swaps",
     "stylegan1_ffhq": "StyleGAN 1 faces",
     "stylegan2_unsplash": "StyleGAN 2 faces",
     "sd21_faces": "Stable Diffusion 2.1 portraits",
-    "sfhq_t2i_tiles": "FLUX.1, SDXL and DALL-E 3 portraits",
-    "t2i_people_scenes": "text-to-image scenes with people (Grok-2, Imagen 4, FLUX.1, SDXL-Turbo)",
-    "inswapper_faceswap": "InsightFace inswapper face swaps",
+    "sfhq_t2i_tiles": "FLUX.1 / SDXL / DALL-E 3 portraits",
+    "t2i_people_scenes": "text-to-image scenes",
+    "inswapper_faceswap": "inswapper face swaps",
     "real_faces_300w_portraits": "real portraits",
-    "sbi": "self-blended face swaps made from real photos",
-    "swap": "face swaps between real people made by the training code",
+    "sbi": "self-blended swaps",
+    "swap": "swaps made from real photos",
 }
 NOT_TRAINED_ON = (
     "other generators and face-swap or lip-sync tools, edits outside the face (retouching, filters), "
