@@ -69,24 +69,29 @@ def noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(image.astype(np.float32) + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
 
 
+def photometric(image: np.ndarray, rng: np.random.Generator, p_rotate: float = 0.3, degrees: float = 10.0, p_jitter: float = 0.8,
+                p_degrade: float = 0.4, p_noise: float = 0.2, p_jpeg: float = 0.6) -> np.ndarray:
+    """The photometric steps after the crop (tilt, colour, grey-scale, detail loss, noise, JPEG), each with its chance."""
+    if rng.random() < p_rotate:
+        image = rotate(image, rng.uniform(-degrees, degrees))
+    if rng.random() < p_jitter:
+        image = color_jitter(image, rng)
+    if rng.random() < 0.05:
+        image = grayscale(image)
+    if rng.random() < p_degrade:
+        image = degrade(image, rng)
+    if rng.random() < p_noise:
+        image = noise(image, rng)
+    if rng.random() < p_jpeg:
+        image = jpeg(image, int(rng.integers(35, 96)))
+    return np.ascontiguousarray(image)
+
+
 def train_augment(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     """The full training pipeline; returns a (size, size, 3) uint8 RGB array."""
     if rng.random() < 0.5:
         image = image[:, ::-1]
-    image = random_resized_crop(np.ascontiguousarray(image), rng, size)
-    if rng.random() < 0.3:
-        image = rotate(image, rng.uniform(-10, 10))
-    if rng.random() < 0.8:
-        image = color_jitter(image, rng)
-    if rng.random() < 0.05:
-        image = grayscale(image)
-    if rng.random() < 0.4:
-        image = degrade(image, rng)
-    if rng.random() < 0.2:
-        image = noise(image, rng)
-    if rng.random() < 0.6:
-        image = jpeg(image, int(rng.integers(35, 96)))
-    return np.ascontiguousarray(image)
+    return photometric(random_resized_crop(np.ascontiguousarray(image), rng, size), rng)
 
 
 AUGMENTATIONS = [

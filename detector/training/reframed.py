@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from detector.faces import CROP_MARGIN
-from detector.training.augment import color_jitter, degrade, grayscale, jpeg, noise, rotate
+from detector.training import augment
 from detector.training.compose import app_crop, frame, jpeg_bytes_roundtrip, reframed_crop
 from detector.training.swaps import classical_swap, self_blend
 
@@ -91,22 +91,10 @@ class SourceBank:
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """detector.augment's photometric steps (the crop already came from the reframing)."""
+    """detector.training.augment's photometric steps, a little lighter (the reframing already degrades)."""
     if rng.random() < 0.5:
         image = np.ascontiguousarray(image[:, ::-1])
-    if rng.random() < 0.2:
-        image = rotate(image, rng.uniform(-8, 8))
-    if rng.random() < 0.7:
-        image = color_jitter(image, rng)
-    if rng.random() < 0.05:
-        image = grayscale(image)
-    if rng.random() < 0.3:
-        image = degrade(image, rng)
-    if rng.random() < 0.15:
-        image = noise(image, rng)
-    if rng.random() < 0.4:
-        image = jpeg(image, int(rng.integers(35, 96)))
-    return np.ascontiguousarray(image)
+    return augment.photometric(image, rng, p_rotate=0.2, degrees=8.0, p_jitter=0.7, p_degrade=0.3, p_noise=0.15, p_jpeg=0.4)
 
 
 class ReframedStream(IterableDataset):
