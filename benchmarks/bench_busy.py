@@ -3,6 +3,8 @@
     python -m benchmarks.bench_busy                      the project's thread policy (detector/threads.py)
     python -m benchmarks.bench_busy --compare            also OpenMP's default wait policy and 1 torch thread
     python -m benchmarks.bench_busy --env DFX_THREADS=1  any other setting, as KEY=VALUE (repeatable)
+    python -m benchmarks.bench_busy --compare --only "project policy" --only "1 torch thread, passive"
+                                                         a subset of the --compare settings (a shorter run)
 
 Target: the busy/idle ratio of one forward pass and of all four maps <= 2x. Each measurement runs in a
 fresh child process, because the OpenMP wait policy is read once, when torch loads. The busy process is
@@ -30,14 +32,18 @@ POLICIES = {
 }
 
 
-def explain_in_child(env_changes: dict[str, str]) -> dict:
-    """Run `python -m benchmarks.bench_explain --json` with these environment changes; its parsed JSON."""
+def explain_in_child(env_changes: dict[str, str], timeout_s: float) -> dict | None:
+    """Run `python -m benchmarks.bench_explain --json` with these environment changes; its parsed JSON,
+    or None when it ran past timeout_s (OpenMP's spinning default once took > 600 s next to a busy core)."""
     env = {**os.environ, **env_changes}
     for key in ("OMP_WAIT_POLICY", "DFX_THREADS"):  # what the caller did not set comes from detector/threads.py
         if key not in env_changes:
             env.pop(key, None)
-    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_explain", "--json"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True).stdout
+    try:
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_explain", "--json"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=True, timeout=timeout_s).stdout
+    except subprocess.TimeoutExpired:
+        return None
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -52,17 +58,24 @@ def with_busy_core(fn):
         busy.wait()
 
 
-def idle_and_busy(env_changes: dict[str, str]) -> dict:
-    idle = explain_in_child(env_changes)
-    busy = with_busy_core(lambda: explain_in_child(env_changes))
-    print(f"{env_changes or 'project policy'}: forward {idle['forward']['median_s'] * 1000:.1f} -> "
-          f"{busy['forward']['median_s'] * 1000:.1f} ms, four maps {idle['four_maps_s']:.2f} -> {busy['four_maps_s']:.2f} s",
-          file=sys.stderr, flush=True)
-    return {
-        "env": env_changes, "idle": idle, "busy": busy,
-        "forward_ratio": busy["forward"]["median_s"] / idle["forward"]["median_s"],
-        "four_maps_ratio": busy["four_maps_s"] / idle["four_maps_s"],
-    }
+def idle_and_busy(env_changes: dict[str, str], timeout_s: float) -> dict:
+    """One setting measured idle, then next to the busy process; ratios are None if a half timed out."""
+    idle = explain_in_child(env_changes, timeout_s)
+    busy = with_busy_core(lambda: explain_in_child(env_changes, timeout_s)) if idle else None
+    result = {"env": env_changes, "idle": idle, "busy": busy, "forward_ratio": None, "four_maps_ratio": None}
+    if idle and busy:
+        result["forward_ratio"] = busy["forward"]["median_s"] / idle["forward"]["median_s"]
+        result["four_maps_ratio"] = busy["four_maps_s"] / idle["four_maps_s"]
+    print(f"{env_changes or 'project policy'}: {summary(result)}", file=sys.stderr, flush=True)
+    return result
+
+
+def summary(result: dict) -> str:
+    idle, busy = result["idle"], result["busy"]
+    if not (idle and busy):
+        return f"{'busy' if idle else 'idle'} half did not finish in time"
+    return (f"forward {idle['forward']['median_s'] * 1000:.1f} -> {busy['forward']['median_s'] * 1000:.1f} ms, "
+            f"four maps {idle['four_maps_s']:.2f} -> {busy['four_maps_s']:.2f} s")
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -78,22 +91,32 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare", action="store_true", help="also measure the alternatives in POLICIES")
+    parser.add_argument("--only", action="append", default=[], choices=list(POLICIES), metavar="NAME",
+                        help="with --compare: measure only these settings (repeatable)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per measurement before giving up")
     args = parser.parse_args(argv)
     runs = {"project policy": {}} if not args.env else {" ".join(args.env): parse_env(args.env)}
     if args.compare:
-        runs = POLICIES
-    results = {name: idle_and_busy(env) for name, env in runs.items()}
+        runs = {name: env for name, env in POLICIES.items() if not args.only or name in args.only}
+    results = {name: idle_and_busy(env, args.timeout) for name, env in runs.items()}
+    return report("busy", table(results), {"target_ratio": TARGET, "runs": results})
+
+
+def table(results: dict[str, dict]) -> list[tuple[str, str, str]]:
     rows = []
     for name, r in results.items():
         idle, busy = r["idle"], r["busy"]
+        if not (idle and busy):
+            rows.append((name, summary(r), f"target <= {TARGET:g}x: not met"))
+            continue
         threads = busy["machine"]["torch_threads"]
         rows.append((f"{name} ({threads} threads): forward ms idle / busy",
                      f"{idle['forward']['median_s'] * 1000:.1f} / {busy['forward']['median_s'] * 1000:.1f}",
                      f"{r['forward_ratio']:.2f}x (target <= {TARGET:g}x)"))
         rows.append((f"{name}: four maps s idle / busy", f"{idle['four_maps_s']:.2f} / {busy['four_maps_s']:.2f}",
                      f"{r['four_maps_ratio']:.2f}x (target <= {TARGET:g}x)"))
-    return report("busy", rows, {"target_ratio": TARGET, "runs": results})
+    return rows
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -448,9 +449,41 @@ _NULLABLE = _nullable_types()
 
 
 def done_hashes(out: str | Path) -> set[str]:
-    """SHA-256 of every file already in RESULTS (scanned, faceless or failed on its content)."""
+    """SHA-256 of every file already in RESULTS (scanned, faceless or failed on its content).
+
+    A file that could not be read has no hash, so a rerun tries it again (it may be readable now);
+    drop_superseded_failures then removes its old error row."""
     frame = read_results(out, ["sha256"])
     return set(frame["sha256"].dropna())
+
+
+def drop_superseded_failures(out: str | Path, run: str) -> int:
+    """Remove the unreadable-file rows (error, no hash) of earlier runs for every file that run `run`
+    wrote rows for; returns how many rows went. Without this each rerun added one more error row for
+    a file that stays unreadable, and an old error row sat beside the faces of a file that became
+    readable. Parts are rewritten whole (temp file + rename), as ResultWriter writes them."""
+    parts = sorted(Path(out).glob("part-*.parquet"))
+    this_run = [p for p in parts if p.name.startswith(f"part-{run}-")]
+    rewritten = set().union(*(pq.read_table(p, columns=["file"])["file"].to_pylist() for p in this_run)) if this_run else set()
+    dropped = 0
+    for part in (p for p in parts if p not in this_run and rewritten):
+        table = pq.read_table(part)
+        stale = pc.and_(pc.and_(pc.equal(table["status"], "error"), pc.is_null(table["sha256"])),
+                        pc.is_in(table["file"], value_set=pa.array(sorted(rewritten), pa.string())))
+        count = pc.sum(stale).as_py() or 0
+        if count:
+            _replace_part(part, table.filter(pc.invert(stale)))
+            dropped += count
+    return dropped
+
+
+def _replace_part(part: Path, table: pa.Table) -> None:
+    if not table.num_rows:
+        part.unlink()
+        return
+    tmp = part.with_name(f".{part.stem}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(part)  # readers see the old part or the new one, never half of one
 
 
 class ResultWriter:
@@ -460,7 +493,8 @@ class ResultWriter:
     def __init__(self, out: str | Path, part_rows: int = 512) -> None:
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        # Unique per run, even for two runs of one process within a second (they overwrote each other's parts).
+        self.run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.part_rows = part_rows
         self.pending: list[pa.Table] = []
         self.count = 0
@@ -534,6 +568,7 @@ def scan(items: list[dict], out: str | Path, options: EngineOptions | None = Non
                 on_progress(summary.scanned + summary.skipped, summary.files)
     finally:
         writer.flush()
+        drop_superseded_failures(out, writer.run)  # also after an interrupted run: only for files it rewrote
         if bar:
             bar.close()
     summary.seconds = time.perf_counter() - start

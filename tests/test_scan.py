@@ -152,3 +152,29 @@ def test_evaluation_on_ray_equals_the_local_loop(tmp_path, ray_session, detector
         assert (a["label"], a["n_faces"], a["fallback"], a["error"]) == (b["label"], b["n_faces"], b["fallback"], b["error"])
         assert b["score"] == pytest.approx(a["score"], abs=1e-6)
         assert b["score_uncalibrated"] == pytest.approx(a["score_uncalibrated"], abs=1e-6)
+
+
+def test_resume_replaces_unreadable_file_rows(tmp_path, tiny_checkpoint):
+    """A file that cannot be read has no hash: each rerun tries it again and keeps one row for it, and
+    once it can be read its faces replace the old error row (issue 18)."""
+    listed = tmp_path / "later.jpg"
+    shutil.copy(SAMPLES / "rocket_no_face.jpg", tmp_path / "rocket.jpg")
+    (tmp_path / "list.txt").write_text("rocket.jpg\nlater.jpg\n")
+    out = tmp_path / "results"
+    options = EngineOptions(engine="local")
+
+    def run() -> tuple:
+        items = [{"file": f} for f in list_sources([tmp_path / "list.txt"]).files]
+        summary = scan(items, out, options, checkpoint=tiny_checkpoint, progress=False)
+        return summary, read_results(out).set_index("file")
+
+    first, frame = run()
+    assert (first.scanned, first.failed) == (2, 1) and frame.loc[str(listed), "status"] == "error"
+    again, frame = run()
+    assert (again.skipped, again.scanned, again.failed) == (1, 1, 1)  # the unreadable file was tried again
+    assert len(frame) == 2 and frame.loc[str(listed), "status"] == "error"  # ... and still has one row
+    shutil.copy(SAMPLES / "astronaut.jpg", listed)
+    third, frame = run()
+    assert (third.skipped, third.scanned, third.faces, third.failed) == (1, 1, 1, 0)
+    assert frame.loc[[str(listed)], "status"].tolist() == ["face"]  # the old error row is gone, not hiding it
+    assert frame.loc[str(tmp_path / "rocket.jpg"), "status"] == "no_face"
