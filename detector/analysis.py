@@ -1,17 +1,20 @@
-"""What every surface shows about one picture, computed once: `analyze_image(...)` -> `ImageAnalysis`.
+"""What every surface shows about one file, computed once: `ImageAnalysis` for a picture,
+`VideoAnalysis` for a video.
 
-The image page, `python -m detector.predict --json` and the report read the same object: the
-faces with the model's numbers, the verdict a person reads, the stability check (when run), the
-class each explanation map explains, and room for the file's provenance. Pages only draw it.
+The pages, `python -m detector.predict --json` and the report read the same object: the faces (or
+a video's person tracks) with the model's numbers, the verdict a person reads, the stability check
+(when run), the class each explanation map explains, and the file's provenance. Pages only draw it.
 
-    from detector.analysis import analyze_image_bytes
+    from detector.analysis import analyze_image_bytes, analyze_video_file
     analysis = analyze_image_bytes(detector, data, "photo.jpg")
     analysis.to_dict()  # the CLI's JSON for this file
+    clip = analyze_video_file(detector, data, "clip.mp4", provenance=True)
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +22,10 @@ from PIL import Image
 
 from detector import display
 from detector.errors import InputError
-from detector.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, decode_image
+from detector.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, decode_image, exif_summary
 from detector.inference import FaceResult, ImageResult
+from detector.provenance import Provenance, read_provenance
+from detector.video import DEFAULT_MAX_FRAMES, DEFAULT_SAMPLE_FPS, SampledFrame, Track, VideoResult, analyze_video
 
 
 def file_kind(name: str, allowed: tuple[str, ...] = ("image", "video")) -> str:
@@ -33,6 +38,11 @@ def file_kind(name: str, allowed: tuple[str, ...] = ("image", "video")) -> str:
     supported = ", ".join(s for kind in allowed for s in kinds[kind])
     what = " or ".join(allowed)
     raise InputError(f"{Path(name).name}: '{suffix or 'no extension'}' is not a supported {what} type ({supported})")
+
+
+def is_video(name: str) -> bool:
+    """Whether a file name has a video extension (the image page sends such a file to the video page)."""
+    return Path(name).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass
@@ -64,7 +74,7 @@ class FaceAnalysis:
 
 @dataclass
 class ImageAnalysis:
-    """Everything shown about one picture. `provenance` is filled by the provenance reader when run."""
+    """Everything shown about one picture. `provenance` is filled when the file's own claims were read."""
 
     name: str
     sha256: str
@@ -74,7 +84,10 @@ class ImageAnalysis:
     faces: list[FaceAnalysis]
     what_this_means: str
     rules: object | None = None  # detector.stability.AbstainRules the verdicts were judged by (None: no check)
-    provenance: dict | None = None  # reserved for detector.provenance's reading of the file
+    config: object = None  # detector.config.ModelConfig of the checkpoint that scored it (the report cites it)
+    provenance: Provenance | None = None  # detector.provenance's reading of the file
+    size_bytes: int = 0  # the file's size (0: analysed from a decoded picture, not a file)
+    exif: str = "none readable"  # detector.imageio.exif_summary of the file, for the report
     extra: dict = field(default_factory=dict)
 
     @property
@@ -97,6 +110,11 @@ class ImageAnalysis:
         return max(range(len(faces)), key=lambda i: faces[i].p_fake) if faces else None
 
     @property
+    def headline_face(self) -> FaceAnalysis | None:
+        """The report's headline: the most suspicious face of those judged (one too small to judge never leads)."""
+        return max(self.faces, key=lambda f: (f.stability.judged if f.stability is not None else True, f.result.p_fake), default=None)
+
+    @property
     def notes(self) -> list[str]:
         return self.result.notes
 
@@ -114,7 +132,7 @@ class ImageAnalysis:
             "seconds": round(self.result.seconds, 3),
         }
         if self.provenance is not None:
-            out["provenance"] = self.provenance
+            out["provenance"] = self.provenance.to_dict()
         return out
 
 
@@ -139,8 +157,8 @@ def analyze_image(detector, image: Image.Image, name: str, sha256: str = "", sta
         )
         for face, check in zip(result.faces, checks)
     ]
-    return ImageAnalysis(name, sha256, f"{config.name} {config.version}", image, result, faces,
-                         display.what_this_means(config.training), rules)
+    return ImageAnalysis(name, sha256, model_name(config), image, result, faces,
+                         display.what_this_means(config.training), rules, config)
 
 
 def analyze_image_bytes(detector, data: bytes, name: str, stability: bool = True, rules=None,
@@ -150,8 +168,164 @@ def analyze_image_bytes(detector, data: bytes, name: str, stability: bool = True
     file_kind(name, ("image",))
     image = decode_image(data, name)
     analysis = analyze_image(detector, image, name, hashlib.sha256(data).hexdigest(), stability, rules)
+    analysis.size_bytes, analysis.exif = len(data), exif_summary(data)
     if provenance:
-        from detector.provenance import read_provenance
-
-        analysis.provenance = read_provenance(data, name).to_dict()
+        analysis.provenance = read_provenance(data, name)
     return analysis
+
+
+def model_name(config) -> str:
+    """'name version' of a checkpoint, as every surface cites it."""
+    return f"{config.name} {config.version}"
+
+
+# ---- video -----------------------------------------------------------------------------------------
+@dataclass
+class FrameFace:
+    """One of a track's most suspicious frames: the face to explain and the class its map explains."""
+
+    time: float  # seconds into the video
+    face: FaceResult
+    explains: int  # the predicted class of this frame's face (1 fake, 0 real)
+
+
+@dataclass
+class TrackAnalysis:
+    """One person over the sampled frames: the track, its verdict (with reasons) and its frames' P(fake)."""
+
+    track: Track
+    verdict: str  # a display.* verdict code: detector.stability.track_verdict on the track's score
+    reasons: list[str]
+    suspicious: list[FrameFace]  # the most suspicious frames, highest P(fake) first: the ones to explain
+
+    @property
+    def id(self) -> int:
+        return self.track.id
+
+    @property
+    def p_fake(self) -> float:
+        """The track's score: the confident-frames rule over its frames (detector.video)."""
+        return self.track.score
+
+    @property
+    def p_fake_mean(self) -> float:
+        return self.track.mean
+
+    @property
+    def p_fake_per_frame(self) -> list[float]:
+        return [float(p) for p in self.track.p_fake_per_frame]
+
+    @property
+    def low(self) -> float:
+        return min(self.p_fake_per_frame)
+
+    @property
+    def high(self) -> float:
+        return max(self.p_fake_per_frame)
+
+    def words(self) -> str:
+        return display.verdict_words(self.verdict)
+
+
+@dataclass
+class VideoAnalysis:
+    """Everything shown about one video: its sampled frames, one TrackAnalysis per person (in track
+    order), the rules the verdicts were judged by, and the file's provenance when read."""
+
+    name: str
+    sha256: str  # "" when analysed from a path without reading the file whole
+    model: str
+    result: VideoResult
+    tracks: list[TrackAnalysis]
+    what_this_means: str
+    rules: object  # detector.stability.AbstainRules
+    config: object  # detector.config.ModelConfig: the JSON's per-track 'label' is its verdict band
+    provenance: Provenance | None = None
+    size_bytes: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def frames(self) -> list[SampledFrame]:
+        return self.result.frames
+
+    @property
+    def notes(self) -> list[str]:
+        return self.result.notes
+
+    @property
+    def worst(self) -> TrackAnalysis | None:
+        """The video's verdict: its most suspicious track (None without faces)."""
+        return max(self.tracks, key=lambda t: t.p_fake, default=None)
+
+    @property
+    def p_fake(self) -> float | None:
+        return self.result.p_fake
+
+    def by_suspicion(self) -> list[TrackAnalysis]:
+        """Tracks, most suspicious first (the order the page and the report show them)."""
+        return sorted(self.tracks, key=lambda t: -t.p_fake)
+
+    def frame_times(self, track: TrackAnalysis) -> list[float]:
+        return [self.result.frames[i].time for i in track.track.frames]
+
+    def overview_frame(self) -> SampledFrame | None:
+        """The frame where most tracks are visible (the report's overview picture)."""
+        tracks = self.result.tracks
+        return max(self.result.frames, key=lambda f: sum(f.index in t.frames for t in tracks), default=None)
+
+    def to_dict(self, file: str | None = None) -> dict:
+        """The CLI's JSON object for this video (`predict --json`)."""
+        from detector.video import video_to_dict
+
+        out = {"file": file if file is not None else self.name, "kind": "video",
+               **video_to_dict(self.result, self.config, self.rules), "what_this_means": self.what_this_means}
+        if self.provenance is not None:
+            out["provenance"] = self.provenance.to_dict()
+        return out
+
+
+def analyze_video_file(
+    detector,
+    source: bytes | str | Path,
+    name: str,
+    sample_fps: float = DEFAULT_SAMPLE_FPS,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    provenance: bool = False,
+    rules=None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> VideoAnalysis:
+    """A video from bytes (an upload, kept in memory) or a path: type check, sample, find, score and
+    track faces, and judge each track (by `rules` or the checkpoint's abstain.json); with `provenance`,
+    also what the file says about itself (read after the analysis accepted the file, so the size
+    limits have been applied). InputError for a bad file; `should_stop` ends the sampling early."""
+    from detector.stability import AbstainRules
+
+    file_kind(name, ("video",))
+    result = analyze_video(detector, source, name, sample_fps=sample_fps, max_frames=max_frames,
+                           progress=progress, should_stop=should_stop)
+    config = detector.config
+    rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    # The CLI analyses from a path without holding the video; it reads the file whole only for provenance.
+    data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes() if provenance else None
+    analysis = VideoAnalysis(
+        name, hashlib.sha256(data).hexdigest() if data is not None else "", model_name(config), result,
+        judge_tracks(result, config, rules), display.what_this_means(config.training), rules, config,
+        size_bytes=len(data) if data is not None else Path(source).stat().st_size,
+    )
+    if provenance:
+        analysis.provenance = read_provenance(data, name)
+    return analysis
+
+
+def judge_tracks(result: VideoResult, config, rules, explained_frames: int = 3) -> list[TrackAnalysis]:
+    """Each track's verdict and reasons, and its `explained_frames` most suspicious frames with the class to explain."""
+    from detector.stability import track_verdict
+
+    tracks = []
+    for track in result.tracks:
+        verdict, reasons = track_verdict(track, config, rules)
+        suspicious = [FrameFace(result.frames[track.frames[i]].time, track.faces[i], config.explained_class(track.faces[i].p_fake))
+                      for i in track.most_suspicious(explained_frames)]
+        tracks.append(TrackAnalysis(track, verdict, reasons, suspicious))
+    return tracks

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from detector.errors import InputError
 from detector.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
@@ -55,6 +55,22 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
     # Huge or hostile PNG text chunks (e.g. megabytes of XMP) make Pillow refuse the whole file;
     # the pixels are fine, so the faces are analysed without them (provenance reports the XMP).
     return _decode(stripped, name)
+
+
+def exif_summary(data: bytes) -> str:
+    """A few EXIF fields worth citing (camera, date, software, whether GPS is present)."""
+    try:
+        exif = Image.open(io.BytesIO(data)).getexif()
+    except Exception:  # any unreadable header: the report says so instead of failing
+        return "none readable"
+    if not exif:
+        return "none"
+    names = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.items()}
+    wanted = ["Make", "Model", "DateTime", "Software", "Orientation"]
+    parts = [f"{k}: {str(names[k]).strip()}" for k in wanted if k in names]
+    if 0x8825 in exif:
+        parts.append("GPS data present")
+    return "; ".join(parts) or f"{len(exif)} tags, none of camera/date/software"
 
 
 def without_png_text(data: bytes) -> bytes:

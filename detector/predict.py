@@ -22,26 +22,17 @@ from pathlib import Path
 
 from detector.errors import DetectorError
 from detector.imageio import read_image_bytes
-from detector.provenance import read_provenance
 
 
 def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int = 32, stability: bool = True) -> dict:
-    """One file's JSON object: a picture's is detector.analysis.ImageAnalysis.to_dict()."""
-    from detector.analysis import analyze_image_bytes, file_kind
+    """One file's JSON object: detector.analysis.ImageAnalysis.to_dict() or VideoAnalysis.to_dict()."""
+    from detector.analysis import analyze_image_bytes, analyze_video_file, file_kind
 
     if file_kind(path.name) == "video":
-        from detector.display import what_this_means
-        from detector.video import analyze_video, video_to_dict
-
-        result = analyze_video(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames)
-        from detector.stability import AbstainRules
-
-        rules = AbstainRules.for_checkpoint(detector.checkpoint)
-        # Read only after the analysis accepted the file, so the size limits have been applied.
-        provenance = read_provenance(path.read_bytes(), path.name)
-        return {"file": str(path), "kind": "video", **video_to_dict(result, detector.config, rules),
-                "what_this_means": what_this_means(detector.config.training), "provenance": provenance.to_dict()}
-    analysis = analyze_image_bytes(detector, read_image_bytes(path), path.name, stability=stability, provenance=True)
+        # From the path: the frames are decoded one at a time, never the whole video in memory.
+        analysis = analyze_video_file(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames, provenance=True)
+    else:
+        analysis = analyze_image_bytes(detector, read_image_bytes(path), path.name, stability=stability, provenance=True)
     return analysis.to_dict(file=str(path))
 
 

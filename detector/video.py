@@ -60,20 +60,22 @@ class Track:
     missed: int = 0
 
     @property
-    def probabilities(self) -> np.ndarray:
+    def p_fake_per_frame(self) -> np.ndarray:
+        """Each sampled frame's calibrated P(fake) for this person, in frame order."""
         return np.array([f.p_fake for f in self.faces])
 
     @property
     def mean(self) -> float:
-        return float(self.probabilities.mean())
+        return float(self.p_fake_per_frame.mean())
 
     @property
     def score(self) -> float:
-        return confident_frames_score(self.probabilities)
+        """The track's P(fake): the confident-frames rule over its frames."""
+        return confident_frames_score(self.p_fake_per_frame)
 
     def most_suspicious(self, k: int = 3) -> list[int]:
         """Positions (into frames/faces) of the k highest-P(fake) frames."""
-        return [int(i) for i in np.argsort(-self.probabilities, kind="stable")[:k]]
+        return [int(i) for i in np.argsort(-self.p_fake_per_frame, kind="stable")[:k]]
 
 
 @dataclass
@@ -95,9 +97,12 @@ class VideoResult:
         return None if track is None else track.score
 
 
-def confident_frames_score(probabilities: np.ndarray, high: float = 0.8, low: float = 0.2) -> float:
+CONFIDENT_FAKE, CONFIDENT_REAL = 0.8, 0.2  # the DFDC winner's "confident" frame cut-offs
+
+
+def confident_frames_score(p_fake_per_frame: np.ndarray, high: float = CONFIDENT_FAKE, low: float = CONFIDENT_REAL) -> float:
     """The DFDC winner's aggregation over the frames of one face track."""
-    p = np.asarray(probabilities, dtype=float)
+    p = np.asarray(p_fake_per_frame, dtype=float)
     if p.size == 0:
         return float("nan")
     confident_fake = p[p > high]
@@ -306,7 +311,7 @@ def video_to_dict(result: VideoResult, config, rules=None) -> dict:
             "track": track.id,
             "frames": track.frames,
             "times": [round(result.frames[i].time, 3) for i in track.frames],
-            "p_fake_per_frame": [round(float(p), 4) for p in track.probabilities],
+            "p_fake_per_frame": [round(float(p), 4) for p in track.p_fake_per_frame],
             "p_fake_mean": round(track.mean, 4),
             "p_fake": round(track.score, 4),
             "aggregation": "confident frames (DFDC winner); mean also given",

@@ -7,12 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
-from detector.analysis import ImageAnalysis, analyze_image_bytes
+from detector.analysis import ImageAnalysis, analyze_image_bytes, is_video
 from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES
 from detector.reporting.draw import draw_faces
 from detector.reporting.report import image_report, to_html, to_pdf
-from detector.video import VIDEO_SUFFIXES
 from pages.common import explainer_widgets, provenance_panel, require_app_navigation, samples_dir, sidebar_detector
 from xai import FAKE, cached_explain
 from xai.overlay import colorbar, colorbar_labels, legend_entries, png_bytes, render
@@ -75,9 +74,8 @@ else:
     st.stop()
 
 # ---- detection: once per picture and model; widgets that only change explanations reuse it --
-suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 try:
-    if suffix in VIDEO_SUFFIXES:
+    if is_video(name):
         st.error(f"{name} is a video. Videos are checked on the *Analyze video* page (frames sampled, one track per person).")
         st.page_link("pages/analyze_video.py", label="Open Analyze video", icon=":material/movie:")
         st.stop()
@@ -86,7 +84,7 @@ try:
     if st.session_state.get("analysis_key") != key:
         with st.spinner("Finding and scoring faces, then re-scoring each under re-compression, resizing and re-framing…"):
             # Type check, decoding, faces, verdicts and the stability check: the same call as predict --json.
-            analysis = analyze_image_bytes(detector, data, name)
+            analysis = analyze_image_bytes(detector, data, name, provenance=True)
         # The instructor page offers this picture too ("last analysed image").
         st.session_state["analysis_key"], st.session_state["analysis"] = key, analysis
     analysis: ImageAnalysis = st.session_state["analysis"]
@@ -116,7 +114,7 @@ def stability_strip(faces, checks, config) -> go.Figure:
 
 
 # ---- what the file says about itself, then the verdicts ----------------------------------------
-provenance = provenance_panel(name, data, digest)
+provenance_panel(analysis.provenance)
 left, right = st.columns([3, 2])
 verdicts = [c.verdict for c in checks]
 left.image(draw_faces(image, result.faces, verdicts), caption=f"{name} · {image.width}×{image.height}", width="stretch")
@@ -159,7 +157,7 @@ if rows:
                    "and the face is *can't tell*.")
     export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
     c1, c2 = st.columns(2)
-    c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export, "provenance": provenance.to_dict()}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
+    c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export, "provenance": analysis.provenance.to_dict()}, indent=1), file_name=f"{name}.faces.json", mime="application/json")
     c2.download_button("Results CSV", table.to_csv(index=False), file_name=f"{name}.faces.csv", mime="text/csv")
 
 if not result.faces:
@@ -168,9 +166,7 @@ if not result.faces:
 # ---- explanations: the most suspicious face first, the others on request ------------------------
 order = sorted(result.faces, key=lambda f: f.p_fake, reverse=True)
 report_slot = st.empty()  # the report is offered now, with verdicts only, and again once the maps exist
-first_report = image_report(name, data, image, result, config, {}, draw_faces(image, result.faces, verdicts), checks)
-first_report.provenance = provenance
-offer_report(report_slot, first_report, name, maps_pending=True)
+offer_report(report_slot, image_report(analysis), name, maps_pending=True)
 
 st.header("Why: what the model looked at")
 chosen = st.multiselect(
@@ -180,7 +176,7 @@ seconds_per_map = st.session_state.setdefault("seconds_per_map", dict(TYPICAL_MA
 report_maps: dict[int, list] = {}
 shown_explanations = []
 for face in [f for f in order if f.index + 1 in chosen]:
-    target = config.explained_class(face.p_fake, other=explain_other)
+    target = analysis.faces[face.index].target(other=explain_other)
     st.subheader(f"Face #{face.index + 1}: {checks[face.index].words()} (P(fake) {display.format_probability(face.p_fake)}) · maps explain '{'fake' if target == FAKE else 'real'}'")
     explanations, fresh, started = {}, False, time.perf_counter()
     eta = sum(seconds_per_map.get(family, 1.0) for family in families)
@@ -216,7 +212,4 @@ for face in [f for f in order if f.index + 1 in chosen]:
             st.caption(f"**{explanation.method}**: {explanation.how_to_read}")
 
 if report_maps:
-    full_report = image_report(name, data, image, result, config, report_maps, draw_faces(image, result.faces, verdicts), checks)
-    full_report.legend = legend_entries(shown_explanations)
-    full_report.provenance = provenance
-    offer_report(report_slot, full_report, name, maps_pending=False)
+    offer_report(report_slot, image_report(analysis, report_maps, legend_entries(shown_explanations)), name, maps_pending=False)

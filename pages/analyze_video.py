@@ -6,12 +6,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
+from detector.analysis import VideoAnalysis, analyze_video_file
 from detector.errors import InputError
 from detector.limits import MAX_VIDEO_SECONDS
 from detector.reporting.draw import draw_tracks, track_colour_name, track_hex
 from detector.reporting.report import to_html, to_pdf, video_report
-from detector.stability import AbstainRules, track_verdict
-from detector.video import DEFAULT_MAX_FRAMES, VIDEO_SUFFIXES, analyze_video, video_to_dict
+from detector.video import CONFIDENT_FAKE, CONFIDENT_REAL, DEFAULT_MAX_FRAMES
 from pages.common import provenance_panel, require_app_navigation, sidebar_detector
 from xai import cached_explain
 from xai.overlay import legend_entries, render
@@ -42,12 +42,8 @@ else:
     st.info("Upload a video to begin.")
     st.stop()
 
-suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 key = (hashlib.sha256(data).hexdigest(), str(detector.checkpoint), sample_fps, max_frames)
 if st.session_state.get("video_key") != key:
-    if suffix not in VIDEO_SUFFIXES:
-        st.error(f"This file cannot be analysed: '{suffix or 'no extension'}' is not a supported video type ({', '.join(VIDEO_SUFFIXES)}).")
-        st.stop()
     if st.session_state.get("video_stopped") == key:
         st.warning("The analysis was stopped.")
         if st.button("Analyse again"):
@@ -66,82 +62,71 @@ if st.session_state.get("video_key") != key:
         bar.progress(done / total, text=f"Frame {done}/{total} · {elapsed:.0f} s elapsed · about {eta:.0f} s left")
 
     try:
-        result = analyze_video(detector, data, name, sample_fps=sample_fps, max_frames=max_frames, progress=progress,
-                               should_stop=lambda: st.session_state.get("video_stopped") == key)
+        # Type check, sampling, faces, tracks, verdicts and provenance: the same call as predict --json.
+        analysis = analyze_video_file(detector, data, name, sample_fps=sample_fps, max_frames=max_frames, provenance=True,
+                                      progress=progress, should_stop=lambda: st.session_state.get("video_stopped") == key)
     except InputError as exc:
-        bar.empty()
-        stop_slot.empty()
         st.error(f"This file cannot be analysed: {exc}")
         st.stop()
-    bar.empty()
-    stop_slot.empty()
-    st.session_state["video_key"], st.session_state["video_result"] = key, result
-result = st.session_state["video_result"]
+    finally:
+        bar.empty()
+        stop_slot.empty()
+    st.session_state["video_key"], st.session_state["video_analysis"] = key, analysis
+analysis: VideoAnalysis = st.session_state["video_analysis"]
+result = analysis.result
 
 info = result.info
 st.write(f"**{name}** · {info.width}×{info.height} · {info.duration:.1f} s at {info.fps:.1f} fps · "
          f"{len(result.frames)} frames sampled · analysed in {result.seconds:.1f} s")
-provenance = provenance_panel(name, data, key[0])
-for note in result.notes:
+provenance_panel(analysis.provenance)
+for note in analysis.notes:
     st.warning(note)
-if not result.tracks:
+if not analysis.tracks:
     st.stop()
 
-worst = result.worst_track
-rules = AbstainRules.for_checkpoint(detector.checkpoint)
-
-
-def words(track) -> str:
-    return display.verdict_words(track_verdict(track, config, rules)[0])
-
-
-st.markdown(f"**Video verdict (most suspicious person): {words(worst)}** · track {worst.id}, P(fake) {display.format_probability(worst.score)}")
-st.caption(display.what_this_means(config.training))
+worst = analysis.worst
+st.markdown(f"**Video verdict (most suspicious person): {worst.words()}** · track {worst.id}, P(fake) {display.format_probability(worst.p_fake)}")
+st.caption(analysis.what_this_means)
 st.caption(
     "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "
-    "(> 0.8) it is their mean, if nearly all are confidently real (< 0.2) theirs, else the plain mean (also shown). "
+    f"(> {CONFIDENT_FAKE:g}) it is their mean, if nearly all are confidently real (< {CONFIDENT_REAL:g}) theirs, else the plain mean (also shown). "
     f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof."
 )
-rows = [{"track": t.id, "colour": track_colour_name(t.id), "frames": len(t.frames), "verdict": words(t), "P(fake) confident frames": display.format_probability(t.score),
-         "P(fake) mean": display.format_probability(t.mean),
-         "range over frames": display.format_range(min(t.probabilities), max(t.probabilities))} for t in result.tracks]
+rows = [{"track": t.id, "colour": track_colour_name(t.id), "frames": len(t.p_fake_per_frame), "verdict": t.words(),
+         "P(fake) confident frames": display.format_probability(t.p_fake), "P(fake) mean": display.format_probability(t.p_fake_mean),
+         "range over frames": display.format_range(t.low, t.high)} for t in analysis.tracks]
 st.dataframe(rows, hide_index=True, width="stretch")
 
 timeline = go.Figure()
-for track in result.tracks:
-    timeline.add_scatter(x=[result.frames[i].time for i in track.frames], y=track.probabilities, mode="lines+markers",
+for track in analysis.tracks:
+    timeline.add_scatter(x=analysis.frame_times(track), y=track.p_fake_per_frame, mode="lines+markers",
                          name=f"track {track.id} ({track_colour_name(track.id)})", line_color=track_hex(track.id))
 timeline.add_hline(y=config.threshold, line_dash="dash", annotation_text="threshold")
 timeline.update_layout(title="P(fake) per sampled frame", xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[0, 1], height=360)
 st.plotly_chart(timeline, width="stretch")
-st.download_button("Results JSON", json.dumps({"file": name, "model": f"{config.name} {config.version}", **video_to_dict(result, config), "provenance": provenance.to_dict()}, indent=1),
+st.download_button("Results JSON", lambda: json.dumps({"model": analysis.model, **analysis.to_dict()}, indent=1),
                    file_name=f"{name}.video.json", mime="application/json")
 
 report_maps: dict[int, list] = {}
 shown_explanations = []
-for track in sorted(result.tracks, key=lambda t: -t.score):
+for track in analysis.by_suspicion():
     st.markdown(f"### <span style='color:{track_hex(track.id)}'>■</span> Track {track.id} ({track_colour_name(track.id)} box): "
-                f"{words(track)} · most suspicious frames with Grad-CAM", unsafe_allow_html=True)
-    columns = st.columns(3)
-    for column, position in zip(columns, track.most_suspicious(3)):
-        face = track.faces[position]
-        frame = result.frames[track.frames[position]]
-        target = config.explained_class(face.p_fake)
-        explanation = cached_explain(detector.model, face.crop, "Grad-CAM", target=target)
+                f"{track.words()} · most suspicious frames with Grad-CAM", unsafe_allow_html=True)
+    for column, frame in zip(st.columns(3), track.suspicious):
+        explanation = cached_explain(detector.model, frame.face.crop, "Grad-CAM", target=frame.explains)
         shown_explanations.append(explanation)
-        overlay = render(face.crop, explanation, opacity)
-        report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {display.format_probability(face.p_fake)}", overlay))
-        column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {display.format_probability(face.p_fake)}", width="stretch")
+        overlay = render(frame.face.crop, explanation, opacity)
+        report_maps.setdefault(track.id, []).append((f"t={frame.time:.1f}s P(fake) {display.format_probability(frame.face.p_fake)}", overlay))
+        column.image(overlay, caption=f"t = {frame.time:.1f} s · P(fake) {display.format_probability(frame.face.p_fake)}", width="stretch")
     with st.expander(f"Sampled frames of track {track.id} (every person boxed in their track's colour)"):
         columns = st.columns(4)
-        for n, frame_index in enumerate(track.frames[:16]):
+        for n, frame_index in enumerate(track.track.frames[:16]):
             frame = result.frames[frame_index]
             columns[n % 4].image(draw_tracks(frame, result.tracks), caption=f"{frame.time:.1f} s", width="stretch")
 
 st.header("Save a report")
-report = video_report(name, data, result, config, report_maps, rules)
-report.legend = legend_entries(shown_explanations)
-report.provenance = provenance
+# Built when clicked, not on every rerun, from the same analysis the page shows.
+legend = legend_entries(shown_explanations)
 r1, r2 = st.columns(2)
-r1.download_button("Report (HTML)", lambda: to_html(report), file_name=f"{name}.report.html", mime="text/html")
-r2.download_button("Report (PDF)", lambda: to_pdf(report), file_name=f"{name}.report.pdf", mime="application/pdf")
+r1.download_button("Report (HTML)", lambda: to_html(video_report(analysis, report_maps, legend)), file_name=f"{name}.report.html", mime="text/html")
+r2.download_button("Report (PDF)", lambda: to_pdf(video_report(analysis, report_maps, legend)), file_name=f"{name}.report.pdf", mime="application/pdf")

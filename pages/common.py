@@ -102,20 +102,14 @@ def samples_dir() -> Path:
 _PROVENANCE_BOX = {"alert": st.error, "strong": st.error, "caution": st.warning, "neutral": st.info}
 
 
-def provenance_panel(name: str, data: bytes, digest: str):
-    """Read what the file says about itself (once per file) and draw it above the face verdicts."""
-    from detector.provenance import read_provenance
-
-    key = ("provenance", digest)
-    if st.session_state.get("provenance_key") != key:
-        st.session_state["provenance_key"], st.session_state["provenance"] = key, read_provenance(data, name)
-    provenance = st.session_state["provenance"]
+def provenance_panel(provenance) -> None:
+    """Draw what the file says about itself (a detector.provenance.Provenance, read by the file's
+    analysis) above the face verdicts."""
     with st.container(border=True, key="provenance-panel"):
         st.markdown("**What the file says about itself** · Content Credentials (C2PA) and metadata, read before any model")
         _PROVENANCE_BOX[provenance.tone](provenance.headline)
         with st.expander("Details: signer, actions, camera, software, trust list"):
             st.markdown("\n".join(f"- {line}" for line in provenance.lines()))
-    return provenance
 
 
 def explainer_widgets(model) -> dict[str, dict]:

@@ -41,3 +41,51 @@ def test_predict_json_is_the_analysis(detector, astronaut, tmp_path):
     assert "provenance" in direct
     from_cli.pop("seconds"), direct.pop("seconds")
     assert from_cli == direct
+
+
+def test_video_analysis_is_what_the_cli_prints(detector, tmp_path):
+    from detector.analysis import analyze_video_file
+    from detector.predict import predict_file
+    from tests import videos
+
+    path = videos.two_people(tmp_path / "two.mp4")
+    from_cli = predict_file(detector, path, max_frames=3)
+    analysis = analyze_video_file(detector, path.read_bytes(), path.name, max_frames=3, provenance=True)
+    direct = analysis.to_dict(file=str(path))
+    from_cli.pop("seconds"), direct.pop("seconds")
+    assert from_cli == direct
+    assert list(direct)[:2] == ["file", "kind"] and {"tracks", "faces", "provenance", "what_this_means"} <= set(direct)
+    assert analysis.sha256 and analysis.size_bytes == path.stat().st_size and analysis.provenance is not None
+    assert [t["verdict"] for t in direct["tracks"]] == [t.verdict for t in analysis.tracks]
+
+
+def test_video_analysis_judges_tracks_and_names_the_class_each_map_explains(detector, tmp_path):
+    from detector import display
+    from detector.analysis import analyze_video_file
+    from detector.stability import AbstainRules
+    from tests import videos
+
+    data = videos.two_people(tmp_path / "two.mp4").read_bytes()
+    analysis = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules(min_face_px=10_000))
+    assert len(analysis.tracks) == 2 and analysis.provenance is None
+    assert analysis.worst.p_fake == max(t.p_fake for t in analysis.tracks) == analysis.p_fake
+    assert [t.id for t in analysis.by_suspicion()] == [t.id for t in sorted(analysis.tracks, key=lambda t: -t.p_fake)]
+    for track in analysis.tracks:
+        assert track.verdict == display.TOO_SMALL and "median face" in track.reasons[0]  # the rules passed in are used
+        assert len(track.suspicious) == 3 and track.low <= track.p_fake_mean <= track.high
+        p = [frame.face.p_fake for frame in track.suspicious]
+        assert p == sorted(p, reverse=True) and p[0] == track.high
+        for frame in track.suspicious:
+            assert frame.explains == (1 if frame.face.p_fake >= detector.config.threshold else 0)
+            assert frame.time in analysis.frame_times(track)
+    lenient = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules())
+    assert all(t.verdict != display.TOO_SMALL for t in lenient.tracks)
+
+
+def test_video_analysis_checks_the_file_type(detector):
+    from detector.analysis import analyze_video_file
+
+    with pytest.raises(InputError, match=r"clip.txt: '.txt' is not a supported video type"):
+        analyze_video_file(detector, b"not a video", "clip.txt")
+    with pytest.raises(InputError, match="photo.jpg: '.jpg' is not a supported video type"):
+        analyze_video_file(detector, b"\xff\xd8", "photo.jpg")

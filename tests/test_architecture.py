@@ -82,3 +82,19 @@ def test_no_import_cycles_inside_detector():
         if module not in state:
             cycle = visit(module, [])
             assert cycle is None, " -> ".join(cycle)
+
+
+# Rules a page must not re-derive: each has one home in detector/ (docs/ARCHITECTURE.md, "One place for each rule").
+PAGE_RULES = ("explained_class", "track_verdict", "AbstainRules", "VIDEO_SUFFIXES", "file_kind", "sigmoid",
+              "calibrated_probability", "read_provenance", "analyze_video(", "confident_frames_score", "video_to_dict")
+ANALYSIS_PAGES = ("analyze_image.py", "analyze_video.py")
+
+
+def rules_in(text: str) -> list[str]:
+    return [rule for rule in PAGE_RULES if rule in text]
+
+
+def test_analysis_pages_only_call_the_analysis_and_draw():
+    found = {page: rules_in((ROOT / "pages" / page).read_text(encoding="utf-8")) for page in ANALYSIS_PAGES}
+    assert not any(found.values()), found
+    assert rules_in("target = config.explained_class(p)\nrules = AbstainRules()") == ["explained_class", "AbstainRules"]

@@ -6,11 +6,9 @@ from html.parser import HTMLParser
 import pypdfium2
 
 from detector import display
-from detector.imageio import decode_image
-from detector.reporting.draw import draw_faces
+from detector.analysis import analyze_image_bytes, analyze_video_file
 from detector.reporting.report import CAVEATS, image_report, to_html, to_pdf, video_report
-from detector.stability import AbstainRules, check_faces
-from detector.video import analyze_video
+from detector.stability import AbstainRules
 from tests import videos
 from tests.conftest import ROOT, SAMPLES
 from xai import FAKE, make_explainer
@@ -37,10 +35,10 @@ class Collector(HTMLParser):
 
 def build_image_report(detector):
     data = (SAMPLES / "two_faces.jpg").read_bytes()
-    image = decode_image(data, "two_faces.jpg")
-    result = detector.analyze(image)
+    analysis = analyze_image_bytes(detector, data, "two_faces.jpg", stability=False)
+    result = analysis.result
     maps = {f.index: [("Grad-CAM", render(f.crop, make_explainer("Grad-CAM").explain(detector.model, f.crop, FAKE)))] for f in result.faces}
-    return data, result, image_report("two_faces.jpg", data, image, result, detector.config, maps, draw_faces(image, result.faces))
+    return data, result, image_report(analysis, maps)
 
 
 def test_html_report_parses_and_says_everything(detector):
@@ -63,10 +61,9 @@ def test_html_report_parses_and_says_everything(detector):
 
 def test_report_carries_the_stability_check_and_verdict_words(detector):
     data = (SAMPLES / "two_faces.jpg").read_bytes()
-    image = decode_image(data, "two_faces.jpg")
-    result = detector.analyze(image)
-    checks = check_faces(detector, image, result.faces, AbstainRules())
-    report = image_report("two_faces.jpg", data, image, result, detector.config, {}, draw_faces(image, result.faces), checks)
+    analysis = analyze_image_bytes(detector, data, "two_faces.jpg", rules=AbstainRules())
+    result, checks = analysis.result, analysis.checks
+    report = image_report(analysis)
     page = to_html(report)
     for face, check in zip(result.faces, checks):
         rows = report.faces[face.index].rows
@@ -103,11 +100,26 @@ def test_pdf_report_has_pages_and_renders(detector):
 
 def test_video_report(detector, tmp_path):
     data = videos.two_people(tmp_path / "two.mp4").read_bytes()
-    result = analyze_video(detector, data, "two.mp4", max_frames=3)
-    report = video_report("two.mp4", data, result, detector.config, {})
+    analysis = analyze_video_file(detector, data, "two.mp4", max_frames=3, rules=AbstainRules())
+    report = video_report(analysis)
     page = to_html(report)
     assert hashlib.sha256(data).hexdigest() in page and "Track 1" in page and "Track 2" in page
+    assert report.file_rows["Size"] == f"{len(data):,} bytes" and report.file_rows["EXIF"] == "n/a (video)"
+    for track in analysis.tracks:  # each track's section says what the analysis says
+        rows = report.faces[[t.id for t in analysis.by_suspicion()].index(track.id)].rows
+        assert rows["Verdict"] == track.words() and rows["P(fake), confident frames"] == display.format_probability(track.p_fake, 3)
+        assert len(rows["Frames"].split(", ")) == 3
     assert to_pdf(report).startswith(b"%PDF")
+
+
+def test_report_cites_the_analysis_not_a_recomputation(detector, tmp_path):
+    """The report reads the analysis' verdicts: a track judged too small by the rules is too small in the report."""
+    data = videos.two_people(tmp_path / "two.mp4").read_bytes()
+    strict = analyze_video_file(detector, data, "two.mp4", max_frames=2, rules=AbstainRules(min_face_px=10_000))
+    report = video_report(strict)
+    assert all(t.verdict == display.TOO_SMALL for t in strict.tracks)
+    assert all(section.rows["Verdict"] == display.verdict_words(display.TOO_SMALL) for section in report.faces)
+    assert display.verdict_words(display.TOO_SMALL) in report.summary
 
 
 def test_pdf_keeps_each_face_header_with_its_pictures_and_has_a_colour_legend():

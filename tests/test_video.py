@@ -103,6 +103,7 @@ def test_predict_cli_video_json(tmp_path, tiny_checkpoint, capsys):
 def test_video_page(tmp_path):
     from streamlit.testing.v1 import AppTest
 
+    from detector.analysis import VideoAnalysis
     from tests.conftest import ROOT
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
@@ -117,6 +118,9 @@ def test_video_page(tmp_path):
     assert len(table) == 2  # two tracks
     assert "range over frames" in table.columns and "1.00" not in " ".join(table["P(fake) mean"])
     assert len(at.get("plotly_chart")) == 1
+    analysis = at.session_state["video_analysis"]  # the page drew the one analysis object, not its own numbers
+    assert isinstance(analysis, VideoAnalysis) and analysis.provenance is not None
+    assert list(table["verdict"]) == [t.words() for t in analysis.tracks]
     at.file_uploader[0].set_value(("clip.txt", b"nope", "text/plain")).run()
     assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
     at.file_uploader[0].set_value(("broken.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "video/mp4")).run()
@@ -153,5 +157,9 @@ def test_tracks_are_numbered_and_coloured_apart_on_thumbnails_and_the_report_fra
         x1, y1, x2, y2 = (round(v * frame.scale) for v in track.faces[0].face.box)
         edge = drawn[min(y2, drawn.shape[0] - 1) - 1, x1 + (x2 - x1) // 2]  # bottom edge of the box
         assert np.abs(edge - np.array(track_colour(track.id))).max() < 40, (track.id, edge)
-    overview = video_report("two.mp4", data, result, detector.config, {}).overview
+    from detector.analysis import analyze_video_file
+
+    analysis = analyze_video_file(detector, data, "two.mp4", sample_fps=1.0, max_frames=3)
+    assert [len(t.frames) for t in analysis.result.tracks] == [len(t.frames) for t in result.tracks]
+    overview = video_report(analysis).overview
     assert np.abs(np.asarray(overview).astype(int) - np.asarray(frame.thumbnail).astype(int)).max() > 100  # boxes drawn

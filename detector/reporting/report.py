@@ -7,18 +7,19 @@ nothing is fetched and nothing is sent anywhere.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import time
 from dataclasses import dataclass, field
 
-from PIL import ExifTags, Image
+from PIL import Image
 
 from detector import display
+from detector.analysis import FaceAnalysis, ImageAnalysis, TrackAnalysis, VideoAnalysis
 from detector.config import ModelConfig
+from detector.imageio import exif_summary  # noqa: F401  (detector.reporting.report.exif_summary, its old home)
 from detector.provenance import Provenance
-from detector.reporting.draw import draw_tracks, track_colour_name
+from detector.reporting.draw import draw_faces, draw_tracks, track_colour_name
 
 # What the model was trained on is not listed here: each report opens with display.what_this_means(config.training),
 # read from the checkpoint, so a model trained on other data never gets this model's list.
@@ -59,30 +60,14 @@ class Report:
     provenance: Provenance | None = None  # what the file says about itself (C2PA, EXIF, XMP)
 
 
-def exif_summary(data: bytes) -> str:
-    """A few EXIF fields worth citing (camera, date, software, whether GPS is present)."""
-    try:
-        exif = Image.open(io.BytesIO(data)).getexif()
-    except Exception:
-        return "none readable"
-    if not exif:
-        return "none"
-    names = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.items()}
-    wanted = ["Make", "Model", "DateTime", "Software", "Orientation"]
-    parts = [f"{k}: {str(names[k]).strip()}" for k in wanted if k in names]
-    if 0x8825 in exif:
-        parts.append("GPS data present")
-    return "; ".join(parts) or f"{len(exif)} tags, none of camera/date/software"
-
-
-def file_rows(name: str, data: bytes, dimensions: str, kind: str) -> dict[str, str]:
+def file_rows(name: str, sha256: str, size_bytes: int, dimensions: str, kind: str, exif: str = "n/a (video)") -> dict[str, str]:
     return {
         "File name": name,
-        "SHA-256": hashlib.sha256(data).hexdigest(),
-        "Size": f"{len(data):,} bytes",
+        "SHA-256": sha256,
+        "Size": f"{size_bytes:,} bytes",
         "Kind": kind,
         "Dimensions": dimensions,
-        "EXIF": exif_summary(data) if kind == "image" else "n/a (video)",
+        "EXIF": exif,
     }
 
 
@@ -99,31 +84,45 @@ def model_rows(config: ModelConfig) -> tuple[dict[str, str], list[dict[str, str]
     return rows, tests
 
 
-def image_report(name: str, data: bytes, image: Image.Image, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]],
-                 overview: Image.Image, checks: list | None = None) -> Report:
-    """maps: face index -> [(method caption, overlay image)]; checks: each face's FaceStability (detector.stability)."""
-    mrows, tests = model_rows(config)
-    # the headline face: the most suspicious of those judged (a face too small to judge never leads)
-    worst = max(result.faces, key=lambda f: (checks[f.index].judged if checks else True, f.p_fake), default=None)
-    lines = [c.line() for c in checks] if checks else [display.verdict_line(display.verdict_from_label(f.label, tuple(config.labels)), f.p_fake, digits=3) for f in result.faces]
+Maps = dict[int, list[tuple[str, Image.Image]]]
+Legend = list[tuple[str, Image.Image]]
+
+
+def image_report(analysis: ImageAnalysis, maps: Maps | None = None, legend: Legend | None = None) -> Report:
+    """The report of a picture's analysis (detector.analysis.ImageAnalysis), as the image page shows it.
+
+    maps: face index -> [(method caption, overlay image)]; legend: how to read the maps' colours
+    (e.g. xai.overlay.legend_entries)."""
+    maps = maps or {}
+    faces = [FaceSection(f"Face #{face.index + 1}", face_rows(face), [("face crop", face.result.crop)] + maps.get(face.index, []))
+             for face in analysis.faces]
+    worst = analysis.headline_face
     summary = ("No face was found." if worst is None else
-               f"{len(result.faces)} face(s). Most suspicious: face #{worst.index + 1}: {lines[worst.index]}.")
-    faces = []
-    for face in result.faces:
-        x1, y1, x2, y2 = face.box
-        check = checks[face.index] if checks else None
-        rows = {
-            "Verdict": lines[face.index],
-            "P(fake), calibrated": display.format_probability(face.p_fake, 3),
-            **({"Under re-compression, resizing, re-framing": stability_row(check)} if check else {}),
-            "Box (x1, y1, x2, y2)": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
-            "Face detector confidence": f"{face.face.prob:.4f}",
-            "Face found by": "whole picture used (no face detected)" if face.face.fallback else "MTCNN",
-        }
-        faces.append(FaceSection(f"Face #{face.index + 1}", rows, [("face crop", face.crop)] + maps.get(face.index, [])))
-    report = Report(f"Deepfake check: {name}", file_rows(name, data, f"{image.width} x {image.height}", "image"), mrows, tests, summary, overview, faces)
-    report.caveats.insert(0, display.what_this_means(config.training))
-    return report
+               f"{len(analysis.faces)} face(s). Most suspicious: face #{worst.index + 1}: {face_line(worst)}.")
+    image = analysis.image
+    rows = file_rows(analysis.name, analysis.sha256, analysis.size_bytes, f"{image.width} x {image.height}", "image", analysis.exif)
+    overview = draw_faces(image, analysis.result.faces, analysis.verdicts)
+    return _report(analysis.name, rows, analysis.config, summary, overview, faces, legend, analysis.provenance)
+
+
+def face_line(face: FaceAnalysis) -> str:
+    """The face's verdict in words with its P(fake) (and its range under changes when checked)."""
+    if face.stability is not None:
+        return face.stability.line()
+    return display.verdict_line(face.verdict, face.result.p_fake, digits=3)
+
+
+def face_rows(face: FaceAnalysis) -> dict[str, str]:
+    result, check = face.result, face.stability
+    x1, y1, x2, y2 = result.box
+    return {
+        "Verdict": face_line(face),
+        "P(fake), calibrated": display.format_probability(result.p_fake, 3),
+        **({"Under re-compression, resizing, re-framing": stability_row(check)} if check else {}),
+        "Box (x1, y1, x2, y2)": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
+        "Face detector confidence": f"{result.face.prob:.4f}",
+        "Face found by": "whole picture used (no face detected)" if result.face.fallback else "MTCNN",
+    }
 
 
 def stability_row(check) -> str:
@@ -132,36 +131,42 @@ def stability_row(check) -> str:
     return spread + (f"; the verdict flips under {', '.join(check.flipped)}" if check.flipped else "; the verdict holds")
 
 
-def video_report(name: str, data: bytes, result, config: ModelConfig, maps: dict[int, list[tuple[str, Image.Image]]], rules=None) -> Report:
-    """maps: track id -> [(caption, overlay image)] for its most suspicious frames; rules: detector.stability.AbstainRules."""
-    from detector.stability import AbstainRules, track_verdict
+def video_report(analysis: VideoAnalysis, maps: Maps | None = None, legend: Legend | None = None) -> Report:
+    """The report of a video's analysis (detector.analysis.VideoAnalysis), as the video page shows it.
 
-    rules = rules or AbstainRules()
-
-    def words(track) -> str:
-        return display.verdict_words(track_verdict(track, config, rules)[0])
-
-    mrows, tests = model_rows(config)
-    info = result.info
-    worst = result.worst_track
+    maps: track id -> [(caption, overlay image)] for its most suspicious frames."""
+    maps = maps or {}
+    result, worst = analysis.result, analysis.worst
     summary = ("No face was found in the sampled frames." if worst is None else
-               f"{len(result.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track "
-               f"{worst.id}, {words(worst)} "
-               f"(P(fake) {display.format_probability(worst.score, 3)}, confident-frames rule; mean {display.format_probability(worst.mean, 3)}).")
-    faces = []
-    for track in sorted(result.tracks, key=lambda t: -t.score):
-        rows = {
-            "Verdict": words(track),
-            "P(fake), confident frames": display.format_probability(track.score, 3),
-            "P(fake), mean of frames": display.format_probability(track.mean, 3),
-            "Frames": ", ".join(f"{result.frames[i].time:.1f}s={display.format_probability(p)}" for i, p in zip(track.frames, track.probabilities)),
-        }
-        faces.append(FaceSection(f"Track {track.id} ({track_colour_name(track.id)} box)", rows, maps.get(track.id, [])))
+               f"{len(analysis.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track "
+               f"{worst.id}, {worst.words()} "
+               f"(P(fake) {display.format_probability(worst.p_fake, 3)}, confident-frames rule; mean {display.format_probability(worst.p_fake_mean, 3)}).")
+    faces = [FaceSection(f"Track {track.id} ({track_colour_name(track.id)} box)", track_rows(analysis, track), maps.get(track.id, []))
+             for track in analysis.by_suspicion()]
+    info = result.info
     dims = f"{info.width} x {info.height}, {info.duration:.1f} s at {info.fps:.2f} fps"
     # The frame where most tracks are visible, each box numbered and in its track's colour.
-    shown = max(result.frames, key=lambda f: sum(f.index in t.frames for t in result.tracks), default=None)
+    shown = analysis.overview_frame()
     overview = draw_tracks(shown, result.tracks) if shown is not None else None
-    report = Report(f"Deepfake check: {name}", file_rows(name, data, dims, "video"), mrows, tests, summary, overview, faces)
+    rows = file_rows(analysis.name, analysis.sha256, analysis.size_bytes, dims, "video")
+    return _report(analysis.name, rows, analysis.config, summary, overview, faces, legend, analysis.provenance)
+
+
+def track_rows(analysis: VideoAnalysis, track: TrackAnalysis) -> dict[str, str]:
+    frames = zip(analysis.frame_times(track), track.p_fake_per_frame)
+    return {
+        "Verdict": track.words(),
+        "P(fake), confident frames": display.format_probability(track.p_fake, 3),
+        "P(fake), mean of frames": display.format_probability(track.p_fake_mean, 3),
+        "Frames": ", ".join(f"{time:.1f}s={display.format_probability(p)}" for time, p in frames),
+    }
+
+
+def _report(name: str, rows: dict[str, str], config: ModelConfig, summary: str, overview: Image.Image | None,
+            faces: list[FaceSection], legend: Legend | None, provenance: Provenance | None) -> Report:
+    mrows, tests = model_rows(config)
+    report = Report(f"Deepfake check: {name}", rows, mrows, tests, summary, overview, faces,
+                    legend=list(legend or []), provenance=provenance)
     report.caveats.insert(0, display.what_this_means(config.training))
     return report
 
