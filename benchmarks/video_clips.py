@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                     track = result.worst_track
                     clip = {"set": set_name, "file": path.name, "label": label, "frames": len(result.frames)}
                     if track is not None:
-                        clip.update(probabilities=[round(float(p), 4) for p in track.probabilities], **rules(track.probabilities, threshold))
+                        clip.update(probabilities=[round(float(p), 4) for p in track.p_fake_per_frame], **rules(track.p_fake_per_frame, threshold))
                     clips.append(clip)
     scored = [c for c in clips if "mean" in c]
     labels = np.array([c["label"] for c in scored])
