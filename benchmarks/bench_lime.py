@@ -5,7 +5,7 @@
 
 Defaults = lime_image.LimeImageExplainer().explain_instance(face, fn, top_labels=None, labels=(1,),
 num_samples=1000, batch_size=10): its own quickshift segmentation, hidden regions in their mean
-colour. Both call the same classifier function (xai.base.probabilities, the model as the app runs
+colour. Both call the same classifier function (xai.base.p_fake_of_crops, the model as the app runs
 it), so the speed-up is LIME's own cost, not a faster model.
 
 Faces: the bundled samples, plus, where ../shared/data exists, the first `--per-set` faces of each
@@ -46,13 +46,13 @@ def faces(detector, data: Path, per_set: int) -> list[tuple[str, np.ndarray]]:
 def lime_defaults_map(model, face: np.ndarray, target: int) -> tuple[np.ndarray, float]:
     from lime import lime_image
 
-    from xai.base import probabilities, signed_map
+    from xai.base import p_fake_of_crops, signed_map
 
     lime_image.tqdm = lambda iterable, *a, **k: iterable  # lime 0.2.0.1 prints a bar per call otherwise
     start = time.perf_counter()
 
     def classify(batch):
-        fake = probabilities(model, np.clip(batch, 0, 255).astype(np.uint8), batch_size=10)
+        fake = p_fake_of_crops(model, np.clip(batch, 0, 255).astype(np.uint8), batch_size=10)
         return np.stack([1 - fake, fake], axis=1)
 
     result = lime_image.LimeImageExplainer(random_state=0).explain_instance(
@@ -70,14 +70,14 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     from detector.inference import Detector
     from xai import make_explainer
-    from xai.base import probabilities
+    from xai.base import p_fake_of_crops
     from xai.quality import deletion_auc
 
     detector = Detector()
     detector.warm_up()
     per_face = []
     for name, face in faces(detector, args.data, args.per_set):
-        target = detector.config.explained_class(float(probabilities(detector.model, face[None])[0]))
+        target = detector.config.explained_class(float(p_fake_of_crops(detector.model, face[None])[0]))
         row = {"face": name, "target": target}
         for key, params in VARIANTS.items():
             ours = make_explainer("LIME", **params).explain(detector.model, face, target)

@@ -36,8 +36,8 @@ SETS = ("dfdc", "inswapper_faceswap", "stylegan2_unsplash")
 SIZE = (640, 360)
 
 
-def rules(probabilities: np.ndarray, threshold: float) -> dict[str, float]:
-    p = np.sort(np.asarray(probabilities, dtype=float))[::-1]
+def rules(p_fake_per_frame: np.ndarray, threshold: float) -> dict[str, float]:
+    p = np.sort(np.asarray(p_fake_per_frame, dtype=float))[::-1]
     return {
         "mean": float(p.mean()),
         "median": float(np.median(p)),

@@ -93,7 +93,7 @@ class Detector:
         """RGB crops -> (N, 3, S, S) float tensor in [0, 1] on the model's device (see detector.scoring)."""
         return to_input(crops, self.device, channels_last=True)
 
-    def probability(self, logits: torch.Tensor | np.ndarray) -> np.ndarray:
+    def p_fake_from_logits(self, logits: torch.Tensor | np.ndarray) -> np.ndarray:
         """Calibrated P(fake) for raw logits: sigmoid(logit / T) in float32."""
         return calibrated_probability(torch.as_tensor(logits, dtype=torch.float32), self.config.temperature)
 
@@ -108,7 +108,7 @@ class Detector:
         detected = time.perf_counter()
         crops = [crop_face(image, f.crop_box, self.config.input_size) for f in faces]
         logits = self.classify(crops)
-        probs = self.probability(logits)
+        probs = self.p_fake_from_logits(logits)
         results = [
             FaceResult(i, face, crop, float(logit), float(p), self.config.verdict(float(p)))
             for i, (face, crop, logit, p) in enumerate(zip(faces, crops, logits, probs))

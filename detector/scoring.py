@@ -87,7 +87,7 @@ def model_temperature(model: nn.Module) -> float:
     return float(getattr(getattr(model, "config", None), "temperature", 1.0))
 
 
-def probabilities(model: nn.Module, crops: Sequence[Image.Image] | np.ndarray, batch_size: int | None = None,
+def p_fake_of_crops(model: nn.Module, crops: Sequence[Image.Image] | np.ndarray, batch_size: int | None = None,
                   channels_last: bool = False) -> np.ndarray:
     """Calibrated P(fake) for face crops, batched."""
     return calibrated_probability(batched_logits(model, crops, batch_size, channels_last), model_temperature(model))

@@ -194,7 +194,7 @@ class FaceStability:
     """One face's stability check and final verdict."""
 
     p_fake: float
-    probabilities: dict[str, float]  # perturbation name -> P(fake)
+    p_fake_by_change: dict[str, float]  # perturbation name -> P(fake) of the face's copy under it
     flipped: list[str]  # perturbations whose copy lies on the other side of the threshold
     face_px: float
     sharpness: float
@@ -204,11 +204,11 @@ class FaceStability:
 
     @property
     def low(self) -> float:
-        return min([self.p_fake, *self.probabilities.values()])
+        return min([self.p_fake, *self.p_fake_by_change.values()])
 
     @property
     def high(self) -> float:
-        return max([self.p_fake, *self.probabilities.values()])
+        return max([self.p_fake, *self.p_fake_by_change.values()])
 
     @property
     def judged(self) -> bool:
@@ -221,7 +221,7 @@ class FaceStability:
         """Verdict words with P(fake) and its range beside them (no range for a face not judged)."""
         if not self.judged:
             return f"{self.words()} ({'; '.join(self.reasons)})"
-        return display.verdict_line(self.verdict, self.p_fake, (self.low, self.high) if self.probabilities else None)
+        return display.verdict_line(self.verdict, self.p_fake, (self.low, self.high) if self.p_fake_by_change else None)
 
     def to_dict(self) -> dict:
         return {
@@ -232,7 +232,7 @@ class FaceStability:
             "p_fake_high": display.round_probability(self.high),
             "flips": bool(self.flipped),
             "flipped_under": self.flipped,
-            "perturbations": {k: display.round_probability(v) for k, v in self.probabilities.items()},
+            "perturbations": {k: display.round_probability(v) for k, v in self.p_fake_by_change.items()},
             "face_px": round(self.face_px, 1),
             "sharpness": round(self.sharpness, 1),
         }
@@ -241,7 +241,7 @@ class FaceStability:
 def judge(
     p_fake: float,
     label: str,
-    probabilities: dict[str, float],
+    p_fake_by_change: dict[str, float],
     face_px: float,
     sharp: float,
     face_prob: float,
@@ -252,7 +252,7 @@ def judge(
 ) -> tuple[str, list[str], list[str]]:
     """(verdict code, reasons, flipped perturbations) for one face: the whole rule, no I/O."""
     side = p_fake >= threshold
-    flipped = [name for name, p in probabilities.items() if (p >= threshold) != side]
+    flipped = [name for name, p in p_fake_by_change.items() if (p >= threshold) != side]
     if rules.min_face_px is not None and face_px < rules.min_face_px:
         return display.TOO_SMALL, [f"face {face_px:.0f} px, below the {rules.min_face_px:.0f} px this model needs"], flipped
     if rules.min_sharpness is not None and sharp < rules.min_sharpness:
@@ -277,7 +277,7 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
     crops = [c for f in faces for c in perturbed_crops(image, f.face, config.input_size, config.crop_margin)]
     # One forward pass for up to FACES_PER_PASS faces' copies; a crowd is cut into passes so memory stays flat.
     step = count * FACES_PER_PASS
-    probs = np.concatenate([detector.probability(detector.classify(crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
+    probs = np.concatenate([detector.p_fake_from_logits(detector.classify(crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
     results = []
     for i, result in enumerate(faces):
         copies = {name: float(p) for name, p in zip(PERTURBATIONS, probs[i * count:(i + 1) * count])}

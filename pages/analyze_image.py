@@ -98,9 +98,9 @@ def stability_strip(faces, checks, config) -> go.Figure:
     figure = go.Figure()
     for face, check in zip(faces, checks):
         row = f"face {face.index + 1}"
-        names = list(check.probabilities)
-        figure.add_scatter(x=[check.probabilities[n] for n in names], y=[row] * len(names), mode="markers",
-                           text=[f"{n}: P(fake) {display.format_probability(check.probabilities[n])}" for n in names],
+        names = list(check.p_fake_by_change)
+        figure.add_scatter(x=[check.p_fake_by_change[n] for n in names], y=[row] * len(names), mode="markers",
+                           text=[f"{n}: P(fake) {display.format_probability(check.p_fake_by_change[n])}" for n in names],
                            marker={"size": 9, "color": "rgba(80,80,80,0.55)"}, hovertemplate="%{text}<extra></extra>", showlegend=False)
         figure.add_scatter(x=[face.p_fake], y=[row], mode="markers", marker={"size": 13, "symbol": "diamond", "color": "black"},
                            text=[f"as uploaded: P(fake) {display.format_probability(face.p_fake)}"],

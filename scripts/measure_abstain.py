@@ -73,7 +73,7 @@ def measure_size(detector, data: Path, per_class: int) -> dict:
             # a face can only be made smaller than it is: larger targets reuse the native crop
             inputs += [scaled_input(region, min(1.0, s / px), size) for s in SIZES]
             blurred = [inputs[0].filter(ImageFilter.GaussianBlur(b)) for b in BLURS]
-            probs = detector.probability(detector.classify(inputs + blurred))
+            probs = detector.p_fake_from_logits(detector.classify(inputs + blurred))
             labels.append(label)
             native.append(float(probs[0]))
             for i, s in enumerate(SIZES):
@@ -129,7 +129,7 @@ def measure_faces(detector, data: Path, split: str, per_class: int) -> dict:
                     worst = max(range(len(result.faces)), key=lambda i: result.faces[i].p_fake)
                     face, stab = result.faces[worst], stability[worst]
                     record["face"] = {
-                        "p_fake": face.p_fake, "label": face.label, "copies": stab.probabilities,
+                        "p_fake": face.p_fake, "label": face.label, "copies": stab.p_fake_by_change,
                         "face_px": stab.face_px, "sharpness": stab.sharpness, "face_prob": face.face.prob,
                         "fallback": face.face.fallback,
                     }

@@ -29,10 +29,10 @@ def test_second_backbone_saves_loads_and_scores(resnet_folder):
     model = load_checkpoint(resnet_folder)
     assert model.config.architecture == "resnet10t" and type(model.backbone).__name__ == "ResNet"
     faces = np.random.default_rng(0).integers(0, 256, (3, SIZE, SIZE, 3), dtype=np.uint8)
-    p = scoring.probabilities(model, faces)
+    p = scoring.p_fake_of_crops(model, faces)
     assert p.shape == (3,) and np.all((p > 0) & (p < 1))
     # Saved and loaded weights give the same scores.
-    again = scoring.probabilities(load_checkpoint(resnet_folder), faces)
+    again = scoring.p_fake_of_crops(load_checkpoint(resnet_folder), faces)
     np.testing.assert_array_equal(p, again)
 
 

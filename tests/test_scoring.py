@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from detector import scoring
-from xai.base import probabilities as xai_probabilities
+from xai.base import p_fake_of_crops as xai_p_fake_of_crops
 
 
 def test_every_path_gives_the_detector_s_scores(detector, astronaut):
@@ -17,7 +17,7 @@ def test_every_path_gives_the_detector_s_scores(detector, astronaut):
                                   np.float32([f.p_fake for f in result.faces]))
     # The explainers' path (plain memory layout, batches of 10) agrees to float precision.
     stack = np.stack([np.asarray(c) for c in crops])
-    np.testing.assert_allclose(xai_probabilities(detector.model, stack), [f.p_fake for f in result.faces], atol=1e-5)
+    np.testing.assert_allclose(xai_p_fake_of_crops(detector.model, stack), [f.p_fake for f in result.faces], atol=1e-5)
 
 
 def test_input_scaling_and_batching(detector, astronaut):

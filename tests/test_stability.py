@@ -32,7 +32,7 @@ class PlantedDetector:
         half = arrays.shape[2] // 2
         return self.gain * (arrays[:, :, :half].mean(axis=(1, 2, 3)) - arrays[:, :, half:].mean(axis=(1, 2, 3))) + self.bias
 
-    def probability(self, logits):
+    def p_fake_from_logits(self, logits):
         return torch.sigmoid(torch.as_tensor(logits, dtype=torch.float32)).numpy()
 
 
@@ -49,7 +49,7 @@ def planted_picture(face_side: int = 120) -> tuple[Image.Image, Face]:
 
 def face_result(detector, image: Image.Image, face: Face, index: int = 0) -> FaceResult:
     crop = crop_face(image, face.crop_box, detector.config.input_size)
-    p = float(detector.probability(detector.classify([crop]))[0])
+    p = float(detector.p_fake_from_logits(detector.classify([crop]))[0])
     return FaceResult(index, face, crop, 0.0, p, detector.config.verdict(p))
 
 
@@ -69,7 +69,7 @@ def test_stable_face_keeps_its_verdict():
     image, face = planted_picture()
     (stability,) = check_faces(detector, image, [face_result(detector, image, face)], AbstainRules())
     assert stability.flipped == [] and stability.verdict == display.LIKELY_MANIPULATED
-    assert set(stability.probabilities) == set(PERTURBATIONS) and len(PERTURBATIONS) == 11
+    assert set(stability.p_fake_by_change) == set(PERTURBATIONS) and len(PERTURBATIONS) == 11
 
 
 def test_all_faces_all_copies_in_one_forward_pass():
@@ -91,13 +91,13 @@ def test_a_crowd_is_scored_in_passes_of_bounded_size():
     detector.calls.clear()
     checks = check_faces(detector, image, faces, AbstainRules())
     assert detector.calls == [FACES_PER_PASS * len(PERTURBATIONS), 2 * len(PERTURBATIONS)]
-    assert len({tuple(c.probabilities.values()) for c in checks}) == 1  # same face, same copies, same scores
+    assert len({tuple(c.p_fake_by_change.values()) for c in checks}) == 1  # same face, same copies, same scores
 
 
 def test_tolerated_disagreement_is_a_measured_setting():
-    probabilities = {name: 0.9 for name in PERTURBATIONS} | {"flip": 0.2}
-    strict = judge(0.9, "fake", probabilities, 100, 500, 0.99, False, 0.5, AbstainRules(max_disagree=0))
-    lenient = judge(0.9, "fake", probabilities, 100, 500, 0.99, False, 0.5, AbstainRules(max_disagree=1))
+    p_fake_by_change = {name: 0.9 for name in PERTURBATIONS} | {"flip": 0.2}
+    strict = judge(0.9, "fake", p_fake_by_change, 100, 500, 0.99, False, 0.5, AbstainRules(max_disagree=0))
+    lenient = judge(0.9, "fake", p_fake_by_change, 100, 500, 0.99, False, 0.5, AbstainRules(max_disagree=1))
     assert strict[0] == display.CANT_TELL and lenient[0] == display.LIKELY_MANIPULATED
     assert strict[2] == lenient[2] == ["flip"]
 

@@ -93,9 +93,9 @@ def gradients_only_for(model: nn.Module, keep: nn.Module | None = None):
             parameter.requires_grad_(flag)
 
 
-def probabilities(model: nn.Module, batch: np.ndarray, batch_size: int = 10) -> np.ndarray:
+def p_fake_of_crops(model: nn.Module, batch: np.ndarray, batch_size: int = 10) -> np.ndarray:
     """P(fake) for (N, H, W, 3) images (uint8, or float in [0, 1]), batched, under the model lock."""
-    return scoring.probabilities(model, batch, batch_size)
+    return scoring.p_fake_of_crops(model, batch, batch_size)
 
 
 def normalize(raw: np.ndarray, size: tuple[int, int], clip_percentile: float = 99.5) -> np.ndarray:

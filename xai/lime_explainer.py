@@ -28,7 +28,7 @@ from scipy.linalg import hadamard
 from sklearn.metrics import pairwise_distances
 from torch import nn
 
-from xai.base import FAKE, Explainer, probabilities, signed_map
+from xai.base import FAKE, Explainer, p_fake_of_crops, signed_map
 from xai.segments import superpixels
 from xai.settings import Setting
 
@@ -124,7 +124,7 @@ class LimeExplainer(Explainer):
         masks = sample_masks(rng, p["samples"], regions, p["design"])
         background = hidden_face(face, segments, p["hide"])
         p_fake = np.concatenate([
-            probabilities(model, np.where(masks[start : start + p["batch_size"], segments][..., None] == 1, face, background),
+            p_fake_of_crops(model, np.where(masks[start : start + p["batch_size"], segments][..., None] == 1, face, background),
                           batch_size=p["batch_size"])
             for start in range(0, len(masks), p["batch_size"])
         ])

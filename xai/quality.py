@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.metrics import auc
 from torch import nn
 
-from xai.base import FAKE, face_array, probabilities
+from xai.base import FAKE, face_array, p_fake_of_crops
 
 
 def _curve(model: nn.Module, face: np.ndarray, heatmap: np.ndarray, target: int, steps: int, insert: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +26,7 @@ def _curve(model: nn.Module, face: np.ndarray, heatmap: np.ndarray, target: int,
         mask[order[: int(round(fraction * heatmap.size))]] = True
         mask = mask.reshape(heatmap.shape)[..., None]
         batch.append(np.where(mask, face, blurred) if insert else np.where(mask, blurred, face))
-    p_fake = probabilities(model, np.stack(batch).astype(np.uint8))
+    p_fake = p_fake_of_crops(model, np.stack(batch).astype(np.uint8))
     scores = p_fake if target == FAKE else 1.0 - p_fake
     return fractions, scores
 

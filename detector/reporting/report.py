@@ -127,7 +127,7 @@ def face_rows(face: FaceAnalysis) -> dict[str, str]:
 
 def stability_row(check) -> str:
     """The face's P(fake) range over its perturbed copies, and which ones flip the verdict."""
-    spread = f"P(fake) {display.format_range(check.low, check.high, 3)} across {len(check.probabilities)} copies"
+    spread = f"P(fake) {display.format_range(check.low, check.high, 3)} across {len(check.p_fake_by_change)} copies"
     return spread + (f"; the verdict flips under {', '.join(check.flipped)}" if check.flipped else "; the verdict holds")
 
 
