@@ -196,6 +196,16 @@ def test_curve_legends_sit_below_the_plot_and_worse_calibration_is_said():
     assert rm.calibration_note(0.124, 0.116) is None
 
 
+def test_long_run_names_wrap_in_the_legend_and_the_figure_grows_for_each_line():
+    """At 390 px the sd21 run names (87 characters) ran off the chart: plotly never wraps legend text."""
+    name = "sd21_faces/test + reals of stylegan1_ffhq/test and stylegan2_unsplash/test · 1.0.0+sbi"
+    figure = rm.roc_figure({name: synthetic_run(1, "sd21"), "short · 2.0.0": synthetic_run(2, "short")})
+    lines = next(trace.name for trace in figure.data if trace.name.startswith("sd21_faces")).split("<br>")
+    assert len(lines) >= 3 and max(len(line) for line in lines) <= rm.LEGEND_LINE_CHARS
+    assert " ".join(lines).replace(" (AUC", "").startswith(name)  # nothing lost
+    assert figure.layout.height == 420 + 22 * (1 + 1 + len(lines))  # chance, the short run, the wrapped one
+
+
 def test_robustness_runs_get_their_own_matrix_and_stay_out_of_the_default_selection(db):
     path, runs = db
     store = RunStore(path, import_reference=False)

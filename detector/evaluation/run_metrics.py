@@ -5,6 +5,8 @@ Pure functions of a Run (no Streamlit), so the metrics page and the tests share 
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -172,11 +174,24 @@ def histogram_figure(run: Run, threshold: float) -> go.Figure:
     return fig
 
 
+LEGEND_LINE_CHARS = 40  # about 300 px of 11 px text: what a 390 px phone leaves a chart
+
+
+def wrap_legend_name(name: str, width: int = LEGEND_LINE_CHARS) -> str:
+    """A legend name broken into lines of at most `width` characters (plotly's <br>): plotly never wraps
+    legend text, and at 390 px the long sd21 run names ran off the chart's right edge."""
+    return "<br>".join(textwrap.wrap(name, width, break_long_words=False, break_on_hyphens=False)) or name
+
+
 def legend_below(fig: go.Figure, row_px: int = 22) -> go.Figure:
     """Legend under the plot, one run per row, the figure taller by that much: with 8 long run names the
     legend used to cover the curves and leave ~100 px of chart (issue 19). The toolbar goes vertical on the
     right so that it no longer covers the title on a phone."""
-    rows = sum(1 for trace in fig.data if trace.showlegend is not False)
+    rows = 0
+    for trace in fig.data:
+        if trace.showlegend is not False:
+            trace.name = wrap_legend_name(trace.name or "")
+            rows += trace.name.count("<br>") + 1
     fig.update_layout(
         height=(fig.layout.height or 420) + row_px * rows,
         # Below the x-axis title; plotly reserves the legend's height out of the figure's, hence the taller figure.
