@@ -1,15 +1,21 @@
 """Measure when a model should not judge a face, and write its abstain.json (issue 16).
 
+The whole measurement for one model folder, in one command (about 8-9 min on a 2-core CPU):
+
+    python -m scripts.measure_abstain all --model assets/models/dfx-lite0 --data ../shared/data --write
+
+It runs the three steps below with the sample sizes the README quotes, stores each step's JSON under
+--results (default benchmarks/results/), and writes abstain.json into the model folder. The steps:
+
     # 1. AUC against face size (24..128 px), blur and detector confidence, on test sets:
-    python -m scripts.measure_abstain size --data ../shared/data --per-class 50 --out benchmarks/results/abstain_size.json
+    python -m scripts.measure_abstain size --data ../shared/data --per-class 40 --out benchmarks/results/abstain_size.json
     # 2. per-face records (original picture + a 'post screenshot' copy) for selective prediction:
-    python -m scripts.measure_abstain faces --data ../shared/data --split val --per-class 40 --out benchmarks/results/abstain_faces_val.json
-    python -m scripts.measure_abstain faces --data ../shared/data --split test --per-class 50 --out benchmarks/results/abstain_faces_test.json
+    python -m scripts.measure_abstain faces --data ../shared/data --split val --per-class 20 --out benchmarks/results/abstain_faces_val.json
+    python -m scripts.measure_abstain faces --data ../shared/data --split test --per-class 20 --out benchmarks/results/abstain_faces_test.json
     # 3. choose the limits (size and blur from step 1, the flip tolerance on validation) and report test:
     python -m scripts.measure_abstain choose --size benchmarks/results/abstain_size.json \
         --val benchmarks/results/abstain_faces_val.json --test benchmarks/results/abstain_faces_test.json --write
-Each step is short enough to run under `flock /work/heavy.lock` on a shared CPU. Samples are drawn
-with a fixed seed from the two-class sets (dfdc, stylegan1_ffhq, stylegan2_unsplash).
+Samples are drawn with a fixed seed from the two-class sets (dfdc, stylegan1_ffhq, stylegan2_unsplash).
 """
 
 from __future__ import annotations
@@ -239,55 +245,91 @@ def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict
     return rules, evidence
 
 
+# Sample sizes of the one-command measurement (`all`): pictures per class and set, per step.
+ALL_PER_CLASS = {"size": 40, "val": 20, "test": 20}
+
+
+def measure(detector, step: str, data: Path, split: str, per_class: int) -> dict:
+    """One measuring step's JSON (size or faces), tagged with the model and the seconds it took."""
+    start = time.perf_counter()
+    result = measure_size(detector, data, per_class) if step == "size" else measure_faces(detector, data, split, per_class)
+    result["model"] = f"{detector.config.name} {detector.config.version}"
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    print(f"{step} {split if step == 'faces' else ''} done in {result['seconds']} s", file=sys.stderr)
+    return result
+
+
+def save(result: dict, path: Path | None) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result))
+
+
+def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool) -> int:
+    """Choose the limits, print them with the selective-prediction rows, and (with `write`) store
+    abstain.json in `folder`, refusing measurements of another model version."""
+    from detector.stability import model_id, model_input
+
+    rules, evidence = choose(size, val, test)
+    print(json.dumps({k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, indent=1))
+    for key in ("val_before", "val_after", "test_before", "test_after"):
+        if key in evidence:
+            print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
+    if not write:
+        return 0
+    rules.model, rules.model_input = model_id(folder), model_input(folder)
+    measured_on = {part.get("model") for part in (size, val, test) if part}
+    if measured_on != {rules.model}:
+        print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)
+        return 1
+    (folder / RULES_FILE).write_text(rules.to_json() + "\n", encoding="utf-8")
+    print(f"wrote {folder / RULES_FILE}")
+    return 0
+
+
+def run_all(detector, data: Path, results: Path, folder: Path, write: bool) -> int:
+    """Every step for one model folder in one process: size, validation and test faces, choose."""
+    start = time.perf_counter()
+    size = measure(detector, "size", data, "test", ALL_PER_CLASS["size"])
+    save(size, results / "abstain_size.json")
+    faces = {}
+    for split in ("val", "test"):
+        faces[split] = measure(detector, "faces", data, split, ALL_PER_CLASS[split])
+        save(faces[split], results / f"abstain_faces_{split}.json")
+    code = choose_and_write(size, faces["val"], faces["test"], folder, write)
+    print(f"all steps done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("size", "faces", "choose"))
+    parser.add_argument("step", choices=("all", "size", "faces", "choose"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--split", default="test")
     parser.add_argument("--per-class", type=int, default=50)
     parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--results", type=Path, default=Path("benchmarks/results"), help="all: where each step's JSON goes")
     parser.add_argument("--size", type=Path)
     parser.add_argument("--val", type=Path)
     parser.add_argument("--test", type=Path)
     parser.add_argument("--write", action="store_true", help="write abstain.json into the model folder")
     args = parser.parse_args(argv)
-    start = time.perf_counter()
+    from detector.checkpoint import default_checkpoint
+
+    folder = args.model or default_checkpoint()
     if args.step == "choose":
-        from detector.checkpoint import default_checkpoint
-
         load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
-        rules, evidence = choose(load(args.size), load(args.val), load(args.test))
-        print(json.dumps({k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, indent=1))
-        for key in ("val_before", "val_after", "test_before", "test_after"):
-            if key in evidence:
-                print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
-        if args.write:
-            from detector.stability import model_id, model_input
-
-            folder = args.model or default_checkpoint()
-            rules.model, rules.model_input = model_id(folder), model_input(folder)
-            measured_on = {load(p).get("model") for p in (args.size, args.val, args.test) if p}
-            if measured_on != {rules.model}:
-                print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)
-                return 1
-            (folder / RULES_FILE).write_text(rules.to_json() + "\n", encoding="utf-8")
-            print(f"wrote {folder / RULES_FILE}")
-        return 0
+        return choose_and_write(load(args.size), load(args.val), load(args.test), folder, args.write)
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found", file=sys.stderr)
         return 1
     from detector.inference import Detector
 
-    detector = Detector(args.model)
-    result = measure_size(detector, args.data, args.per_class) if args.step == "size" else measure_faces(detector, args.data, args.split, args.per_class)
-    result["model"] = f"{detector.config.name} {detector.config.version}"
-    result["seconds"] = round(time.perf_counter() - start, 1)
-    text = json.dumps(result)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(f"done in {result['seconds']} s", file=sys.stderr)
+    detector = Detector(folder)
+    if args.step == "all":
+        return run_all(detector, args.data, args.results, folder, args.write)
+    save(measure(detector, args.step, args.data, args.split, args.per_class), args.out)
     return 0
 
 
