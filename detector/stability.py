@@ -92,12 +92,46 @@ def framing_box(face: Face, name: str, image_size: tuple[int, int], margin: floa
     return _slide_inside(left + step, top + step, side, image_size)
 
 
-def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float) -> list[Image.Image]:
-    """The model inputs of every perturbed copy of one face, in PERTURBATIONS order."""
-    region = image.crop(face.crop_box)
+@dataclass
+class FaceWindow:
+    """The pixels one face's changed copies are cut from: the part of the picture that holds its crop
+    box and every re-framed box (computed on the whole picture, so boxes slid inside its edges stay
+    where they were), with those boxes in window coordinates. A video keeps one per face instead of
+    its frames."""
+
+    image: Image.Image
+    crop_box: Box
+    framing: tuple[Box, ...]  # FRAMING_CHANGES order
+
+
+def face_window(image: Image.Image, face: Face, margin: float, max_side: int | None = None) -> FaceWindow:
+    """The window of `image` a face's copies need; shrunk to `max_side` when larger (videos only: a
+    4K close-up would otherwise keep megabytes per sampled frame; the copies then start from a
+    smaller, still well above model-size, version of the face)."""
+    boxes = [face.crop_box] + [framing_box(face, name, image.size, margin) for name in FRAMING_CHANGES]
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    window = image.crop((left, top, right, bottom))
+    scale = 1.0
+    if max_side and max(window.size) > max_side:
+        scale = max_side / max(window.size)
+        window = window.resize((max(1, round(window.width * scale)), max(1, round(window.height * scale))),
+                               Image.BICUBIC, reducing_gap=3.0)
+    moved = [tuple(round((v - o) * scale) for v, o in zip(b, (left, top, left, top))) for b in boxes]
+    return FaceWindow(window, moved[0], tuple(moved[1:]))
+
+
+def window_crops(window: FaceWindow, size: int) -> list[Image.Image]:
+    """The model inputs of every changed copy of one face, in PERTURBATIONS order."""
+    region = window.image.crop(window.crop_box)
     crops = [change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0) for change in PIXEL_CHANGES.values()]
-    crops += [crop_face(image, framing_box(face, name, image.size, margin), size) for name in FRAMING_CHANGES]
+    crops += [crop_face(window.image, box, size) for box in window.framing]
     return crops
+
+
+def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float) -> list[Image.Image]:
+    """The model inputs of every perturbed copy of one face of a picture, in PERTURBATIONS order."""
+    return window_crops(face_window(image, face, margin), size)
 
 
 def face_size(face: Face) -> float:
