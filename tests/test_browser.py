@@ -176,6 +176,45 @@ def test_upload_in_a_real_browser(server):
     assert (SCREENSHOTS / "analyze_image.png").stat().st_size > 50_000
 
 
+def test_video_page_in_a_real_browser(server, tmp_path):
+    """Issue 15: the video page draws one VideoAnalysis; its verdicts, maps and report download work in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from tests import videos
+
+    clip = videos.two_people(tmp_path / "two_people.mp4")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
+            page.goto(f"{server}/analyze_video", wait_until="domcontentloaded")
+            page.get_by_text("Upload a video").first.wait_for(timeout=120_000)
+            page.locator("input[type=file]").first.set_input_files(str(clip))
+            page.get_by_text("Video verdict (most suspicious person)").wait_for(timeout=180_000)
+            page.get_by_text("Save a report").wait_for(timeout=180_000)
+            page.wait_for_timeout(1500)
+            assert page.locator("[data-testid=stException]").count() == 0
+            text = page.locator("[data-testid=stMain]").inner_text()
+            assert "Track 1" in text and "Track 2" in text and "What the file says about itself" in text
+            assert page.locator("img").count() >= 6  # three Grad-CAM frames per track
+            page.locator("[data-testid=stExpander] summary", has_text="Sampled frames of track").first.click()
+            page.wait_for_timeout(1500)
+            # Streamlit scrolls inside its main block, so a full-page shot needs a window as tall as that block.
+            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+            page.set_viewport_size({"width": 1500, "height": min(height + 40, 12_000)})
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(SCREENSHOTS / "analyze_video.png"), full_page=True)
+            with page.expect_download(timeout=120_000) as download:
+                page.get_by_role("button", name="Report (PDF)").click()
+            pdf = SCREENSHOTS / "analyze_video_report.pdf"
+            download.value.save_as(str(pdf))
+        finally:
+            browser.close()
+    assert (SCREENSHOTS / "analyze_video.png").stat().st_size > 50_000
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+
+
 def inotify_watches(pid: int) -> int:
     """Inotify watches held by a process (Linux: one 'inotify wd:' line per watch in /proc/PID/fdinfo)."""
     count = 0
