@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from detector import display
+from detector.analysis import analyze_image
 from detector.errors import DetectorError
 from detector.evaluation.run_metrics import confident_calls, mistakes
 from detector.evaluation.runs import RunsDatabaseError, RunStore
@@ -30,7 +31,6 @@ require_app_navigation()
 st.title("Instructor mode")
 st.caption("The same face explained layer by layer and method by method, with numbers that say how far each map can be trusted.")
 detector = sidebar_detector()
-config = detector.config
 
 # ---- pick a face ------------------------------------------------------------------------------------
 sources = {p.name: p for p in sorted(samples_dir().glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES}
@@ -43,13 +43,13 @@ try:
 except DetectorError as exc:
     st.error(str(exc))
     st.stop()
-result = detector.analyze(image)
-if not result.faces:
+# The same analysis as the image page (without its stability check): faces, and the class each map explains.
+analysis = analyze_image(detector, image, choice, stability=False)
+if not analysis.faces:
     st.warning("No face in this picture; pick another.")
     st.stop()
-face_number = st.selectbox("Face", [f.index + 1 for f in result.faces])
-face = result.faces[face_number - 1]
-predicted = config.explained_class(face.p_fake)
+face_number = st.selectbox("Face", [f.index + 1 for f in analysis.faces])
+face, predicted = analysis.faces[face_number - 1].result, analysis.faces[face_number - 1].explains
 st.write(f"Face #{face_number}: **{face.label}**, P(fake) {display.format_probability(face.p_fake)}. Maps explain the predicted class, '{'fake' if predicted == FAKE else 'real'}'.")
 
 layers_tab, quality_tab, gallery_tab = st.tabs(["Layer explorer", "Explanation quality", "Gallery"])
@@ -164,15 +164,15 @@ with gallery_tab:
                 done += 1
                 progress.progress(done / total, text=f"{done}/{total}: {name}")
                 try:
-                    found = detector.analyze(decode_image(Path(path).read_bytes(), name))
+                    found = analyze_image(detector, decode_image(Path(path).read_bytes(), name), name, stability=False)
                 except DetectorError as exc:
                     st.warning(f"{name}: {exc}")
                     continue
                 if not found.faces:
                     st.write(f"{name}: no face found")
                     continue
-                top = max(found.faces, key=lambda f: f.p_fake)
-                target = config.explained_class(top.p_fake)
+                most = found.faces[found.most_suspicious]
+                top, target = most.result, most.explains
                 c1, c2, c3 = st.columns(3)
                 c1.image(top.crop, caption=f"{name} · P(fake) {display.format_probability(top.p_fake)}", width="stretch")
                 c2.image(render(top.crop, cached_explain(detector.model, top.crop, "LIME", target=target), 0.6), caption="LIME", width="stretch")
