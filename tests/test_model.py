@@ -4,7 +4,7 @@ import timm
 import torch
 from PIL import Image
 
-from detector.model import LITE0_MEAN, LITE0_STD, imagenet_lite0, load_imagenet_lite0_state
+from detector.model import LITE0_MEAN, LITE0_STD, folded_for_inference, imagenet_lite0, load_imagenet_lite0_state
 
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 
@@ -46,3 +46,25 @@ def test_a_wrong_mapping_would_be_caught():
         torch.save(OrderedDict(items), handle.name)
         with pytest.raises(ValueError, match="does not fit"):
             load_imagenet_lite0_state(handle.name)
+
+
+def test_folded_model_scores_like_the_model_without_batch_norm(tiny_checkpoint):
+    from detector.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_checkpoint)
+    # Trained-looking statistics, so a fold that ignored them (or the bias) would show.
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+    folded = folded_for_inference(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the explainers' model is untouched
+    assert folded.lock is model.lock
+    pixels = torch.rand(3, 3, 224, 224, generator=generator)
+    with torch.inference_mode():
+        expected, got = model(pixels), folded(pixels)
+        assert float((expected - got).abs().max()) < 1e-3 * max(1.0, float(expected.abs().max()))
+        channels_last = folded_for_inference(model.to(memory_format=torch.channels_last))
+        assert torch.allclose(channels_last(pixels.contiguous(memory_format=torch.channels_last)), expected, atol=1e-3)
