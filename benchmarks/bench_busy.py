@@ -1,7 +1,7 @@
 """Speed next to a busy process: bench_explain idle, then again while one other process keeps a core busy.
 
     python -m benchmarks.bench_busy                      the project's thread policy (detector/threads.py)
-    python -m benchmarks.bench_busy --compare            also OpenMP's default wait policy and 1 torch thread
+    python -m benchmarks.bench_busy --compare            also fixed thread counts and OpenMP's default wait policy
     python -m benchmarks.bench_busy --env DFX_THREADS=1  any other setting, as KEY=VALUE (repeatable)
     python -m benchmarks.bench_busy --compare --only "project policy" --only "1 torch thread, passive"
                                                          a subset of the --compare settings (a shorter run)
@@ -21,14 +21,19 @@ import sys
 import time
 
 from benchmarks.common import ROOT, report
+from detector.threads import available_cores
 
 TARGET = 2.0
-# Name -> environment changes for --compare. "" for OMP_WAIT_POLICY means OpenMP's own default (detector/threads.py).
+ALL_CORES = str(available_cores())
+# Name -> environment changes for --compare. "" for OMP_WAIT_POLICY means OpenMP's own default, and an
+# unset DFX_THREADS means threads adapted to the free cores (detector/threads.py).
 POLICIES = {
-    "project policy": {},
-    "OpenMP default wait policy": {"OMP_WAIT_POLICY": ""},
-    "1 torch thread, OpenMP default": {"OMP_WAIT_POLICY": "", "DFX_THREADS": "1"},
+    "project policy": {},  # passive wait, threads = free cores
+    "adaptive threads, OpenMP default wait": {"OMP_WAIT_POLICY": ""},
+    "all cores, passive": {"DFX_THREADS": ALL_CORES},  # the policy before adaptive threads
     "1 torch thread, passive": {"DFX_THREADS": "1"},
+    "all cores, OpenMP default": {"OMP_WAIT_POLICY": "", "DFX_THREADS": ALL_CORES},  # before issue 19
+    "1 torch thread, OpenMP default": {"OMP_WAIT_POLICY": "", "DFX_THREADS": "1"},
 }
 
 
@@ -110,7 +115,7 @@ def table(results: dict[str, dict]) -> list[tuple[str, str, str]]:
         if not (idle and busy):
             rows.append((name, summary(r), f"target <= {TARGET:g}x: not met"))
             continue
-        threads = busy["machine"]["torch_threads"]
+        threads = f"{idle['machine']['torch_threads']} / {busy['machine']['torch_threads']}"
         rows.append((f"{name} ({threads} threads): forward ms idle / busy",
                      f"{idle['forward']['median_s'] * 1000:.1f} / {busy['forward']['median_s'] * 1000:.1f}",
                      f"{r['forward_ratio']:.2f}x (target <= {TARGET:g}x)"))

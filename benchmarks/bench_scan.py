@@ -1,13 +1,15 @@
 """Batch scan throughput and memory: the plain one-process loop vs Ray Data with 1 and 2 actors.
 
     python -m benchmarks.bench_scan [--n 1000] [--modes loop,ray1,ray2]
-    python -m benchmarks.bench_scan --n 10000 --splits train,val,test --modes ray2 --name scan_10k   # memory
+    python -m benchmarks.bench_scan --n 10000 --splits train,val,test --sets dfdc --shuffle --modes ray2 \
+        --name scan_10k --csv rss.csv --max-minutes 25                    # the memory run (README)
 
 Images: `n` test images drawn with a fixed seed from every set in ../shared/data (skips without
 it). Each mode runs in its own Python process (so one mode's memory never shows up in another's),
 through `detector.scan.scan` into a fresh results folder. While it runs, a sampler reads the RSS of
 the driver and of every Ray actor from /proc twice a second, with how many files were done, so
-flatness over the scan can be read off. Throughput is given twice: over the whole call (Ray's
+flatness over the scan can be read off (--csv streams them to a file every few seconds, so a run
+cut short still leaves its record; --max-minutes stops the scan cleanly at a deadline). Throughput is given twice: over the whole call (Ray's
 start-up and each actor's model load included) and at steady state (first to last finished block).
 Results: benchmarks/results/scan.json.
 """
@@ -30,15 +32,18 @@ SHARED = Path(os.environ.get("DFX_SHARED_DATA") or ROOT.parent / "shared" / "dat
 MODES = {"loop": ("local", 1), "ray1": ("ray", 1), "ray2": ("ray", 2)}
 
 
-def pick_images(n: int, splits: str = "test", seed: int = 0) -> list[str]:
+def pick_images(n: int, splits: str = "test", seed: int = 0, sets: str = "*", shuffle: bool = False) -> list[str]:
+    """n distinct images drawn with a fixed seed; in path order, or shuffled so that a long memory run
+    sees the same mix of sets from start to end (in path order the multi-face scenes come last)."""
     import numpy as np
 
-    files = sorted(str(p) for split in splits.split(",") for p in SHARED.glob(f"*/{split}/*/*")
+    files = sorted(str(p) for name in sets.split(",") for split in splits.split(",") for p in SHARED.glob(f"{name}/{split}/*/*")
                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if len(files) < n:
-        raise SystemExit(f"only {len(files)} test images under {SHARED}")
+        raise SystemExit(f"only {len(files)} images under {SHARED} ({sets}, {splits})")
     rng = np.random.default_rng(seed)
-    return [files[i] for i in sorted(rng.choice(len(files), n, replace=False))]
+    chosen = rng.choice(len(files), n, replace=False)
+    return [files[i] for i in (chosen if shuffle else sorted(chosen))]
 
 
 def rss_mb(pid: int | str) -> float | None:
@@ -67,40 +72,65 @@ def actor_pids() -> list[int]:
 
 
 class Sampler(threading.Thread):
-    def __init__(self) -> None:
+    """RSS of this process (the driver) and of every actor twice a second; with csv_path, also one CSV
+    line (t, done, driver, one column per actor) every few seconds, flushed at once."""
+
+    def __init__(self, csv_path: str | None = None, csv_every_s: float = 5.0) -> None:
         super().__init__(daemon=True)
         self.done, self.samples, self.stop = 0, [], threading.Event()
+        self.csv_path, self.csv_every_s = csv_path, csv_every_s
 
     def run(self) -> None:
         start = time.perf_counter()
+        csv = open(self.csv_path, "w", buffering=1) if self.csv_path else None  # noqa: SIM115 - closed below
+        if csv:
+            csv.write("t_s,files_done,driver_mb,actor_pid,actor_mb\n")
+        last_line = -self.csv_every_s
         while not self.stop.wait(0.5):
             workers = {pid: rss_mb(pid) for pid in actor_pids()}
-            self.samples.append({"t": round(time.perf_counter() - start, 1), "done": self.done, "driver_mb": rss_mb("self"),
-                                 "workers_mb": {str(k): v for k, v in workers.items() if v}})
+            sample = {"t": round(time.perf_counter() - start, 1), "done": self.done, "driver_mb": rss_mb("self"),
+                      "workers_mb": {str(k): v for k, v in workers.items() if v}}
+            self.samples.append(sample)
+            if csv and sample["t"] - last_line >= self.csv_every_s:
+                last_line = sample["t"]
+                for pid, mb in sorted(sample["workers_mb"].items()) or [("", None)]:
+                    csv.write(f"{sample['t']},{sample['done']},{sample['driver_mb']:.1f},{pid},{'' if mb is None else f'{mb:.1f}'}\n")
+        if csv:
+            csv.close()
 
 
-def one_mode(mode: str, images: list[str]) -> dict:
-    from detector.scan import EngineOptions, scan
+class Deadline(Exception):
+    """--max-minutes ran out: the scan stops cleanly (parts written so far stay)."""
+
+
+def one_mode(mode: str, images: list[str], csv_path: str | None = None, max_minutes: float | None = None) -> dict:
+    from detector.scan import EngineOptions, ScanSummary, scan
 
     engine, actors = MODES[mode]
-    sampler = Sampler()
+    sampler = Sampler(csv_path)
     finished: list[float] = []
+    stop_at = time.perf_counter() + max_minutes * 60 if max_minutes else None
 
     def on_progress(done: int, total: int) -> None:
         sampler.done = done
         finished.append(time.perf_counter())
+        if stop_at and finished[-1] > stop_at and done < total:
+            raise Deadline
 
     sampler.start()
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        summary = scan([{"file": f} for f in images], out, EngineOptions(engine=engine, actors=actors, batch_size=8),
-                       progress=False, on_progress=on_progress)
+        try:
+            summary = scan([{"file": f} for f in images], out, EngineOptions(engine=engine, actors=actors, batch_size=8),
+                           progress=False, on_progress=on_progress)
+        except Deadline:
+            summary = ScanSummary(files=sampler.done)  # only the files done before the deadline count
         wall = time.perf_counter() - start
     sampler.stop.set()
     sampler.join()
     steady_files = summary.files - 8  # files after the first finished block
     steady = steady_files / (finished[-1] - finished[0]) if len(finished) > 1 else None
-    return {"mode": mode, "files": summary.files, "faces": summary.faces, "failed": summary.failed,
+    return {"mode": mode, "files": summary.files, "of": len(images), "faces": summary.faces, "failed": summary.failed,
             "wall_s": wall, "images_per_s": summary.files / wall, "steady_images_per_s": steady,
             "seconds_per_image_steady": 1 / steady if steady else None, "samples": sampler.samples}
 
@@ -113,11 +143,25 @@ def flatness(samples: list[dict], key: str) -> dict:
     if key == "driver":
         series = [s["driver_mb"] for s in busy]
     else:
-        series = [max(s["workers_mb"].values()) for s in busy if s["workers_mb"]]
+        busy = [s for s in busy if s["workers_mb"]]
+        series = [max(s["workers_mb"].values()) for s in busy]
     if not series:
         return {}
     pick = lambda q: round(series[min(len(series) - 1, int(q * (len(series) - 1)))], 1)  # noqa: E731
-    return {"at_25pct": pick(0.25), "at_50pct": pick(0.5), "at_end": pick(1.0), "max": round(max(series), 1)}
+    return {"at_start": pick(0.0), "at_25pct": pick(0.25), "at_50pct": pick(0.5), "at_end": pick(1.0),
+            "max": round(max(series), 1), "mb_per_1000_files": slope(busy, series)}
+
+
+def slope(samples: list[dict], series: list[float]) -> float | None:
+    """Least-squares RSS growth in MB per 1,000 files over the last 90 % of the files (the first 10 %
+    are warm-up: the model's first batches, the allocator's arenas); ~0 means flat."""
+    import numpy as np
+
+    done = np.array([s["done"] for s in samples], dtype=float)
+    keep = done >= 0.1 * done.max()
+    if keep.sum() < 3 or np.ptp(done[keep]) == 0:
+        return None
+    return round(float(np.polyfit(done[keep], np.array(series)[keep], 1)[0]) * 1000, 2)
 
 
 def main(argv: list[str] | None = None) -> dict | None:
@@ -127,19 +171,25 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one mode in this process
     parser.add_argument("--name", default="scan", help="results/<name>.json")
     parser.add_argument("--splits", default="test", help="which splits to draw from (the 10,000-image memory run needs train,val,test)")
+    parser.add_argument("--sets", default="*", help="comma-separated data set folders (default: all)")
+    parser.add_argument("--shuffle", action="store_true", help="scan in random order (same mix of sets all along)")
+    parser.add_argument("--csv", help="stream RSS samples to this CSV (the last mode's)")
+    parser.add_argument("--max-minutes", type=float, help="stop each scan cleanly after this long")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is not here", file=sys.stderr)
         return None
-    images = pick_images(args.n, args.splits)
+    images = pick_images(args.n, args.splits, sets=args.sets, shuffle=args.shuffle)
     if args.one:
-        print("RESULT " + json.dumps(one_mode(args.one, images)))
+        print("RESULT " + json.dumps(one_mode(args.one, images, args.csv, args.max_minutes)))
         return None
     results = {}
     for mode in args.modes.split(","):
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2"}
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_scan", "--n", str(args.n), "--splits", args.splits, "--one", mode],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
+        passed = ["--sets", args.sets] + (["--shuffle"] if args.shuffle else []) + (["--csv", args.csv] if args.csv else [])
+        passed += ["--max-minutes", str(args.max_minutes)] if args.max_minutes else []
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_scan", "--n", str(args.n), "--splits", args.splits,
+                               "--one", mode, *passed], cwd=ROOT, env=env, capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
             raise SystemExit(f"{mode} failed:\n{proc.stderr[-3000:]}")

@@ -20,7 +20,11 @@ def machine() -> dict:
 
     import torch
 
+    from detector.threads import watched_busy_elsewhere
+
+    # torch_threads: this thread's count now (after a Detector's work: what its last forward pass used)
     return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "busy_elsewhere_cores": watched_busy_elsewhere(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP default)"),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "torch": torch.__version__}

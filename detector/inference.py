@@ -67,6 +67,10 @@ class ImageResult:
         return self.seconds_detect + self.seconds_classify
 
 
+def _adapt_cpu_threads(module: torch.nn.Module, args: tuple) -> None:
+    set_cpu_threads()
+
+
 class Detector:
     """Face finding + classification, batched over the faces of a picture."""
 
@@ -83,6 +87,9 @@ class Detector:
         self.model: DeepfakeClassifier = load_checkpoint(self.checkpoint, self.device)
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)
+            # Every forward pass (explainers, stability check, video frames included) picks its thread
+            # count from the cores other programs leave free right now (detector/threads.py).
+            self.model.register_forward_pre_hook(_adapt_cpu_threads)
         self.config: ModelConfig = self.model.config
         # What classify() runs: the same model with batch norm folded into its convolutions (faster;
         # see folded_for_inference). self.model stays as loaded for the explainers.
@@ -112,6 +119,8 @@ class Detector:
 
     def analyze(self, image: Image.Image) -> ImageResult:
         """Every face of an RGB picture with its P(fake) and verdict, largest face first."""
+        if self.device.type == "cpu":
+            set_cpu_threads()  # before the face finder too, whose networks have no hook
         start = time.perf_counter()
         faces = self.face_finder.find(image)
         detected = time.perf_counter()

@@ -63,11 +63,49 @@ def test_every_package_and_the_app_import_the_policy_before_anything_that_loads_
 
 
 def test_thread_count(monkeypatch):
-    from detector.threads import available_cores, thread_count
+    from detector.threads import available_cores, cpu_threads_now, thread_count
 
     monkeypatch.setenv("DFX_THREADS", "1")
-    assert thread_count() == 1
+    assert thread_count() == 1 and cpu_threads_now() == 1
     monkeypatch.setenv("DFX_THREADS", "not a number")
     assert thread_count() == max(1, min(8, available_cores()))
     monkeypatch.delenv("DFX_THREADS")
-    assert 1 <= thread_count() <= 8
+    assert 1 <= cpu_threads_now() <= thread_count() <= 8
+
+
+def test_threads_follow_the_free_cores():
+    from detector.threads import CpuWatch, threads_for
+
+    assert [threads_for(free, 2) for free in (2.0, 1.6, 1.4, 1.0, 0.2, -1.0)] == [2, 2, 1, 1, 1, 1]
+    assert threads_for(30.0, 8) == 8
+    # 1.8 CPU-seconds in 1 s on our cores, 1.0 of them ours: others kept 0.8 cores busy
+    assert CpuWatch.elsewhere_between((0.0, 10.0, 5.0), (1.0, 11.8, 6.0)) == pytest.approx(0.8)
+    assert CpuWatch.elsewhere_between((0.0, 10.0, 5.0), (1.0, 11.0, 6.0)) == 0.0  # only our own work
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) > 4,
+                    reason="Linux only; saturating more than 4 cores is too much load for a test")
+def test_a_model_forward_uses_one_thread_when_other_programs_hold_every_core(monkeypatch, detector, astronaut):
+    import time
+
+    import torch
+
+    from detector.threads import available_cores, busy_elsewhere
+
+    crop = astronaut.resize((detector.config.input_size,) * 2)
+    monkeypatch.setenv("DFX_THREADS", "2")
+    detector.classify([crop])
+    assert torch.get_num_threads() == 2  # a fixed count is kept
+    monkeypatch.delenv("DFX_THREADS")
+    spinners = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
+                for _ in range(available_cores())]
+    try:
+        busy_elsewhere()
+        time.sleep(1.5)  # three of the watch's half-second samples
+        assert busy_elsewhere() >= available_cores() - 0.5
+        detector.classify([crop])  # the forward hook re-reads the free cores in this thread
+        assert torch.get_num_threads() == 1
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
