@@ -408,13 +408,18 @@ def start_ray(options: EngineOptions) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # The actors never download (HF_HUB_OFFLINE), and on a cluster too they get the app's allocator and
+    # OpenMP settings, which `ray start` on another node would not have passed on.
+    runtime_env = {"env_vars": {"HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2", "OMP_WAIT_POLICY": "PASSIVE"}}
     if options.address:
-        ray.init(address=options.address, log_to_driver=False)
+        ray.init(address=options.address, log_to_driver=False, runtime_env=runtime_env)
     else:
+        # address="local": a new embedded Ray even where `ray start` left a cluster running on this machine
+        # (ray.init() without an address joins that cluster, which refuses num_cpus and the rest).
         # A small footprint for a laptop: no dashboard, a modest object store, the local cores only.
-        ray.init(num_cpus=os.cpu_count() or 1, num_gpus=_local_gpus(), include_dashboard=False,
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, num_gpus=_local_gpus(), include_dashboard=False,
                  object_store_memory=options.object_store_mb * 2**20, log_to_driver=False, logging_level=logging.WARNING,
-                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2", "OMP_WAIT_POLICY": "PASSIVE"}})
+                 runtime_env=runtime_env)
     return True
 
 

@@ -6,6 +6,7 @@ at the end; each scan still builds its own actor pool, so each loads its own Det
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -178,3 +179,66 @@ def test_resume_replaces_unreadable_file_rows(tmp_path, tiny_checkpoint):
     assert (third.skipped, third.scanned, third.faces, third.failed) == (1, 1, 1, 0)
     assert frame.loc[[str(listed)], "status"].tolist() == ["face"]  # the old error row is gone, not hiding it
     assert frame.loc[str(tmp_path / "rocket.jpg"), "status"] == "no_face"
+
+
+def test_scan_on_a_cluster_started_with_ray_start(tmp_path, tiny_checkpoint):
+    """`--address` on a real cluster: `ray start --head` here (its own port and temp folder, so no other
+    Ray on the machine is joined), the CLI scans through that address, then `ray stop` for that cluster."""
+    pytest.importorskip("ray")
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    ray_cli = Path(sys.executable).with_name("ray")
+    if not ray_cli.exists():
+        pytest.skip("the ray command is not installed beside this Python")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths live under it
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    start = [str(ray_cli), "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
+             "--include-dashboard", "false", "--temp-dir", temp, "--object-store-memory", str(96 * 2**20), "--disable-usage-stats"]
+    subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
+    try:
+        folder = pile(tmp_path / "pile")
+        out = tmp_path / "results"
+        code = subprocess.run([sys.executable, "-m", "detector.scan", str(folder), "--out", str(out), "--address",
+                               f"127.0.0.1:{port}", "--model", str(tiny_checkpoint), "--actors", "1", "--quiet"],
+                              cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=240)
+        assert code.returncode == 0, code.stderr[-2000:]
+        frame = read_results(out)
+        assert frame["file"].nunique() == 5 and (frame["status"] == "error").sum() == 2
+        assert "5 files: 5 scanned" in code.stdout
+    finally:
+        stop_processes_under(temp)  # not `ray stop`: that stops every Ray on the machine, other people's too
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def stop_processes_under(temp: str) -> None:
+    """End the processes of the cluster whose temp folder is `temp` (each names it on its command line)."""
+    import signal
+    import time
+
+    def ours() -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    if temp.encode() in (entry / "cmdline").read_bytes():
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
+        return pids
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + 15
+        while ours() and time.time() < deadline:
+            time.sleep(0.5)
