@@ -28,10 +28,11 @@ ALL_CORES = str(available_cores())
 # Name -> environment changes for --compare. "" for OMP_WAIT_POLICY means OpenMP's own default, and an
 # unset DFX_THREADS means threads adapted to the free cores (detector/threads.py).
 POLICIES = {
-    "project policy": {},  # passive wait, threads = free cores
-    "adaptive threads, OpenMP default wait": {"OMP_WAIT_POLICY": ""},
-    "all cores, passive": {"DFX_THREADS": ALL_CORES},  # the policy before adaptive threads
-    "1 torch thread, passive": {"DFX_THREADS": "1"},
+    "project policy": {},  # threads = free cores, short spin (GOMP_SPINCOUNT=20000)
+    "adaptive threads, passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "adaptive threads, OpenMP default wait": {"OMP_WAIT_POLICY": ""},  # spins ~300,000 rounds, then sleeps
+    "all cores, passive": {"OMP_WAIT_POLICY": "PASSIVE", "DFX_THREADS": ALL_CORES},  # shipped before adaptive threads
+    "1 torch thread, passive": {"OMP_WAIT_POLICY": "PASSIVE", "DFX_THREADS": "1"},
     "all cores, OpenMP default": {"OMP_WAIT_POLICY": "", "DFX_THREADS": ALL_CORES},  # before issue 19
     "1 torch thread, OpenMP default": {"OMP_WAIT_POLICY": "", "DFX_THREADS": "1"},
 }
@@ -41,7 +42,7 @@ def explain_in_child(env_changes: dict[str, str], timeout_s: float) -> dict | No
     """Run `python -m benchmarks.bench_explain --json` with these environment changes; its parsed JSON,
     or None when it ran past timeout_s (OpenMP's spinning default once took > 600 s next to a busy core)."""
     env = {**os.environ, **env_changes}
-    for key in ("OMP_WAIT_POLICY", "DFX_THREADS"):  # what the caller did not set comes from detector/threads.py
+    for key in ("OMP_WAIT_POLICY", "DFX_THREADS", "GOMP_SPINCOUNT"):  # what the caller did not set comes from detector/threads.py
         if key not in env_changes:
             env.pop(key, None)
     try:

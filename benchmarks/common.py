@@ -26,6 +26,7 @@ def machine() -> dict:
     return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "busy_elsewhere_cores": watched_busy_elsewhere(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP default)"),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "torch": torch.__version__}
 

@@ -408,8 +408,9 @@ def start_ray(options: EngineOptions) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # The actors never download (HF_HUB_OFFLINE), and on a cluster too they get the app's allocator and
-    # OpenMP settings, which `ray start` on another node would not have passed on.
+    # The actors never download (HF_HUB_OFFLINE), and on a cluster too they get these allocator and OpenMP
+    # settings, which `ray start` on another node would not have passed on. PASSIVE, not the app's short
+    # spin: the actors of a node share its cores by design, each with a fixed thread count.
     runtime_env = {"env_vars": {"HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2", "OMP_WAIT_POLICY": "PASSIVE"}}
     if options.address:
         ray.init(address=options.address, log_to_driver=False, runtime_env=runtime_env)

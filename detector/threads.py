@@ -1,18 +1,24 @@
 """CPU thread policy for every entry point (app, CLIs, benchmarks, tests).
 
-Import this module before torch: OpenMP reads OMP_WAIT_POLICY once, when torch's libgomp loads.
-By default OpenMP's worker threads spin for a while after each parallel region waiting for the next one;
-when another process holds a core, the spinning thread steals the time slice its sibling needs and
-one forward pass went from 12 ms to 385 ms (issue 19). With PASSIVE they sleep instead.
-The numbers behind the choice are in README "Speed on a busy machine" (benchmarks/bench_busy.py).
+Import this module before torch: OpenMP reads its wait settings once, when torch's libgomp loads.
+OpenMP's worker threads spin after each parallel region, waiting for the next one (by default
+300,000 rounds); when another process holds a core, a spinning thread steals the time slice its
+sibling needs (issue 19: one forward pass 12 ms -> 385 ms on a loaded machine).
 
-Torch's thread count follows the machine: with DFX_THREADS unset, every forward pass of a Detector's
-model (and every analysis) uses one thread per core that other processes leave free, measured from
-/proc/stat twice a second (cpu_threads_now). Two threads that must meet at every layer lose most when
-one of them waits for a core another program holds; one thread on the free core does not wait.
+Two settings together, chosen by measurement (README "Speed next to a busy process",
+benchmarks/bench_busy.py, idle and busy in one run on a quiet machine):
+- Torch's thread count follows the machine: with DFX_THREADS unset, every forward pass of a
+  Detector's model (and every analysis) uses one thread per core that other processes leave free,
+  measured from /proc/stat twice a second (cpu_threads_now). One thread on the free core never
+  waits for a sibling, so next to a busy process a forward pass takes what one thread takes.
+- A short spin (GOMP_SPINCOUNT=20000, tens of microseconds) instead of sleeping at once (PASSIVE):
+  when the machine is idle and two threads work, the layers of a forward pass follow each other
+  faster than a sleeping thread wakes up (12.8 ms vs 23.5 ms a forward pass, measured), and a
+  short spin wastes little of a core when the thread count adapts late.
 
-Either knob can be overridden from the environment: OMP_WAIT_POLICY, and DFX_THREADS=N for a fixed
-intra-op thread count (0 or unset: adapt, between 1 and one per core, at most 8).
+Overrides from the environment: OMP_WAIT_POLICY (kept as exported; an empty value means OpenMP's own
+default), GOMP_SPINCOUNT, and DFX_THREADS=N for a fixed intra-op thread count (0 or unset: adapt,
+between 1 and one per core, at most 8).
 """
 
 from __future__ import annotations
@@ -22,10 +28,13 @@ import sys
 import threading
 import time
 
-# A user who exports OMP_WAIT_POLICY=ACTIVE (e.g. on a dedicated server) keeps it; an explicitly empty
-# value means OpenMP's own default (spin a while, then sleep), which benchmarks/bench_busy.py compares.
+SPIN_COUNT = "20000"
+
+# A user who exports OMP_WAIT_POLICY (PASSIVE on a shared server, ACTIVE on a dedicated one) or
+# GOMP_SPINCOUNT keeps it; an explicitly empty OMP_WAIT_POLICY means OpenMP's own default (spin
+# 300,000 rounds, then sleep), which benchmarks/bench_busy.py compares.
 if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)  # libgomp ignores it under an explicit policy
 elif not os.environ["OMP_WAIT_POLICY"].strip():
     del os.environ["OMP_WAIT_POLICY"]
 
