@@ -7,6 +7,7 @@ at the end; each scan still builds its own actor pool, so each loads its own Det
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -197,16 +198,21 @@ def test_scan_on_a_cluster_started_with_ray_start(tmp_path, tiny_checkpoint):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths live under it
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # One auth mode on both sides: `ray start` turns token authentication on by itself when ~/.ray/auth_token
+    # exists, but a driver's ray.init(address=...) does not (Ray 2.60), and was refused (InvalidAuthToken).
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
-    start = [str(ray_cli), "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
-             "--include-dashboard", "false", "--temp-dir", temp, "--object-store-memory", str(96 * 2**20), "--disable-usage-stats"]
-    subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
+    start = [str(ray_cli), "start", "--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
+             "--temp-dir", temp, "--object-store-memory", str(96 * 2**20), "--disable-usage-stats"]
+    started = subprocess.run(start, env=env, capture_output=True, text=True, timeout=120)
     try:
+        assert started.returncode == 0, started.stderr[-2000:]
+        # The address `ray start` prints for others to join (this machine's IP, not 127.0.0.1, which Ray maps to it).
+        address = re.search(r"--address='([^']+)'", started.stdout + started.stderr).group(1)
         folder = pile(tmp_path / "pile")
         out = tmp_path / "results"
         code = subprocess.run([sys.executable, "-m", "detector.scan", str(folder), "--out", str(out), "--address",
-                               f"127.0.0.1:{port}", "--model", str(tiny_checkpoint), "--actors", "1", "--quiet"],
+                               address, "--model", str(tiny_checkpoint), "--actors", "1", "--quiet"],
                               cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=240)
         assert code.returncode == 0, code.stderr[-2000:]
         frame = read_results(out)
