@@ -114,7 +114,8 @@ else:
             else:
                 columns = st.columns(len(present))
                 for column, item in zip(columns, present):
-                    column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width="stretch")
+                    # At most 200 px: on a phone the columns stack and full-width faces made ~8,000 px of scrolling.
+                    column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width=200)
 
         st.header("Export")
         e1, e2 = st.columns(2)

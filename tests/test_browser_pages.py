@@ -107,6 +107,11 @@ def test_whole_page(server, tmp_path, name, width):  # noqa: F811 - the fixture 
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             PAGES[name](page, server, tmp_path)
             page.wait_for_timeout(2500)  # charts and images finish drawing
+            # Streamlit scrolls inside its main area, not the document, so a "full page" screenshot would stop
+            # at the first screen: make the window as tall as the page instead (at most 16,000 px).
+            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+            page.set_viewport_size({"width": viewport["width"], "height": min(16_000, max(viewport["height"], height + 40))})
+            page.wait_for_timeout(2000)  # charts redraw at the new size
             page.screenshot(path=str(out / f"{name}_{width}.png"), full_page=True)
             assert page.locator("[data-testid=stException]").count() == 0
             overflow = page.evaluate(OVERFLOW)

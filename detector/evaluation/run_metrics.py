@@ -255,7 +255,7 @@ def generalisation_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=frame.values, x=list(frame.columns), y=list(frame.index), zmin=0.5, zmax=1.0,
                                colorscale="RdYlGn", text=[[f"{v:.3f}" if v == v else "" for v in row] for row in frame.values],
                                texttemplate="%{text}", colorbar=dict(title="AUC")))
-    fig.update_layout(title="Generalisation: ROC AUC per model and data set", height=120 + 60 * len(frame.index))
+    fig.update_layout(title=wrap_legend_name("Generalisation: ROC AUC per model and data set"), height=120 + 60 * len(frame.index))
     return fig
 
 
@@ -334,6 +334,7 @@ def condition_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=frame.values, x=list(frame.columns), y=list(frame.index), zmin=0.5, zmax=1.0,
                                colorscale="RdYlGn", text=[[f"{v:.3f}" if v == v else "" for v in row] for row in frame.values],
                                texttemplate="%{text}", colorbar=dict(title="AUC")))
-    fig.update_layout(title="Robustness: ROC AUC per data set and model (rows) under each reframing (columns)",
+    # Wrapped: at 390 px the one-line title ran off the chart (plotly does not wrap titles either).
+    fig.update_layout(title=wrap_legend_name("Robustness: ROC AUC per data set and model (rows) under each reframing (columns)"),
                       height=160 + 28 * len(frame.index), yaxis=dict(autorange="reversed"))
     return fig
