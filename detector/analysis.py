@@ -197,6 +197,7 @@ class TrackAnalysis:
     verdict: str  # a display.* verdict code: detector.stability.track_verdict on the track's score
     reasons: list[str]
     suspicious: list[FrameFace]  # the most suspicious frames, highest P(fake) first: the ones to explain
+    stability: object | None = None  # detector.stability.TrackStability when the check ran
 
     @property
     def id(self) -> int:
@@ -277,8 +278,9 @@ class VideoAnalysis:
         """The CLI's JSON object for this video (`predict --json`)."""
         from detector.video import video_to_dict
 
+        checks = {t.id: t.stability for t in self.tracks}
         out = {"file": file if file is not None else self.name, "kind": "video",
-               **video_to_dict(self.result, self.config, self.rules), "what_this_means": self.what_this_means}
+               **video_to_dict(self.result, self.config, self.rules, checks), "what_this_means": self.what_this_means}
         if self.provenance is not None:
             out["provenance"] = self.provenance.to_dict()
         return out
@@ -294,23 +296,29 @@ def analyze_video_file(
     rules=None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    stability: bool = True,
 ) -> VideoAnalysis:
     """A video from bytes (an upload, kept in memory) or a path: type check, sample, find, score and
     track faces, and judge each track (by `rules` or the checkpoint's abstain.json); with `provenance`,
     also what the file says about itself (read after the analysis accepted the file, so the size
-    limits have been applied). InputError for a bad file; `should_stop` ends the sampling early."""
-    from detector.stability import AbstainRules
+    limits have been applied); with `stability`, each track's deciding frames are re-scored under the
+    11 changes (detector.stability.check_tracks). InputError for a bad file; `should_stop` ends the
+    sampling early."""
+    from detector.stability import AbstainRules, check_tracks
 
     file_kind(name, ("video",))
     result = analyze_video(detector, source, name, sample_fps=sample_fps, max_frames=max_frames,
-                           progress=progress, should_stop=should_stop)
+                           progress=progress, should_stop=should_stop, keep_windows=stability)
     config = detector.config
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    checks = check_tracks(detector, result, rules) if stability else {}
+    for frame in result.frames:  # the analysis is kept in a browser session: the windows' memory goes now
+        frame.windows = []
     # The CLI analyses from a path without holding the video; it reads the file whole only for provenance.
     data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes() if provenance else None
     analysis = VideoAnalysis(
         name, hashlib.sha256(data).hexdigest() if data is not None else "", model_name(config), result,
-        judge_tracks(result, config, rules), display.what_this_means(config.training), rules, config,
+        judge_tracks(result, config, rules, checks), display.what_this_means(config.training), rules, config,
         size_bytes=len(data) if data is not None else Path(source).stat().st_size,
     )
     if provenance:
@@ -318,14 +326,15 @@ def analyze_video_file(
     return analysis
 
 
-def judge_tracks(result: VideoResult, config, rules, explained_frames: int = 3) -> list[TrackAnalysis]:
-    """Each track's verdict and reasons, and its `explained_frames` most suspicious frames with the class to explain."""
+def judge_tracks(result: VideoResult, config, rules, checks: dict | None = None, explained_frames: int = 3) -> list[TrackAnalysis]:
+    """Each track's verdict and reasons (with its stability check from `checks`, track id -> check, where
+    it ran), and its `explained_frames` most suspicious frames with the class to explain."""
     from detector.stability import track_verdict
 
-    tracks = []
+    tracks, checks = [], checks or {}
     for track in result.tracks:
-        verdict, reasons = track_verdict(track, config, rules)
+        verdict, reasons = track_verdict(track, config, rules, checks.get(track.id))
         suspicious = [FrameFace(result.frames[track.frames[i]].time, track.faces[i], config.explained_class(track.faces[i].p_fake))
                       for i in track.most_suspicious(explained_frames)]
-        tracks.append(TrackAnalysis(track, verdict, reasons, suspicious))
+        tracks.append(TrackAnalysis(track, verdict, reasons, suspicious, checks.get(track.id)))
     return tracks

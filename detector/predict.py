@@ -9,7 +9,8 @@ failed, 0 otherwise. `--json` prints one JSON list on the last line of stdout:
 "p_fake": max, "what_this_means": ...}]; "stability" holds the face's P(fake) range under re-compression,
 resizing and re-framing and why a verdict was withheld (`--no-stability` skips the check: then
 "verdict" is the model's band alone). A video's object has the same keys (each face with its
-"frame" and "time", no stability check yet) plus "tracks". Every object has "provenance": what the
+"frame" and "time") plus "tracks", each with its "stability": the track's P(fake) range when its
+deciding frames are re-scored under the same changes, and whether its verdict flips. Every object has "provenance": what the
 file says about itself (C2PA Content Credentials, EXIF/XMP; see detector/provenance.py).
 """
 
@@ -30,7 +31,8 @@ def predict_file(detector, path: Path, sample_fps: float = 1.0, max_frames: int 
 
     if file_kind(path.name) == "video":
         # From the path: the frames are decoded one at a time, never the whole video in memory.
-        analysis = analyze_video_file(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames, provenance=True)
+        analysis = analyze_video_file(detector, path, path.name, sample_fps=sample_fps, max_frames=max_frames, provenance=True,
+                                      stability=stability)
     else:
         analysis = analyze_image_bytes(detector, read_image_bytes(path), path.name, stability=stability, provenance=True)
     return analysis.to_dict(file=str(path))

@@ -31,6 +31,11 @@ RULES_FILE = "abstain.json"
 SHIFT = 0.08  # crop shifted by 8 % of its side
 TIGHT_MARGIN, LOOSE_MARGIN = 0.15, 0.5  # vs the crop policy's 0.3
 FACES_PER_PASS = 4  # 44 copies per forward pass at most: a group photo must not take gigabytes
+# Videos: at most this many of a track's deciding frames are re-scored (11 copies each), so a clip's
+# check costs at most TRACK_FRAMES x 11 forward passes per person; a face's window is kept at most
+# WINDOW_MAX_SIDE px a side (the crop inside it stays well above the model's 224 px).
+TRACK_FRAMES = 8
+WINDOW_MAX_SIDE = 768
 
 Box = tuple[int, int, int, int]
 
@@ -376,12 +381,101 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def track_verdict(track, config, rules: AbstainRules) -> tuple[str, list[str]]:
+@dataclass
+class TrackStability:
+    """A video track's stability check: its score re-estimated under each change from re-scored frames."""
+
+    p_fake: float  # the track's score (confident-frames rule)
+    p_fake_by_change: dict[str, float]  # change -> the track's score under that change (estimated, see check_tracks)
+    flipped: list[str]  # changes under which the track's score lands on the other side of the threshold
+    frames_checked: list[int]  # positions (into the track's frames) of the frames re-scored
+    deciding: int  # how many frames the track's score averages
+
+    @property
+    def low(self) -> float:
+        return min([self.p_fake, *self.p_fake_by_change.values()])
+
+    @property
+    def high(self) -> float:
+        return max([self.p_fake, *self.p_fake_by_change.values()])
+
+    def summary(self) -> str:
+        """One line for people: the track's P(fake) range under the changes, and whether its verdict holds."""
+        spread = (f"P(fake) {display.format_range(self.low, self.high, 3)} across {len(self.p_fake_by_change)} changes "
+                  f"({len(self.frames_checked)} of {self.deciding} deciding frames re-scored)")
+        return spread + (f"; the verdict flips under {', '.join(self.flipped)}" if self.flipped else "; the verdict holds")
+
+    def to_dict(self) -> dict:
+        return {
+            "p_fake_low": display.round_probability(self.low),
+            "p_fake_high": display.round_probability(self.high),
+            "flips": bool(self.flipped),
+            "flipped_under": self.flipped,
+            "perturbations": {k: display.round_probability(v) for k, v in self.p_fake_by_change.items()},
+            "frames_rescored": len(self.frames_checked),
+            "deciding_frames": self.deciding,
+        }
+
+
+def frames_to_check(track, limit: int = TRACK_FRAMES) -> tuple[list[int], int]:
+    """(positions of the frames to re-score, how many frames decide the score): the frames the
+    confident-frames rule averages, `limit` of them evenly spread in time when there are more."""
+    positions = [int(i) for i in track.deciding()]
+    if len(positions) <= limit:
+        return positions, len(positions)
+    picks = np.linspace(0, len(positions) - 1, limit).round().astype(int)
+    return [positions[i] for i in picks], len(positions)
+
+
+def _track_inputs(result, track, size: int) -> tuple[list[int], list[Image.Image], int]:
+    """The frames to re-score that still have a window, and their copies' model inputs."""
+    positions, deciding = frames_to_check(track)
+    kept, crops = [], []
+    for position in positions:
+        frame = result.frames[track.frames[position]]
+        window = next((w for f, w in zip(frame.faces, frame.windows) if f is track.faces[position]), None)
+        if window is not None:
+            kept.append(position)
+            crops += window_crops(window, size)
+    return kept, crops, deciding
+
+
+def check_tracks(detector, result, rules: AbstainRules | None = None) -> dict[int, TrackStability]:
+    """Stability check of every judged track of a video (detector.video.VideoResult sampled with
+    keep_windows=True): its deciding frames (at most TRACK_FRAMES) re-scored under the 11 changes.
+
+    Under each change the track's score is estimated as its score plus the mean change of P(fake)
+    over the re-scored frames (exact when all deciding frames were re-scored; the rule's choice of
+    frames is kept). A track too small to judge is not checked. Returns track id -> check."""
+    config = detector.config
+    rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    count, checks = len(PERTURBATIONS), {}
+    for track in result.tracks:
+        if track_verdict(track, config, rules)[0] == display.TOO_SMALL:
+            continue
+        positions, crops, deciding = _track_inputs(result, track, config.input_size)
+        if not positions:
+            continue
+        copies = np.asarray(detector.p_fake_from_logits(detector.classify(crops)), dtype=float).reshape(len(positions), count)
+        shift = copies - track.p_fake_per_frame[positions][:, None]
+        by_change = {name: float(np.clip(track.score + shift[:, i].mean(), 0.0, 1.0)) for i, name in enumerate(PERTURBATIONS)}
+        side = track.score >= config.threshold
+        flipped = [name for name, p in by_change.items() if (p >= config.threshold) != side]
+        checks[track.id] = TrackStability(track.score, by_change, flipped, positions, deciding)
+    return checks
+
+
+def track_verdict(track, config, rules: AbstainRules, check: TrackStability | None = None) -> tuple[str, list[str]]:
     """A video track's verdict code and reasons: too small when its median face is under the size
-    limit, else the model's band on the track's score. (Frames are not re-scored under changes:
-    the spread over frames, shown beside it, is the video's own stability evidence.)"""
+    limit; else the model's band on the track's score, turned into "can't tell" when its stability
+    check (when it ran) flips the verdict under more changes than the model tolerates (the tolerance
+    measured for single faces; none is measured for tracks)."""
     sizes = [face_size(f.face) for f in track.faces]
     median = float(np.median(sizes)) if sizes else 0.0
     if rules.min_face_px is not None and median < rules.min_face_px:
         return display.TOO_SMALL, [f"median face {median:.0f} px, below the {rules.min_face_px:.0f} px this model needs"]
-    return display.verdict_from_label(config.verdict(track.score), tuple(config.labels)), []
+    verdict = display.verdict_from_label(config.verdict(track.score), tuple(config.labels))
+    if check is not None and verdict != display.CANT_TELL and len(check.flipped) > rules.max_disagree:
+        return display.CANT_TELL, [f"the track's verdict flips under {', '.join(check.flipped)} "
+                                   f"({len(check.frames_checked)} of its {check.deciding} deciding frames re-scored)"]
+    return verdict, []

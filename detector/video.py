@@ -31,6 +31,7 @@ DEFAULT_MAX_FRAMES = 32
 THUMBNAIL_SIDE = 480
 LINK_IOU = 0.3
 MAX_MISSED = 2  # a track survives this many sampled frames without its face
+WINDOW_BUDGET_BYTES = 256 * 2**20  # all faces' stability windows of one video together
 
 
 @dataclass
@@ -50,6 +51,9 @@ class SampledFrame:
     thumbnail: Image.Image  # the frame shrunk to THUMBNAIL_SIDE, for display
     scale: float  # thumbnail pixels per frame pixel
     faces: list[FaceResult]
+    # Per face (same order), the part of the frame its stability copies are cut from
+    # (detector.stability.FaceWindow), kept only until the check ran; None past the memory budget.
+    windows: list = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +76,10 @@ class Track:
     def score(self) -> float:
         """The track's P(fake): the confident-frames rule over its frames."""
         return confident_frames_score(self.p_fake_per_frame)
+
+    def deciding(self) -> np.ndarray:
+        """Positions of the frames its score averages (see deciding_frames)."""
+        return np.flatnonzero(deciding_frames(self.p_fake_per_frame))
 
     def most_suspicious(self, k: int = 3) -> list[int]:
         """Positions (into frames/faces) of the k highest-P(fake) frames."""
@@ -100,18 +108,25 @@ class VideoResult:
 CONFIDENT_FAKE, CONFIDENT_REAL = 0.8, 0.2  # the DFDC winner's "confident" frame cut-offs
 
 
+def deciding_frames(p_fake_per_frame: np.ndarray, high: float = CONFIDENT_FAKE, low: float = CONFIDENT_REAL) -> np.ndarray:
+    """Which frames the DFDC winner's rule averages: the confidently fake ones when there are many,
+    else the confidently real ones when nearly all are, else every frame (a boolean mask)."""
+    p = np.asarray(p_fake_per_frame, dtype=float)
+    confident_fake = p > high
+    if confident_fake.sum() > p.size / 2.5 and confident_fake.sum() > min(11, p.size // 2):
+        return confident_fake
+    confident_real = p < low
+    if confident_real.sum() > 0.9 * p.size:
+        return confident_real
+    return np.ones(p.size, dtype=bool)
+
+
 def confident_frames_score(p_fake_per_frame: np.ndarray, high: float = CONFIDENT_FAKE, low: float = CONFIDENT_REAL) -> float:
-    """The DFDC winner's aggregation over the frames of one face track."""
+    """The DFDC winner's aggregation over the frames of one face track: the mean of its deciding frames."""
     p = np.asarray(p_fake_per_frame, dtype=float)
     if p.size == 0:
         return float("nan")
-    confident_fake = p[p > high]
-    if len(confident_fake) > p.size / 2.5 and len(confident_fake) > min(11, p.size // 2):
-        return float(confident_fake.mean())
-    confident_real = p[p < low]
-    if len(confident_real) > 0.9 * p.size:
-        return float(confident_real.mean())
-    return float(p.mean())
+    return float(p[deciding_frames(p, high, low)].mean())
 
 
 def open_container(source: str | Path | bytes, name: str = "video"):
@@ -251,9 +266,12 @@ def analyze_video(
     max_frames: int = DEFAULT_MAX_FRAMES,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    keep_windows: bool = False,
 ) -> VideoResult:
-    """Sample, detect, classify and track. Raises InputError for anything unreadable."""
+    """Sample, detect, classify and track; with `keep_windows`, also keep each face's window for the
+    stability check (detector.stability.check_tracks). Raises InputError for anything unreadable."""
     start = time.perf_counter()
+    windows = WindowKeeper(detector.config.crop_margin) if keep_windows else None
     container = open_container(source, name)
     try:
         info = probe(container, name)
@@ -270,7 +288,8 @@ def analyze_video(
                 result = detector.analyze(image)
                 scale = min(1.0, THUMBNAIL_SIDE / max(image.size))
                 thumbnail = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
-                frame = SampledFrame(index=index, time=t, thumbnail=thumbnail, scale=scale, faces=result.faces)
+                frame = SampledFrame(index=index, time=t, thumbnail=thumbnail, scale=scale, faces=result.faces,
+                                     windows=windows.keep(image, result.faces) if windows else [])
                 frames.append(frame)
                 next_id = link_tracks(tracks, frame, next_id)
                 if progress:
@@ -293,14 +312,34 @@ def analyze_video(
     return VideoResult(info=info, frames=frames, tracks=tracks, seconds=time.perf_counter() - start, stopped=stopped, notes=notes)
 
 
-def video_to_dict(result: VideoResult, config, rules=None) -> dict:
+class WindowKeeper:
+    """Keeps each face's stability window while a video is sampled, within WINDOW_BUDGET_BYTES in all
+    (frames themselves are never kept; a window is the face and its surroundings, at most
+    detector.stability.WINDOW_MAX_SIDE px a side)."""
+
+    def __init__(self, margin: float) -> None:
+        self.margin, self.used = margin, 0
+
+    def keep(self, image: Image.Image, faces: list[FaceResult]) -> list:
+        from detector.stability import WINDOW_MAX_SIDE, face_window
+
+        kept = []
+        for face in faces:
+            window = face_window(image, face.face, self.margin, WINDOW_MAX_SIDE) if self.used < WINDOW_BUDGET_BYTES else None
+            self.used += window.image.width * window.image.height * 3 if window else 0
+            kept.append(window)
+        return kept
+
+
+def video_to_dict(result: VideoResult, config, rules=None, checks: dict | None = None) -> dict:
     """The JSON shape of detector.predict for a video: every face (with frame and time) plus tracks.
 
-    `rules` (detector.stability.AbstainRules) adds each track's final verdict in words."""
+    `rules` (detector.stability.AbstainRules) adds each track's final verdict in words, judged with its
+    stability check from `checks` (track id -> detector.stability.TrackStability) where it ran."""
     from detector import display
     from detector.stability import AbstainRules, track_verdict
 
-    rules = rules or AbstainRules()
+    rules, checks = rules or AbstainRules(), checks or {}
     faces = []
     for frame in result.frames:
         for face in frame.faces:
@@ -316,7 +355,8 @@ def video_to_dict(result: VideoResult, config, rules=None) -> dict:
             "p_fake": round(track.score, 4),
             "aggregation": "confident frames (DFDC winner); mean also given",
             "label": config.verdict(track.score),
-            **_track_words(track_verdict(track, config, rules), display),
+            **_track_words(track_verdict(track, config, rules, checks.get(track.id)), display),
+            "stability": checks[track.id].to_dict() if checks.get(track.id) is not None else None,
         })
     info = result.info
     return {

@@ -90,11 +90,15 @@ st.caption(analysis.what_this_means)
 st.caption(
     "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "
     f"(> {CONFIDENT_FAKE:g}) it is their mean, if nearly all are confidently real (< {CONFIDENT_REAL:g}) theirs, else the plain mean (also shown). "
-    f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof."
+    f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof. "
+    "Stability check: the frames that decide each track's score are re-scored under re-compression, resizing and "
+    "re-framing; a track whose verdict flips under more changes than the model tolerates is *can't tell*."
 )
 rows = [{"track": t.id, "colour": track_colour_name(t.id), "frames": len(t.p_fake_per_frame), "verdict": t.words(),
          "P(fake) confident frames": display.format_probability(t.p_fake), "P(fake) mean": display.format_probability(t.p_fake_mean),
-         "range over frames": display.format_range(t.low, t.high)} for t in analysis.tracks]
+         "range over frames": display.format_range(t.low, t.high),
+         "under re-compression, resizing, re-framing": t.stability.summary() if t.stability is not None else "not checked"}
+        for t in analysis.tracks]
 st.dataframe(rows, hide_index=True, width="stretch")
 
 timeline = go.Figure()
@@ -112,6 +116,8 @@ shown_explanations = []
 for track in analysis.by_suspicion():
     st.markdown(f"### <span style='color:{track_hex(track.id)}'>■</span> Track {track.id} ({track_colour_name(track.id)} box): "
                 f"{track.words()} · most suspicious frames with Grad-CAM", unsafe_allow_html=True)
+    if track.reasons:
+        st.caption(f"{track.words()}: {'; '.join(track.reasons)}")
     for column, frame in zip(st.columns(3), track.suspicious):
         explanation = cached_explain(detector.model, frame.face.crop, "Grad-CAM", target=frame.explains)
         shown_explanations.append(explanation)

@@ -212,3 +212,75 @@ def test_headline_face_is_a_judged_one():
     checked = CheckedImage(type("R", (), {"faces": faces})(), check_faces(detector, image, faces, rules), rules)
     assert checked.checks[1].verdict == display.TOO_SMALL
     assert checked.most_suspicious == 0  # ...but the headline is the face that was judged
+
+
+def planted_clip(detector, frames: int, rules_margin: float = 0.3):
+    """A 'video' of `frames` sampled frames of the planted face, with the windows the check needs."""
+    from detector.stability import face_window
+    from detector.video import SampledFrame, Track, VideoInfo, VideoResult
+
+    image, face = planted_picture()
+    sampled, track = [], Track(1)
+    for index in range(frames):
+        result = face_result(detector, image, face)
+        sampled.append(SampledFrame(index, float(index), image, 1.0, [result], [face_window(image, face, rules_margin)]))
+        track.frames.append(index)
+        track.faces.append(result)
+    return VideoResult(VideoInfo(float(frames), 1.0, frames, *image.size, "planted"), sampled, [track], 0.0)
+
+
+def test_planted_track_whose_verdict_flips_is_cant_tell():
+    from detector.stability import check_tracks, track_verdict
+
+    detector = PlantedDetector(gain=20.0)
+    clip = planted_clip(detector, 3)
+    (track,) = clip.tracks
+    assert track_verdict(track, detector.config, AbstainRules())[0] == display.LIKELY_MANIPULATED  # alone: fake...
+    checks = check_tracks(detector, clip, AbstainRules())
+    assert "flip" in checks[1].flipped and checks[1].low < 0.5 < checks[1].high  # ...mirrored: real...
+    verdict, reasons = track_verdict(track, detector.config, AbstainRules(), checks[1])
+    assert verdict == display.CANT_TELL and "flips under" in reasons[0]  # ...so the track is "can't tell"
+    assert track_verdict(track, detector.config, AbstainRules(max_disagree=len(checks[1].flipped)), checks[1])[0] == display.LIKELY_MANIPULATED
+    data = checks[1].to_dict()
+    assert data["flips"] and set(data["perturbations"]) == set(PERTURBATIONS) and data["deciding_frames"] == 3
+
+
+def test_track_check_is_bounded_and_skips_tracks_too_small_to_judge():
+    from detector.stability import TRACK_FRAMES, check_tracks
+
+    detector = PlantedDetector(gain=0.0, bias=4.0)  # every copy of every frame clearly fake
+    clip = planted_clip(detector, 3 * TRACK_FRAMES)
+    detector.calls.clear()
+    check = check_tracks(detector, clip, AbstainRules())[1]
+    assert sum(detector.calls) == TRACK_FRAMES * len(PERTURBATIONS)  # not 24 frames x 11 copies
+    assert len(check.frames_checked) == TRACK_FRAMES and check.deciding == 3 * TRACK_FRAMES and check.flipped == []
+    assert check.frames_checked[0] == 0 and check.frames_checked[-1] == 3 * TRACK_FRAMES - 1  # spread over the track
+    detector.calls.clear()
+    assert check_tracks(detector, clip, AbstainRules(min_face_px=500)) == {} and detector.calls == []
+
+
+def test_deciding_frames_follow_the_confident_frames_rule():
+    from detector.video import confident_frames_score, deciding_frames
+
+    many_fake = np.array([0.9] * 12 + [0.5] * 8)
+    assert deciding_frames(many_fake).sum() == 12 and confident_frames_score(many_fake) == pytest.approx(0.9)
+    mixed = np.array([0.9, 0.1, 0.5])
+    assert deciding_frames(mixed).all() and confident_frames_score(mixed) == pytest.approx(0.5)
+
+
+def test_video_analysis_rescores_tracks_and_frees_the_windows(detector, tmp_path):
+    from detector.analysis import analyze_video_file
+    from detector.stability import TRACK_FRAMES
+    from tests import videos
+
+    data = videos.two_people(tmp_path / "two.mp4").read_bytes()
+    analysis = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules())
+    assert analysis.tracks and all(frame.windows == [] for frame in analysis.frames)
+    for track, row in zip(analysis.tracks, analysis.to_dict()["tracks"]):
+        check = track.stability
+        assert set(check.p_fake_by_change) == set(PERTURBATIONS) and 0 < len(check.frames_checked) <= TRACK_FRAMES
+        assert check.low <= track.p_fake <= check.high
+        assert row["stability"] == check.to_dict() and row["verdict"] == track.verdict
+    unchecked = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules(), stability=False)
+    assert all(t.stability is None for t in unchecked.tracks)
+    assert all(row["stability"] is None for row in unchecked.to_dict()["tracks"])

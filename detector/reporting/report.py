@@ -158,6 +158,7 @@ def track_rows(analysis: VideoAnalysis, track: TrackAnalysis) -> dict[str, str]:
         "Verdict": track.words(),
         "P(fake), confident frames": display.format_probability(track.p_fake, 3),
         "P(fake), mean of frames": display.format_probability(track.p_fake_mean, 3),
+        **({"Under re-compression, resizing, re-framing": track.stability.summary()} if track.stability is not None else {}),
         "Frames": ", ".join(f"{time:.1f}s={display.format_probability(p)}" for time, p in frames),
     }
 
