@@ -255,8 +255,9 @@ class VideoAnalysis:
 
     @property
     def worst(self) -> TrackAnalysis | None:
-        """The video's verdict: its most suspicious track (None without faces)."""
-        return max(self.tracks, key=lambda t: t.p_fake, default=None)
+        """The video's verdict: its most suspicious track that was judged (a track too small to judge is
+        the headline only when no track was judged, as for a picture's faces), None without faces."""
+        return max(self.tracks, key=lambda t: (t.verdict not in display.NOT_JUDGED, t.p_fake), default=None)
 
     @property
     def p_fake(self) -> float | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math  # floor: a 63.6 px face must not read '64 px, below the 64 px'
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -293,7 +294,7 @@ def judge(
     side = p_fake >= threshold
     flipped = [name for name, p in p_fake_by_change.items() if (p >= threshold) != side]
     if rules.min_face_px is not None and face_px < rules.min_face_px:
-        return display.TOO_SMALL, [f"face {face_px:.0f} px, below the {rules.min_face_px:.0f} px this model needs"], flipped
+        return display.TOO_SMALL, [f"face {math.floor(face_px)} px, below the {rules.min_face_px:.0f} px this model needs"], flipped
     if rules.min_sharpness is not None and sharp < rules.min_sharpness:
         return display.TOO_BLURRED, [f"sharpness {sharp:.0f}, below the measured floor {rules.min_sharpness:.0f}"], flipped
     if rules.min_face_prob is not None and not fallback and face_prob < rules.min_face_prob:
@@ -405,6 +406,11 @@ class TrackStability:
                   f"({len(self.frames_checked)} of {self.deciding} deciding frames re-scored)")
         return spread + (f"; the verdict flips under {', '.join(self.flipped)}" if self.flipped else "; the verdict holds")
 
+    def short(self) -> str:
+        """For a table cell: whether the verdict holds first, then the range."""
+        holds = f"flips under {', '.join(self.flipped)}" if self.flipped else "holds"
+        return f"{holds} · P(fake) {display.format_range(self.low, self.high)} · {len(self.frames_checked)}/{self.deciding} frames"
+
     def to_dict(self) -> dict:
         return {
             "p_fake_low": display.round_probability(self.low),
@@ -473,7 +479,7 @@ def track_verdict(track, config, rules: AbstainRules, check: TrackStability | No
     sizes = [face_size(f.face) for f in track.faces]
     median = float(np.median(sizes)) if sizes else 0.0
     if rules.min_face_px is not None and median < rules.min_face_px:
-        return display.TOO_SMALL, [f"median face {median:.0f} px, below the {rules.min_face_px:.0f} px this model needs"]
+        return display.TOO_SMALL, [f"median face {math.floor(median)} px, below the {rules.min_face_px:.0f} px this model needs"]
     verdict = display.verdict_from_label(config.verdict(track.score), tuple(config.labels))
     if check is not None and verdict != display.CANT_TELL and len(check.flipped) > rules.max_disagree:
         return display.CANT_TELL, [f"the track's verdict flips under {', '.join(check.flipped)} "

@@ -97,7 +97,7 @@ st.caption(
 rows = [{"track": t.id, "colour": track_colour_name(t.id), "frames": len(t.p_fake_per_frame), "verdict": t.words(),
          "P(fake) confident frames": display.format_probability(t.p_fake), "P(fake) mean": display.format_probability(t.p_fake_mean),
          "range over frames": display.format_range(t.low, t.high),
-         "under re-compression, resizing, re-framing": t.stability.summary() if t.stability is not None else "not checked"}
+         "under re-compression, resizing, re-framing": t.stability.short() if t.stability is not None else "not checked"}
         for t in analysis.tracks]
 st.dataframe(rows, hide_index=True, width="stretch")
 

@@ -197,6 +197,7 @@ def test_video_page_in_a_real_browser(server, tmp_path):
             assert page.locator("[data-testid=stException]").count() == 0
             text = page.locator("[data-testid=stMain]").inner_text()
             assert "Track 1" in text and "Track 2" in text and "What the file says about itself" in text
+            assert "re-scored under re-compression, resizing and re-framing" in text  # issue 16: the tracks' stability check
             assert page.locator("img").count() >= 6  # three Grad-CAM frames per track
             page.locator("[data-testid=stExpander] summary", has_text="Sampled frames of track").first.click()
             page.wait_for_timeout(1500)

@@ -284,3 +284,16 @@ def test_video_analysis_rescores_tracks_and_frees_the_windows(detector, tmp_path
     unchecked = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules(), stability=False)
     assert all(t.stability is None for t in unchecked.tracks)
     assert all(row["stability"] is None for row in unchecked.to_dict()["tracks"])
+
+
+def test_video_headline_is_a_judged_track():
+    from detector.analysis import TrackAnalysis, VideoAnalysis
+
+    detector = PlantedDetector(gain=20.0)
+    loud, quiet = planted_clip(detector, 2).tracks[0], planted_clip(PlantedDetector(gain=0.0, bias=1.0), 2).tracks[0]
+    assert loud.score > quiet.score
+    tracks = [TrackAnalysis(loud, display.TOO_SMALL, ["small"], []), TrackAnalysis(quiet, display.LIKELY_MANIPULATED, [], [])]
+    analysis = VideoAnalysis("clip", "", "m", None, tracks, "", AbstainRules(), detector.config)
+    assert analysis.worst is tracks[1]  # the louder track was too small to judge: never the headline over a judged one
+    analysis.tracks = tracks[:1]
+    assert analysis.worst is tracks[0]
