@@ -1,6 +1,7 @@
 """Cost of the stability check for one face: an analysis with the check vs a plain analysis.
 
     python -m benchmarks.bench_stability          target: <= 2x a plain analysis
+    python -m benchmarks.bench_stability video    what the check adds to a clip (no target in the issue)
 
 The photo: 1920x1080, one face (the astronaut portrait on a wider canvas; face box about 185x240 px,
 crop 309 px), as JPEG bytes. Two pairs are timed:
@@ -100,5 +101,57 @@ def main(rounds: int = 10) -> dict:
     })
 
 
+def talking_head(path, seconds: int, fps: int = 25):
+    """A 1280x720 clip of one person filling a third of the frame (face box about 200 px), drifting slowly."""
+    import cv2
+    import numpy as np
+
+    from benchmarks.common import sample_face
+
+    face = np.asarray(sample_face().resize((600, 600)))[:, :, ::-1]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
+    for i in range(seconds * fps):
+        frame = np.full((720, 1280, 3), 110, np.uint8)
+        x = int(200 + 200 * (0.5 + 0.5 * np.sin(i / 200)))
+        frame[60:660, x:x + 600] = face
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def video(rounds: int = 3, seconds: int = 20) -> dict:
+    """A 20 s 1280x720 clip of one person (talking_head), sampled at 1 fps: the video page's analysis
+    without and with the tracks' stability check, interleaved."""
+    import tempfile
+    from pathlib import Path
+
+    from detector.analysis import analyze_video_file
+    from detector.inference import Detector
+    from detector.stability import TRACK_FRAMES
+
+    detector = Detector()
+    with tempfile.TemporaryDirectory() as folder:
+        data = talking_head(Path(folder) / "clip.mp4", seconds).read_bytes()
+    run = {flag: (lambda flag=flag: analyze_video_file(detector, data, "clip.mp4", stability=flag)) for flag in (False, True)}
+    run[True]()  # warm-up
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for flag, task in run.items():
+            start = time.perf_counter()
+            analysis = task()
+            times[flag].append(time.perf_counter() - start)
+    plain, checked = statistics.median(times[False]), statistics.median(times[True])
+    rescored = sum(len(t.stability.frames_checked) for t in analysis.tracks if t.stability is not None)
+    rows = [("clip", f"{seconds} s", f"1280x720, {len(analysis.frames)} frames sampled, {len(analysis.tracks)} track(s)"),
+            ("analysis without the check", f"{plain:.2f} s", ""), ("with the check", f"{checked:.2f} s", ""),
+            ("added per clip", f"{checked - plain:.2f} s", f"{rescored} frames x 11 copies re-scored (at most {TRACK_FRAMES} per track)"),
+            ("ratio", f"{checked / plain:.2f}x", "")]
+    return report("stability_video", rows, {"rounds": rounds, "seconds_clip": seconds, "frames": len(analysis.frames),
+                                            "tracks": len(analysis.tracks), "frames_rescored": rescored, "plain_s": times[False],
+                                            "checked_s": times[True], "ratio_of_medians": checked / plain})
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    video() if sys.argv[1:] == ["video"] else main()
