@@ -143,7 +143,7 @@ for folder in list_checkpoints():
     tables = evidence_tables(rules)
     st.subheader(folder.name)
     if not rules.measured:
-        st.write("Not measured for this model: only the stability check applies (`python -m scripts.measure_abstain`).")
+        st.write("Not measured for this model: only the stability check applies (measure it: `python -m scripts.measure_abstain all --model MODEL_FOLDER --write`).")
         continue
     st.caption(f"{rules.summary()} How: {rules.source}.")
     s1, s2 = st.columns([1, 4])
