@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,9 +116,8 @@ def test_weight_mix_interpolates_floats_and_keeps_counters():
     assert int(mix(old, new, 0.5)["n"]) == 9
 
 
-def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path, astronaut, tiny_checkpoint):
-    from detector.training import reframed
-
+def toy_sources(tmp_path, astronaut) -> tuple[Path, Path]:
+    """Three real and three 'fake' (inverted) pictures per split, with their MTCNN-like records."""
     root = tmp_path / "data"
     records = []
     rng = np.random.default_rng(0)
@@ -137,6 +137,13 @@ def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path,
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "sources.json").write_text(json.dumps({"root": str(root), "records": records}))
+    return sources, root
+
+
+def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path, astronaut, tiny_checkpoint):
+    from detector.training import reframed
+
+    sources, root = toy_sources(tmp_path, astronaut)
     out = tmp_path / "run"
     code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
                           "--version", "9.9.9", "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0",
@@ -148,3 +155,18 @@ def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path,
     assert set(config["metrics"]["val"]["val_auc_per_set"]) == {"toy/plain", "toy/reframed"}
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 1 and history[0]["samples"] == 8
+
+
+def test_score_init_scores_the_starting_weights_and_saves_nothing_without_an_epoch(tmp_path, astronaut, tiny_checkpoint):
+    from detector.training import reframed
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    out = tmp_path / "scored"
+    code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
+                          "--version", "9.9.9", "--epochs", "0", "--workers", "0", "--val-per-stream", "3", "--score-init",
+                          "--shares", "real:toy=0.5", "fake:toy=0.5"])
+    assert code == 0
+    scored = json.loads((out / "init_val.json").read_text())
+    assert scored["epoch"] == 0 and scored["init"] == str(tiny_checkpoint)
+    assert set(scored["val_auc_per_set"]) == {"toy/plain", "toy/reframed"} and 0.0 <= scored["val_auc"] <= 1.0
+    assert not (out / "best").exists()

@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shares", nargs="*", default=[], metavar="STREAM=SHARE")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--score-init", action="store_true",
+                        help="score the starting weights on validation first (init_val.json); only a better epoch is saved. "
+                             "With --epochs 0 this only scores a model.")
     args = parser.parse_args(argv)
 
     from detector.checkpoint import load_checkpoint
@@ -272,6 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.load_state_dict(state["optimizer"])
         history, best, start_epoch = json.loads(state["history"]), float(state["best"]), int(state["epoch"]) + 1
         say(f"resumed after epoch {start_epoch} (best {best:.4f})")
+    if args.score_init and not history:
+        # A continuation must beat its starting weights on the same validation to be saved.
+        logits, indices = validation_logits(model, val_loader, device)
+        report = validation_report(val_bank, logits, indices)
+        best = report["mean"]
+        scored = {"epoch": 0, "init": str(args.init), "val_auc": best, "val_auc_per_set": {k: round(v, 4) for k, v in report.items() if k != "mean"}}
+        (args.out / "init_val.json").write_text(json.dumps(scored, indent=1))
+        say(json.dumps(scored))
     counts = {n: len(train_bank.by_stream.get(n, train_bank.reals_with_points)) for n in stream.names}
     say(f"device {device}; streams {dict(zip(stream.names, np.round(stream.weights, 3)))}; pictures {counts}; margin {args.margin}")
     steps = args.samples_per_epoch // args.batch_size
