@@ -170,3 +170,9 @@ def test_score_init_scores_the_starting_weights_and_saves_nothing_without_an_epo
     assert scored["epoch"] == 0 and scored["init"] == str(tiny_checkpoint)
     assert set(scored["val_auc_per_set"]) == {"toy/plain", "toy/reframed"} and 0.0 <= scored["val_auc"] <= 1.0
     assert not (out / "best").exists()
+    # Another training seed scores the same validation: runs with different seeds compare.
+    again = tmp_path / "again"
+    reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(again),
+                   "--version", "9.9.9", "--epochs", "0", "--workers", "0", "--val-per-stream", "3", "--score-init", "--seed", "5",
+                   "--shares", "real:toy=0.5", "fake:toy=0.5"])
+    assert json.loads((again / "init_val.json").read_text())["val_auc_per_set"] == scored["val_auc_per_set"]

@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=0)
     parser.add_argument("--shares", nargs="*", default=[], metavar="STREAM=SHARE")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-seed", type=int, default=0,
+                        help="picks and reframes the validation pictures; fixed apart from --seed so runs with other seeds compare")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--score-init", action="store_true",
                         help="score the starting weights on validation first (init_val.json); only a better epoch is saved. "
@@ -259,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     stream = ReframedStream(train_bank, streams, size, args.margin, args.seed)
-    val_loader = DataLoader(ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.seed), batch_size=64, num_workers=args.workers)
+    val_loader = DataLoader(ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.val_seed), batch_size=64, num_workers=args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
     log = open(args.out / "train.log", "a", buffering=1)
 
@@ -371,6 +373,7 @@ def save_best(model, config, args, history, val_bank, logits, indices, streams) 
         "frozen": "nothing",
         "crop_margin": args.margin,
         "seed": args.seed,
+        "val_seed": args.val_seed,
     }
     save_calibrated(model, config, val_bank, logits, indices, args.out / "best")
     (args.out / "best" / "history.json").write_text(json.dumps(history, indent=1))
