@@ -229,8 +229,24 @@ class AbstainRules:
         return f"Limits measured for this model: {'; '.join(parts)}."
 
 
+class ChangedCopiesRange:
+    """The range of P(fake) over a score and its changed copies' scores: the one rule for a face's and a
+    video track's `low`/`high` (the subclasses are dataclasses with `p_fake` and `p_fake_by_change`)."""
+
+    p_fake: float
+    p_fake_by_change: dict[str, float]
+
+    @property
+    def low(self) -> float:
+        return min([self.p_fake, *self.p_fake_by_change.values()])
+
+    @property
+    def high(self) -> float:
+        return max([self.p_fake, *self.p_fake_by_change.values()])
+
+
 @dataclass
-class FaceStability:
+class FaceStability(ChangedCopiesRange):
     """One face's stability check and final verdict."""
 
     p_fake: float
@@ -241,14 +257,6 @@ class FaceStability:
     face_prob: float
     verdict: str  # a display.* verdict code
     reasons: list[str]
-
-    @property
-    def low(self) -> float:
-        return min([self.p_fake, *self.p_fake_by_change.values()])
-
-    @property
-    def high(self) -> float:
-        return max([self.p_fake, *self.p_fake_by_change.values()])
 
     @property
     def judged(self) -> bool:
@@ -383,7 +391,7 @@ def _pct(value: float | None) -> str:
 
 
 @dataclass
-class TrackStability:
+class TrackStability(ChangedCopiesRange):
     """A video track's stability check: its score re-estimated under each change from re-scored frames."""
 
     p_fake: float  # the track's score (confident-frames rule)
@@ -391,14 +399,6 @@ class TrackStability:
     flipped: list[str]  # changes under which the track's score lands on the other side of the threshold
     frames_checked: list[int]  # positions (into the track's frames) of the frames re-scored
     deciding: int  # how many frames the track's score averages
-
-    @property
-    def low(self) -> float:
-        return min([self.p_fake, *self.p_fake_by_change.values()])
-
-    @property
-    def high(self) -> float:
-        return max([self.p_fake, *self.p_fake_by_change.values()])
 
     def summary(self) -> str:
         """One line for people: the track's P(fake) range under the changes, and whether its verdict holds."""
