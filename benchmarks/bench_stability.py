@@ -22,7 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from benchmarks.common import photo_1080p, report
+from benchmarks.common import moving_face_clip, photo_1080p, report
 
 
 def jpeg(image, quality: int = 90) -> bytes:
@@ -103,20 +103,7 @@ def main(rounds: int = 10) -> dict:
 
 def talking_head(path, seconds: int, fps: int = 25):
     """A 1280x720 clip of one person filling a third of the frame (face box about 200 px), drifting slowly."""
-    import cv2
-    import numpy as np
-
-    from benchmarks.common import sample_face
-
-    face = np.asarray(sample_face().resize((600, 600)))[:, :, ::-1]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
-    for i in range(seconds * fps):
-        frame = np.full((720, 1280, 3), 110, np.uint8)
-        x = int(200 + 200 * (0.5 + 0.5 * np.sin(i / 200)))
-        frame[60:660, x:x + 600] = face
-        writer.write(frame)
-    writer.release()
-    return path
+    return moving_face_clip(path, seconds, face_side=600, top=60, x_span=200, period=200, fps=fps)
 
 
 def video(rounds: int = 3, seconds: int = 20) -> dict:

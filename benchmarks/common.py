@@ -78,3 +78,20 @@ def photo_1080p():
     canvas = Image.new("RGB", (1920, 1080), (120, 120, 130))
     canvas.paste(sample_face().resize((1080, 1080)), (420, 0))
     return canvas
+
+
+def moving_face_clip(path, seconds: int, face_side: int, top: int, x_span: int, period: float, fps: int = 25):
+    """A 1280x720 mp4 (grey background) of the sample face, `face_side` px square with its top at `top`,
+    drifting sideways between x = 200 and 200 + `x_span` (a sine of `period` frames). Returns `path`."""
+    import cv2
+    import numpy as np
+
+    face = np.asarray(sample_face().resize((face_side, face_side)))[:, :, ::-1]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
+    for i in range(seconds * fps):
+        frame = np.full((720, 1280, 3), 110, np.uint8)
+        x = int(200 + x_span * (0.5 + 0.5 * np.sin(i / period)))
+        frame[top:top + face_side, x:x + face_side] = face
+        writer.write(frame)
+    writer.release()
+    return path
