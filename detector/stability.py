@@ -206,7 +206,6 @@ class AbstainRules:
                               f"its other limits are not known {redo}")
         return cls(source=f"the limits in {RULES_FILE} were measured on {rules.model or 'another model'}, not {current}: "
                           f"only the stability rule applies {redo}")
-        return rules
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
