@@ -53,10 +53,18 @@ class FaceAnalysis:
     verdict: str  # a display.* verdict code (the stability check's when it ran, else the model's band)
     explains: int  # the class a map of this face explains by default: the predicted one (1 fake, 0 real)
     stability: object | None = None  # detector.stability.FaceStability when the check ran
+    # Under the model's size limit (detector.stability.too_small), whether or not the check ran: with
+    # the check the verdict then says "too small to judge"; without it the score is flagged, not dropped.
+    too_small: bool = False
 
     @property
     def index(self) -> int:
         return self.result.index
+
+    @property
+    def judged(self) -> bool:
+        """Whether the face got a verdict (not too small, too blurred or unclear; always without the check)."""
+        return self.verdict not in display.NOT_JUDGED
 
     def target(self, other: bool = False) -> int:
         """The class to explain: the predicted one, or the other one when asked."""
@@ -95,6 +103,11 @@ class ImageAnalysis:
         return self.result.p_fake
 
     @property
+    def checked(self) -> bool:
+        """Whether the stability check ran (then every face's verdict is its final one)."""
+        return self.rules is not None
+
+    @property
     def checks(self) -> list:
         """Each face's stability check (None where it did not run), in face order."""
         return [f.stability for f in self.faces]
@@ -103,16 +116,16 @@ class ImageAnalysis:
     def verdicts(self) -> list[str]:
         return [f.verdict for f in self.faces]
 
-    @property
-    def most_suspicious(self) -> int | None:
-        """Index of the face with the highest P(fake), or None without faces."""
-        faces = self.result.faces
-        return max(range(len(faces)), key=lambda i: faces[i].p_fake) if faces else None
+    def by_suspicion(self) -> list[FaceAnalysis]:
+        """Faces in the order the page explains them and the report leads with them: judged faces first,
+        each group by P(fake), highest first (a face too small to judge never leads while one was judged)."""
+        return sorted(self.faces, key=lambda f: (not f.judged, -f.result.p_fake, f.index))
 
     @property
     def headline_face(self) -> FaceAnalysis | None:
-        """The report's headline: the most suspicious face of those judged (one too small to judge never leads)."""
-        return max(self.faces, key=lambda f: (f.stability.judged if f.stability is not None else True, f.result.p_fake), default=None)
+        """The most suspicious face, as the page names it and the report's summary leads with it; None without faces."""
+        faces = self.by_suspicion()
+        return faces[0] if faces else None
 
     @property
     def notes(self) -> list[str]:
@@ -138,13 +151,15 @@ class ImageAnalysis:
 
 def analyze_image(detector, image: Image.Image, name: str, sha256: str = "", stability: bool = True, rules=None) -> ImageAnalysis:
     """Find and score every face of a decoded picture; with `stability`, also the per-face stability
-    check (detector.stability.analyze_checked, judged by `rules` or the checkpoint's abstain.json)."""
-    config = detector.config
-    if stability:
-        from detector.stability import analyze_checked
+    check (detector.stability.analyze_checked). Verdicts and the too-small flag follow `rules` (the
+    checkpoint's abstain.json when None; a batch scan loads them once and passes them)."""
+    from detector.stability import AbstainRules, analyze_checked, face_size, too_small
 
+    config = detector.config
+    rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    if stability:
         checked = analyze_checked(detector, image, rules)
-        result, checks, rules = checked.result, list(checked.checks), checked.rules
+        result, checks = checked.result, list(checked.checks)
     else:
         result = detector.analyze(image)
         checks = [None] * len(result.faces)
@@ -154,20 +169,22 @@ def analyze_image(detector, image: Image.Image, name: str, sha256: str = "", sta
             verdict=check.verdict if check is not None else display.verdict_from_label(face.label, tuple(config.labels)),
             explains=config.explained_class(face.p_fake),
             stability=check,
+            too_small=too_small(face_size(face.face), rules),
         )
         for face, check in zip(result.faces, checks)
     ]
     return ImageAnalysis(name, sha256, model_name(config), image, result, faces,
-                         display.what_this_means(config.training), rules, config)
+                         display.what_this_means(config.training), rules if stability else None, config)
 
 
 def analyze_image_bytes(detector, data: bytes, name: str, stability: bool = True, rules=None,
-                        provenance: bool = False) -> ImageAnalysis:
+                        provenance: bool = False, sha256: str | None = None) -> ImageAnalysis:
     """An uploaded picture, in memory: type check, decode, analyse; with `provenance`, also what the
-    file says about itself (detector.provenance, read after decoding accepted the file). InputError for a bad file."""
+    file says about itself (detector.provenance, read after decoding accepted the file). InputError for
+    a bad file. `sha256`: the bytes' hash when the caller has it already (a batch scan hashes to resume)."""
     file_kind(name, ("image",))
     image = decode_image(data, name)
-    analysis = analyze_image(detector, image, name, hashlib.sha256(data).hexdigest(), stability, rules)
+    analysis = analyze_image(detector, image, name, sha256 or hashlib.sha256(data).hexdigest(), stability, rules)
     analysis.size_bytes, analysis.exif = len(data), exif_summary(data)
     if provenance:
         analysis.provenance = read_provenance(data, name)
@@ -198,10 +215,26 @@ class TrackAnalysis:
     reasons: list[str]
     suspicious: list[FrameFace]  # the most suspicious frames, highest P(fake) first: the ones to explain
     stability: object | None = None  # detector.stability.TrackStability when the check ran
+    label: str = ""  # the model's band on the track's score: 'real', 'fake' or 'uncertain' (ModelConfig.verdict)
 
     @property
     def id(self) -> int:
         return self.track.id
+
+    @property
+    def too_small(self) -> bool:
+        """Its median face is under the model's size limit (detector.stability.track_verdict)."""
+        return self.verdict == display.TOO_SMALL
+
+    @property
+    def fallback(self) -> bool:
+        """Some of its frames had no face detected and were classified whole."""
+        return any(f.face.fallback for f in self.track.faces)
+
+    @property
+    def headline(self) -> FrameFace | None:
+        """Its most suspicious frame (the track's thumbnail, box and time in a batch scan's row)."""
+        return self.suspicious[0] if self.suspicious else None
 
     @property
     def p_fake(self) -> float:
@@ -244,6 +277,7 @@ class VideoAnalysis:
     provenance: Provenance | None = None
     size_bytes: int = 0
     extra: dict = field(default_factory=dict)
+    checked: bool = False  # the tracks' stability check ran (a track too small to judge is never re-scored)
 
     @property
     def frames(self) -> list[SampledFrame]:
@@ -298,13 +332,14 @@ def analyze_video_file(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     stability: bool = True,
+    sha256: str | None = None,
 ) -> VideoAnalysis:
     """A video from bytes (an upload, kept in memory) or a path: type check, sample, find, score and
     track faces, and judge each track (by `rules` or the checkpoint's abstain.json); with `provenance`,
     also what the file says about itself (read after the analysis accepted the file, so the size
     limits have been applied); with `stability`, each track's deciding frames are re-scored under the
     11 changes (detector.stability.check_tracks). InputError for a bad file; `should_stop` ends the
-    sampling early."""
+    sampling early. `sha256`: the file's hash when the caller has it already (a batch scan)."""
     from detector.stability import AbstainRules, check_tracks
 
     file_kind(name, ("video",))
@@ -317,10 +352,11 @@ def analyze_video_file(
         frame.windows = []
     # The CLI analyses from a path without holding the video; it reads the file whole only for provenance.
     data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes() if provenance else None
+    digest = sha256 or (hashlib.sha256(data).hexdigest() if data is not None else "")
     analysis = VideoAnalysis(
-        name, hashlib.sha256(data).hexdigest() if data is not None else "", model_name(config), result,
+        name, digest, model_name(config), result,
         judge_tracks(result, config, rules, checks), display.what_this_means(config.training), rules, config,
-        size_bytes=len(data) if data is not None else Path(source).stat().st_size,
+        size_bytes=len(data) if data is not None else Path(source).stat().st_size, checked=stability,
     )
     if provenance:
         analysis.provenance = read_provenance(data, name)
@@ -337,5 +373,5 @@ def judge_tracks(result: VideoResult, config, rules, checks: dict | None = None,
         verdict, reasons = track_verdict(track, config, rules, checks.get(track.id))
         suspicious = [FrameFace(result.frames[track.frames[i]].time, track.faces[i], config.explained_class(track.faces[i].p_fake))
                       for i in track.most_suspicious(explained_frames)]
-        tracks.append(TrackAnalysis(track, verdict, reasons, suspicious, checks.get(track.id)))
+        tracks.append(TrackAnalysis(track, verdict, reasons, suspicious, checks.get(track.id), config.verdict(track.score)))
     return tracks

@@ -285,6 +285,12 @@ class FaceStability(ChangedCopiesRange):
         }
 
 
+def too_small(face_px: float, rules: AbstainRules) -> bool:
+    """Whether a face of `face_px` (its box's longest side, face_size) is too small for this model to judge:
+    the one size rule of a picture's face, a video's track (its median face) and a batch scan's row."""
+    return rules.min_face_px is not None and face_px < rules.min_face_px
+
+
 def judge(
     p_fake: float,
     label: str,
@@ -300,7 +306,7 @@ def judge(
     """(verdict code, reasons, flipped perturbations) for one face: the whole rule, no I/O."""
     side = p_fake >= threshold
     flipped = [name for name, p in p_fake_by_change.items() if (p >= threshold) != side]
-    if rules.min_face_px is not None and face_px < rules.min_face_px:
+    if too_small(face_px, rules):
         return display.TOO_SMALL, [f"face {math.floor(face_px)} px, below the {rules.min_face_px:.0f} px this model needs"], flipped
     if rules.min_sharpness is not None and sharp < rules.min_sharpness:
         return display.TOO_BLURRED, [f"sharpness {sharp:.0f}, below the measured floor {rules.min_sharpness:.0f}"], flipped
@@ -477,7 +483,7 @@ def track_verdict(track, config, rules: AbstainRules, check: TrackStability | No
     measured for single faces; none is measured for tracks)."""
     sizes = [face_size(f.face) for f in track.faces]
     median = float(np.median(sizes)) if sizes else 0.0
-    if rules.min_face_px is not None and median < rules.min_face_px:
+    if too_small(median, rules):
         return display.TOO_SMALL, [f"median face {math.floor(median)} px, below the {rules.min_face_px:.0f} px this model needs"]
     verdict = display.verdict_from_label(config.verdict(track.score), tuple(config.labels))
     if check is not None and verdict != display.CANT_TELL and len(check.flipped) > rules.max_disagree:
