@@ -34,22 +34,25 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector.errors import DetectorError, InputError
-from detector.imageio import IMAGE_SUFFIXES
+from detector.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from detector.limits import MAX_IMAGE_BYTES, MAX_VIDEO_BYTES
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")  # = detector.video's; no av import here
+# The analysis (detector.analysis: torch, PyAV) is imported where a worker uses it, so the driver of a
+# Ray scan, which only lists files and writes Parquet, stays a small process.
+if TYPE_CHECKING:
+    from detector.analysis import FaceAnalysis, ImageAnalysis, TrackAnalysis, VideoAnalysis
+    from detector.provenance import Provenance
+
 MEDIA_SUFFIXES = IMAGE_SUFFIXES + VIDEO_SUFFIXES
 LIST_SUFFIXES = (".csv", ".txt", ".lst")
 ZIP_SEPARATOR = "::"  # "archive.zip::folder/photo.jpg" names a member of an archive
-# A face whose box is shorter than this on one side is upscaled a lot to the model's 224 px input:
-# its score is flagged, not dropped.
-TOO_SMALL_FACE = 64
 NO_LABEL = -1
 THUMBNAIL_SIDE = 96
 
@@ -72,7 +75,7 @@ SCHEMA = pa.schema([
     ("verdict", pa.string()),
     ("face_prob", pa.float32()),  # MTCNN's detector confidence (0 for a fallback face)
     ("fallback", pa.bool_()),  # no face detected: the whole picture was classified
-    ("too_small", pa.bool_()),
+    ("too_small", pa.bool_()),  # under the model's size limit (abstain.json; a video: its median face), flagged not dropped
     ("frame_time", pa.float32()),  # a video: time (s) of the track's most suspicious frame
     ("n_frames", pa.int32()),  # a video: frames of the track
     ("error", pa.string()),
@@ -218,55 +221,72 @@ def kind_of(name: str) -> str | None:
 
 # ---- the per-file core, shared by every engine -----------------------------------------------
 
-def face_rows(detector, name: str, data: bytes, *, thumbnails: bool = False, stability: bool = False,
-              sample_fps: float = 1.0, max_frames: int = 32) -> list[dict]:
-    """Rows for one file's faces (or one 'no_face' row); raises DetectorError for a bad file.
+def member_name(ref: str) -> str:
+    """The file's own name: 'photo.jpg' for 'tips.zip::inbox/photo.jpg' or '/data/photo.jpg'."""
+    return Path(ref.rpartition(ZIP_SEPARATOR)[2] or ref).name
 
-    Images go through `Detector.analyze`, videos through `detector.video.analyze_video` (one row
-    per face track, scored with its confident-frames aggregation), so a scan says exactly what the
-    app and `detector.predict` say about the same file."""
-    kind = kind_of(name)
-    if kind is None:
-        raise InputError(f"{Path(name).name}: unsupported file type (use {', '.join(MEDIA_SUFFIXES)})")
-    config = detector.config
-    if kind == "image":
-        from detector.imageio import decode_image
 
-        image = decode_image(data, Path(name).name)
-        result = detector.analyze(image)
-        rows = [{**_face_row(f.index + 1, f.face, f.p_fake, config.verdict(f.p_fake), f.crop if thumbnails else None),
-                 "logit": float(f.logit)} for f in result.faces]
-        if stability and result.faces:
-            from detector.stability import check_faces
+def analyze_file(detector, ref: str, data: bytes, *, stability: bool = False, provenance: bool = True,
+                 sample_fps: float = 1.0, max_frames: int = 32, rules=None, sha256: str | None = None):
+    """A file's ImageAnalysis or VideoAnalysis: the functions behind the pages and `detector.predict`
+    (detector.analysis), so a scan says exactly what they say about the same file. DetectorError for a bad file."""
+    from detector.analysis import analyze_image_bytes, analyze_video_file, file_kind
 
-            for row, check in zip(rows, check_faces(detector, image, result.faces)):
-                row.update(final_verdict=check.verdict, p_fake_low=check.low, p_fake_high=check.high,
-                           flips=bool(check.flipped), stability_summary=check.line())
+    name = member_name(ref)
+    if file_kind(name) == "image":
+        return analyze_image_bytes(detector, data, name, stability=stability, rules=rules, provenance=provenance, sha256=sha256)
+    return analyze_video_file(detector, data, name, sample_fps=sample_fps, max_frames=max_frames, provenance=provenance,
+                              rules=rules, stability=stability, sha256=sha256)
+
+
+def rows_from_analysis(analysis: ImageAnalysis | VideoAnalysis, thumbnails: bool = False) -> list[dict]:
+    """A file's rows in the scan's schema, read off its analysis: one per face (a video: per track),
+    or one 'no_face' row. Only copies: every verdict, flag and range is the analysis's own."""
+    from detector.analysis import VideoAnalysis
+
+    if isinstance(analysis, VideoAnalysis):
+        kind, rows = "video", [_track_row(t, analysis.checked, thumbnails) for t in analysis.tracks]
     else:
-        from detector.video import analyze_video
-
-        result = analyze_video(detector, data, Path(name).name, sample_fps=sample_fps, max_frames=max_frames)
-        rows = []
-        for track in result.tracks:
-            worst = track.most_suspicious(1)[0]
-            face = track.faces[worst]
-            row = _face_row(track.id, face.face, track.score, config.verdict(track.score), face.crop if thumbnails else None)
-            row.update(frame_time=result.frames[track.frames[worst]].time, n_frames=len(track.faces),
-                       fallback=any(f.face.fallback for f in track.faces))
-            rows.append(row)
-    for row in rows:
-        row["kind"] = kind
-    return rows or [{"kind": kind, "status": "no_face"}]
+        kind, rows = "image", [_face_row(f, analysis.checked, thumbnails) for f in analysis.faces]
+    rows = rows or [{"status": "no_face"}]
+    extra = {"kind": kind, **(provenance_columns(analysis.provenance) if analysis.provenance is not None else {})}
+    return [{**row, **extra} for row in rows]
 
 
-def _face_row(number: int, face, p_fake: float, verdict: str, crop) -> dict:
-    x1, y1, x2, y2 = (float(v) for v in face.box)
+def _face_row(face: FaceAnalysis, checked: bool, thumbnails: bool) -> dict:
+    result = face.result
+    row = _detection_columns(face.index + 1, result, result.p_fake, result.label, face.too_small, thumbnails)
+    row["logit"] = float(result.logit)
+    if checked:
+        row["final_verdict"] = face.verdict
+        if face.stability is not None:
+            row.update(_range_columns(face.stability), stability_summary=face.stability.line())
+    return row
+
+
+def _track_row(track: TrackAnalysis, checked: bool, thumbnails: bool) -> dict:
+    frame = track.headline  # its most suspicious frame: the box, detector confidence, time and thumbnail
+    row = _detection_columns(track.id, frame.face, track.p_fake, track.label, track.too_small, thumbnails)
+    row.update(frame_time=frame.time, n_frames=len(track.track.faces), fallback=track.fallback)
+    if checked:
+        row["final_verdict"] = track.verdict
+        if track.stability is not None:  # a track too small to judge is not re-scored
+            row.update(_range_columns(track.stability), stability_summary=track.stability.summary())
+    return row
+
+
+def _detection_columns(number: int, result, p_fake: float, label: str, too_small: bool, thumbnails: bool) -> dict:
+    x1, y1, x2, y2 = (float(v) for v in result.box)
     return {
         "status": "face", "face": number, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-        "p_fake": float(p_fake), "verdict": verdict, "face_prob": float(face.prob), "fallback": bool(face.fallback),
-        "too_small": min(x2 - x1, y2 - y1) < TOO_SMALL_FACE,
-        "thumbnail": _jpeg(crop) if crop is not None else None,
+        "p_fake": float(p_fake), "verdict": label, "face_prob": float(result.face.prob),
+        "fallback": bool(result.face.fallback), "too_small": bool(too_small),
+        "thumbnail": _jpeg(result.crop) if thumbnails else None,
     }
+
+
+def _range_columns(check) -> dict:
+    return {"p_fake_low": check.low, "p_fake_high": check.high, "flips": bool(check.flipped)}
 
 
 def _jpeg(image) -> bytes:
@@ -287,6 +307,9 @@ class ScanWorker:
     def __init__(self, checkpoint: str | None = None, device: str | None = None, threads: int | None = None,
                  skip: Iterable[str] = (), thumbnails: bool = False, sample_fps: float = 1.0, max_frames: int = 32,
                  provenance: bool = True, stability: bool = False, detector=None) -> None:
+        from detector.analysis import model_name
+        from detector.stability import AbstainRules
+
         if detector is None:
             if threads:
                 os.environ["DFX_THREADS"] = str(threads)  # read by Detector: one actor must not take every core
@@ -294,9 +317,13 @@ class ScanWorker:
 
             detector = Detector(checkpoint, device)
         self.detector = detector
-        self.model = f"{detector.config.name} {detector.config.version}"
+        self.model = model_name(detector.config)
         self.skip = frozenset(skip)
-        self.options = {"thumbnails": thumbnails, "stability": stability, "sample_fps": sample_fps, "max_frames": max_frames}
+        # The checkpoint's limits, read once per worker rather than once per file.
+        rules = AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+        self.options = {"stability": stability, "provenance": provenance, "sample_fps": sample_fps,
+                        "max_frames": max_frames, "rules": rules}
+        self.thumbnails = thumbnails
         self.provenance = provenance
         self.reader = SourceReader()
 
@@ -323,16 +350,21 @@ class ScanWorker:
         if digest in self.skip:
             return [{"file": name, "sha256": digest, "status": "skipped"}]
         try:
-            rows = face_rows(self.detector, name, data, **self.options)
+            rows = rows_from_analysis(analyze_file(self.detector, name, data, sha256=digest, **self.options), self.thumbnails)
         except DetectorError as exc:
-            rows = [{"status": "error", "error": str(exc), "kind": kind_of(name)}]
+            rows = [self._error_row(name, data, str(exc))]
         except Exception as exc:  # noqa: BLE001 - one file's unexpected failure must not stop a scan of thousands
-            rows = [{"status": "error", "error": f"unexpected {type(exc).__name__}: {str(exc)[:200]}", "kind": kind_of(name)}]
-        if self.provenance and kind_of(name):
-            summary = provenance_columns(data, name)
-            for row in rows:
-                row.update(summary)
+            rows = [self._error_row(name, data, f"unexpected {type(exc).__name__}: {str(exc)[:200]}")]
         return [self._finish(row, name, digest, label, start) for row in rows]
+
+    def _error_row(self, name: str, data: bytes, error: str) -> dict:
+        """A file the analysis refused; its provenance is still read (a broken video may carry credentials)."""
+        row = {"status": "error", "error": error, "kind": kind_of(name)}
+        if self.provenance and kind_of(name):
+            from detector.provenance import read_provenance
+
+            row.update(provenance_columns(read_provenance(data, member_name(name))))
+        return row
 
     def _finish(self, row: dict, name: str, digest: str | None, label: int, start: float) -> dict:
         row.update(file=name, sha256=digest, model=self.model, seconds=time.perf_counter() - start,
@@ -340,11 +372,8 @@ class ScanWorker:
         return row
 
 
-def provenance_columns(data: bytes, name: str) -> dict:
-    """Provenance's summary for a file (read_provenance never raises for a bad file)."""
-    from detector.provenance import read_provenance
-
-    found = read_provenance(data, Path(name.rpartition(ZIP_SEPARATOR)[2] or name).name)
+def provenance_columns(found: Provenance) -> dict:
+    """A file's provenance (detector.provenance) in the scan's columns."""
     return {"provenance_state": found.credentials.state, "ai_declared": found.ai_declared, "provenance_summary": found.headline}
 
 

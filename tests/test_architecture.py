@@ -98,3 +98,23 @@ def test_analysis_pages_only_call_the_analysis_and_draw():
     found = {page: rules_in((ROOT / "pages" / page).read_text(encoding="utf-8")) for page in ANALYSIS_PAGES}
     assert not any(found.values()), found
     assert rules_in("target = config.explained_class(p)\nrules = AbstainRules()") == ["explained_class", "AbstainRules"]
+
+
+# What a batch scan must not work out for itself: it turns detector.analysis's ImageAnalysis /
+# VideoAnalysis into rows (issue 15). Any of these in detector/scan.py means a verdict, size, stability,
+# track or probability rule is being derived a second time, beside the one the pages and the CLI use.
+SCAN_RULES = (".verdict(", "judge(", "check_faces", "check_tracks", "track_verdict", "analyze_checked", "min_face_px",
+              "face_size", "x2 - x1", ".analyze(", "analyze_video(", "decode_image", "most_suspicious", "confident_frames",
+              "explained_class", "sigmoid", "calibrated_probability", "threshold", "uncertain_margin", ".score")
+
+
+def scan_rules_in(text: str) -> list[str]:
+    return [rule for rule in SCAN_RULES if rule in text]
+
+
+def test_the_batch_scan_only_turns_the_analysis_into_rows():
+    assert scan_rules_in((ROOT / "detector" / "scan.py").read_text(encoding="utf-8")) == []
+    # The check can fail: the scan's rows as they were built before it used the analysis.
+    before = ("result = detector.analyze(image)\nverdict = config.verdict(f.p_fake)\n"
+              "too_small = min(x2 - x1, y2 - y1) < TOO_SMALL_FACE\nfrom detector.stability import check_faces\n")
+    assert scan_rules_in(before) == [".verdict(", "check_faces", "x2 - x1", ".analyze("]

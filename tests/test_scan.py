@@ -137,7 +137,7 @@ def test_local_engine_video_upload_and_bad_input(tmp_path, detector, capsys):
     assert checked["final_verdict"] and checked["stability_summary"]
     assert checked["provenance_state"] == "none" and checked["provenance_summary"]
     rows = worker.scan_data("tip.gif", b"GIF89a")
-    assert rows[0]["status"] == "error" and "unsupported file type" in rows[0]["error"]
+    assert rows[0]["status"] == "error" and "is not a supported image or video type" in rows[0]["error"]
     assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), "--engine", "local"]) == 1
     assert "no such file" in capsys.readouterr().err
 
