@@ -122,8 +122,8 @@ with right:
     for note in result.notes:
         st.warning(note)
     if result.faces:
-        worst = analysis.most_suspicious
-        st.markdown(f"**Most suspicious face: #{worst + 1}** · {checks[worst].line()}")
+        worst = analysis.headline_face  # the report's headline too: a face too small to judge never leads
+        st.markdown(f"**Most suspicious face: #{worst.index + 1}** · {worst.stability.line()}")
     st.caption(display.what_this_means(config.training))
     st.caption(
         f"P(fake) is the model's calibrated probability that the face is fake: *likely manipulated* at or above "
@@ -164,7 +164,7 @@ if not result.faces:
     st.stop()
 
 # ---- explanations: the most suspicious face first, the others on request ------------------------
-order = sorted(result.faces, key=lambda f: f.p_fake, reverse=True)
+order = [f.result for f in analysis.by_suspicion()]  # the headline face first, as the report
 report_slot = st.empty()  # the report is offered now, with verdicts only, and again once the maps exist
 offer_report(report_slot, image_report(analysis), name, maps_pending=True)
 

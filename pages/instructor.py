@@ -171,7 +171,7 @@ with gallery_tab:
                 if not found.faces:
                     st.write(f"{name}: no face found")
                     continue
-                most = found.faces[found.most_suspicious]
+                most = found.headline_face
                 top, target = most.result, most.explains
                 c1, c2, c3 = st.columns(3)
                 c1.image(top.crop, caption=f"{name} · P(fake) {display.format_probability(top.p_fake)}", width="stretch")

@@ -97,6 +97,29 @@ def test_most_suspicious_face_explained_first_report_at_once_and_cached_maps_say
     assert any("from earlier" in s for s in statuses) and not any("explained in" in s for s in statuses), statuses
 
 
+def test_the_page_s_most_suspicious_face_is_the_report_s_headline(monkeypatch, shipped_detector):
+    """Issue 15: the page named the highest P(fake) even when that face was too small to judge, while the
+    report led with a judged face. Here the top face of two_faces.jpg is made too small to judge."""
+    import detector.stability as stability
+    from detector.imageio import decode_image
+    from detector.reporting.report import image_report
+
+    faces = shipped_detector.analyze(decode_image((SAMPLES / "two_faces.jpg").read_bytes())).faces
+    top = max(faces, key=lambda f: f.p_fake)
+    other = next(f for f in faces if f is not top)
+    top_px = stability.face_size(top.face)
+    monkeypatch.setattr(stability, "too_small", lambda face_px, rules: abs(face_px - top_px) < 0.5)
+    at = page("analyze_image").run()
+    next(b for b in at.button if b.key == "sample-two_faces.jpg").click().run()
+    assert not at.exception, at.exception
+    analysis = at.session_state["analysis"]
+    assert analysis.faces[top.index].verdict == "too_small" and analysis.headline_face.index == other.index
+    headline = next(m.value for m in at.markdown if m.value.startswith("**Most suspicious face"))
+    assert headline.startswith(f"**Most suspicious face: #{other.index + 1}**")
+    assert f"Most suspicious: face #{other.index + 1}:" in image_report(analysis).summary
+    assert at.multiselect[0].value == [other.index + 1]  # explained first, as the report leads with it
+
+
 def test_a_rerun_builds_no_report(monkeypatch):
     """The report buttons hold callables: the HTML and the PDF are built when clicked, not on every rerun."""
     from detector.reporting import report
