@@ -38,7 +38,7 @@ PICTURE, NAME = three_faces(), "three_faces.png"
 
 @pytest.fixture(scope="module")
 def limited(tiny_checkpoint, tmp_path_factory):
-    """The tiny test model with a measured size limit of 48 px (the shipped model's), so one face is too small."""
+    """The tiny test model with a measured size limit of 48 px, so the 36 px face is too small and the 82 px ones are not."""
     from detector.inference import Detector
 
     folder = tmp_path_factory.mktemp("limited") / "test-model"
