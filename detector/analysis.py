@@ -25,7 +25,16 @@ from detector.errors import InputError
 from detector.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, decode_image, exif_summary
 from detector.inference import FaceResult, ImageResult
 from detector.provenance import Provenance, read_provenance
-from detector.video import DEFAULT_MAX_FRAMES, DEFAULT_SAMPLE_FPS, SampledFrame, Track, VideoResult, analyze_video
+from detector.video import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_SAMPLE_FPS,
+    SampledFrame,
+    Track,
+    VideoResult,
+    analyze_video,
+    headline_p_fake,
+    headline_track,
+)
 
 
 def file_kind(name: str, allowed: tuple[str, ...] = ("image", "video")) -> str:
@@ -257,8 +266,18 @@ class TrackAnalysis:
     def high(self) -> float:
         return max(self.p_fake_per_frame)
 
+    @property
+    def judged(self) -> bool:
+        return self.verdict not in display.NOT_JUDGED
+
     def words(self) -> str:
         return display.verdict_words(self.verdict)
+
+    def line(self, digits: int = 2) -> str:
+        """Verdict words with P(fake) beside them; a track not judged gives its reasons, never a number."""
+        if not self.judged:
+            return f"{self.words()} ({'; '.join(self.reasons)})"
+        return display.verdict_line(self.verdict, self.p_fake, digits=digits)
 
 
 @dataclass
@@ -291,11 +310,13 @@ class VideoAnalysis:
     def worst(self) -> TrackAnalysis | None:
         """The video's verdict: its most suspicious track that was judged (a track too small to judge is
         the headline only when no track was judged, as for a picture's faces), None without faces."""
-        return max(self.tracks, key=lambda t: (t.verdict not in display.NOT_JUDGED, t.p_fake), default=None)
+        lead = headline_track([t.p_fake for t in self.tracks], [t.verdict for t in self.tracks])
+        return None if lead is None else self.tracks[lead]
 
     @property
     def p_fake(self) -> float | None:
-        return self.result.p_fake
+        """The video's P(fake): the headline track's score; None when no track was judged (all too small)."""
+        return headline_p_fake([t.p_fake for t in self.tracks], [t.verdict for t in self.tracks])
 
     def by_suspicion(self) -> list[TrackAnalysis]:
         """Tracks, most suspicious first (the order the page and the report show them)."""

@@ -21,6 +21,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from detector import display
 from detector.errors import InputError
 from detector.imageio import VIDEO_SUFFIXES  # noqa: F401  (detector.video.VIDEO_SUFFIXES is public)
 from detector.inference import FaceResult
@@ -97,12 +98,28 @@ class VideoResult:
 
     @property
     def worst_track(self) -> Track | None:
+        """The track with the highest score, too small to judge or not (the model's view, no limits)."""
         return max(self.tracks, key=lambda t: t.score, default=None)
 
     @property
-    def p_fake(self) -> float | None:
+    def max_track_score(self) -> float | None:
+        """The highest track score, tracks too small to judge included: NOT the video's P(fake), which
+        only judged tracks decide (headline_track, detector.analysis.VideoAnalysis.p_fake)."""
         track = self.worst_track
         return None if track is None else track.score
+
+
+def headline_track(scores: list[float], verdicts: list[str]) -> int | None:
+    """Position of a video's headline track, given each track's score and verdict code: the highest
+    score among the tracks that were judged; a track not judged (too small) leads only when no track
+    was, and then gives the video no P(fake) (headline_p_fake). None without tracks."""
+    return max(range(len(scores)), key=lambda i: (verdicts[i] not in display.NOT_JUDGED, scores[i]), default=None)
+
+
+def headline_p_fake(scores: list[float], verdicts: list[str]) -> float | None:
+    """The video's P(fake): its headline track's score, None when no track was judged (or none found)."""
+    lead = headline_track(scores, verdicts)
+    return None if lead is None or verdicts[lead] in display.NOT_JUDGED else float(scores[lead])
 
 
 CONFIDENT_FAKE, CONFIDENT_REAL = 0.8, 0.2  # the DFDC winner's "confident" frame cut-offs
@@ -336,7 +353,6 @@ def video_to_dict(result: VideoResult, config, rules=None, checks: dict | None =
 
     `rules` (detector.stability.AbstainRules) adds each track's final verdict in words, judged with its
     stability check from `checks` (track id -> detector.stability.TrackStability) where it ran."""
-    from detector import display
     from detector.stability import AbstainRules, track_verdict
 
     rules, checks = rules or AbstainRules(), checks or {}
@@ -344,8 +360,10 @@ def video_to_dict(result: VideoResult, config, rules=None, checks: dict | None =
     for frame in result.frames:
         for face in frame.faces:
             faces.append({**face.to_dict(), "frame": frame.index, "time": round(frame.time, 3)})
-    tracks = []
+    tracks, verdicts = [], []
     for track in result.tracks:
+        verdict = track_verdict(track, config, rules, checks.get(track.id))
+        verdicts.append(verdict[0])
         tracks.append({
             "track": track.id,
             "frames": track.frames,
@@ -355,20 +373,30 @@ def video_to_dict(result: VideoResult, config, rules=None, checks: dict | None =
             "p_fake": round(track.score, 4),
             "aggregation": "confident frames (DFDC winner); mean also given",
             "label": config.verdict(track.score),
-            **_track_words(track_verdict(track, config, rules, checks.get(track.id)), display),
+            **_track_words(verdict),
             "stability": checks[track.id].to_dict() if checks.get(track.id) is not None else None,
         })
     info = result.info
     return {
         "duration_s": round(info.duration, 3), "fps": round(info.fps, 3), "width": info.width, "height": info.height,
         "frames_sampled": len(result.frames), "faces": faces, "tracks": tracks,
-        "p_fake": None if result.p_fake is None else round(result.p_fake, 4),
-        "label": None if result.p_fake is None else config.verdict(result.p_fake),
+        # The video's P(fake) is its headline track's: tracks too small to judge never decide it (None when
+        # no track was judged); the highest score of any track, those included, is kept under its own name.
+        **_headline(result, config, verdicts),
         "notes": result.notes, "seconds": round(result.seconds, 3),
     }
 
 
-def _track_words(verdict: tuple[str, list[str]], display) -> dict:
+def _headline(result: VideoResult, config, verdicts: list[str]) -> dict:
+    scores = [track.score for track in result.tracks]
+    lead, p_fake, raw = headline_track(scores, verdicts), headline_p_fake(scores, verdicts), result.max_track_score
+    return {"p_fake": None if p_fake is None else round(p_fake, 4),
+            "label": None if p_fake is None else config.verdict(p_fake),
+            "headline_track": None if p_fake is None else result.tracks[lead].id,
+            "p_fake_max_all_tracks": None if raw is None else round(raw, 4)}
+
+
+def _track_words(verdict: tuple[str, list[str]]) -> dict:
     code, reasons = verdict
     return {"verdict": code, "verdict_words": display.verdict_words(code), "reasons": reasons}
 

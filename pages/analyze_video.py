@@ -85,7 +85,8 @@ if not analysis.tracks:
     st.stop()
 
 worst = analysis.worst
-st.markdown(f"**Video verdict (most suspicious person): {worst.words()}** · track {worst.id}, P(fake) {display.format_probability(worst.p_fake)}")
+headline = f"P(fake) {display.format_probability(worst.p_fake)}" if worst.judged else "; ".join(worst.reasons) + ": no track could be judged"
+st.markdown(f"**Video verdict (most suspicious person): {worst.words()}** · track {worst.id}, {headline}")
 st.caption(analysis.what_this_means)
 st.caption(
     "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "

@@ -68,7 +68,8 @@ def test_video_analysis_judges_tracks_and_names_the_class_each_map_explains(dete
     data = videos.two_people(tmp_path / "two.mp4").read_bytes()
     analysis = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules(min_face_px=10_000))
     assert len(analysis.tracks) == 2 and analysis.provenance is None
-    assert analysis.worst.p_fake == max(t.p_fake for t in analysis.tracks) == analysis.p_fake
+    assert analysis.worst.p_fake == max(t.p_fake for t in analysis.tracks)  # every track too small: the loudest leads...
+    assert analysis.p_fake is None and analysis.to_dict()["p_fake"] is None  # ...but gives the video no P(fake)
     assert [t.id for t in analysis.by_suspicion()] == [t.id for t in sorted(analysis.tracks, key=lambda t: -t.p_fake)]
     for track in analysis.tracks:
         assert track.verdict == display.TOO_SMALL and "median face" in track.reasons[0]  # the rules passed in are used
@@ -80,6 +81,7 @@ def test_video_analysis_judges_tracks_and_names_the_class_each_map_explains(dete
             assert frame.time in analysis.frame_times(track)
     lenient = analyze_video_file(detector, data, "two.mp4", max_frames=4, rules=AbstainRules())
     assert all(t.verdict != display.TOO_SMALL for t in lenient.tracks)
+    assert lenient.p_fake == lenient.worst.p_fake == max(t.p_fake for t in lenient.tracks)
 
 
 def test_video_analysis_checks_the_file_type(detector):

@@ -297,3 +297,52 @@ def test_video_headline_is_a_judged_track():
     assert analysis.worst is tracks[1]  # the louder track was too small to judge: never the headline over a judged one
     analysis.tracks = tracks[:1]
     assert analysis.worst is tracks[0]
+
+
+def two_sized_clip(config, small_p: float = 0.95, large_p: float = 0.75):
+    """A 'video' of three sampled frames holding two people: track 1 small (20 px faces) and louder,
+    track 2 large (90 px faces) and quieter."""
+    from detector.video import SampledFrame, Track, VideoInfo, VideoResult
+
+    image, _ = planted_picture()
+
+    def result(side: float, p: float, index: int) -> FaceResult:
+        face = Face(box=(10.0, 10.0, 10.0 + side, 10.0 + side), prob=0.99, landmarks=None, crop_box=(0, 0, 50, 50))
+        return FaceResult(index, face, image, 0.0, p, config.verdict(p))
+
+    frames = [SampledFrame(i, float(i), image, 1.0, [result(20, small_p, 0), result(90, large_p, 1)]) for i in range(3)]
+    small = Track(1, [0, 1, 2], [f.faces[0] for f in frames])
+    large = Track(2, [0, 1, 2], [f.faces[1] for f in frames])
+    return VideoResult(VideoInfo(3.0, 1.0, 3, *image.size, "planted"), frames, [small, large], 0.0)
+
+
+def test_a_track_too_small_to_judge_never_decides_the_videos_p_fake():
+    from detector.analysis import VideoAnalysis, judge_tracks
+    from detector.reporting.report import video_report
+    from detector.video import video_to_dict
+
+    config = ModelConfig(threshold=0.5, uncertain_margin=0.1)
+    clip = two_sized_clip(config)
+    small, large = clip.tracks
+    assert small.score > large.score and clip.max_track_score == small.score
+    rules = AbstainRules(min_face_px=48, measured=True)
+    out = video_to_dict(clip, config, rules)
+    assert [t["verdict"] for t in out["tracks"]] == [display.TOO_SMALL, display.LIKELY_MANIPULATED]
+    assert out["p_fake"] == pytest.approx(large.score, abs=1e-4) and out["headline_track"] == 2  # the judged track decides
+    assert out["label"] == config.verdict(large.score)
+    assert out["p_fake_max_all_tracks"] == pytest.approx(small.score, abs=1e-4)  # the raw max, under its own name
+    analysis = VideoAnalysis("clip", "", "m", clip, judge_tracks(clip, config, rules), "", rules, config)
+    assert analysis.worst.id == 2 and analysis.p_fake == pytest.approx(large.score)
+    assert analysis.to_dict()["p_fake"] == out["p_fake"]
+    assert display.format_probability(large.score, 3) in video_report(analysis).summary
+    # Without a size limit the louder track is judged and decides.
+    assert video_to_dict(clip, config, AbstainRules())["p_fake"] == pytest.approx(small.score, abs=1e-4)
+    # Only the small person: no judged track, so no P(fake) and no label; the report says why, without a number.
+    clip.tracks = [small]
+    out = video_to_dict(clip, config, rules)
+    assert out["p_fake"] is None and out["label"] is None and out["headline_track"] is None
+    assert out["p_fake_max_all_tracks"] == pytest.approx(small.score, abs=1e-4)
+    alone = VideoAnalysis("clip", "", "m", clip, judge_tracks(clip, config, rules), "", rules, config)
+    summary = video_report(alone).summary
+    assert alone.p_fake is None and "P(fake)" in summary and display.format_probability(small.score, 3) not in summary
+    assert display.verdict_words(display.TOO_SMALL) in summary and "20 px" in summary

@@ -29,7 +29,7 @@ def test_moving_face_is_one_track(tmp_path, detector):
     result = analyze_video(detector, path, sample_fps=2.0, max_frames=8)
     assert len(result.frames) == 8
     assert len(result.tracks) == 1 and len(result.tracks[0].frames) == 8
-    assert result.p_fake == pytest.approx(result.tracks[0].score)
+    assert result.max_track_score == pytest.approx(result.tracks[0].score)
 
 
 def test_two_people_are_two_tracks_from_bytes(tmp_path, detector):
@@ -43,7 +43,7 @@ def test_two_people_are_two_tracks_from_bytes(tmp_path, detector):
 
 def test_no_face_and_one_frame(tmp_path, detector):
     empty = analyze_video(detector, videos.no_face(tmp_path / "rocket.mp4"))
-    assert empty.tracks == [] and empty.p_fake is None and any("No face" in n for n in empty.notes)
+    assert empty.tracks == [] and empty.max_track_score is None and any("No face" in n for n in empty.notes)
     single = analyze_video(detector, videos.one_frame(tmp_path / "one.mp4"))
     assert len(single.frames) == 1 and len(single.tracks) == 1
 

@@ -137,10 +137,11 @@ def video_report(analysis: VideoAnalysis, maps: Maps | None = None, legend: Lege
     maps: track id -> [(caption, overlay image)] for its most suspicious frames."""
     maps = maps or {}
     result, worst = analysis.result, analysis.worst
-    summary = ("No face was found in the sampled frames." if worst is None else
-               f"{len(analysis.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track "
-               f"{worst.id}, {worst.words()} "
-               f"(P(fake) {display.format_probability(worst.p_fake, 3)}, confident-frames rule; mean {display.format_probability(worst.p_fake_mean, 3)}).")
+    summary = "No face was found in the sampled frames." if worst is None else (
+        f"{len(analysis.tracks)} person track(s) over {len(result.frames)} sampled frames. Most suspicious: track {worst.id}, "
+        + (f"{worst.words()} (P(fake) {display.format_probability(worst.p_fake, 3)}, confident-frames rule; "
+           f"mean {display.format_probability(worst.p_fake_mean, 3)})." if worst.judged else
+           f"{worst.line()}: no track could be judged, so the video has no P(fake)."))
     faces = [FaceSection(f"Track {track.id} ({track_colour_name(track.id)} box)", track_rows(analysis, track), maps.get(track.id, []))
              for track in analysis.by_suspicion()]
     info = result.info
