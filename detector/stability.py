@@ -479,8 +479,8 @@ def check_tracks(detector, result, rules: AbstainRules | None = None) -> dict[in
 def track_verdict(track, config, rules: AbstainRules, check: TrackStability | None = None) -> tuple[str, list[str]]:
     """A video track's verdict code and reasons: too small when its median face is under the size
     limit; else the model's band on the track's score, turned into "can't tell" when its stability
-    check (when it ran) flips the verdict under more changes than the model tolerates (the tolerance
-    measured for single faces; none is measured for tracks)."""
+    check (when it ran) flips the verdict under more changes than the model tolerates. That tolerance is
+    `rules.max_disagree`, measured on single photos: none is measured on videos (README, "Videos too")."""
     sizes = [face_size(f.face) for f in track.faces]
     median = float(np.median(sizes)) if sizes else 0.0
     if too_small(median, rules):
