@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +55,11 @@ class FaceResult:
 class ImageResult:
     faces: list[FaceResult]
     seconds_detect: float
-    seconds_classify: float
+    seconds_classify: float  # cutting and scoring the crops (and the extra crops, when asked for)
     notes: list[str] = field(default_factory=list)
+    # Calibrated P(fake) of the extra crops analyze(extra=...) asked for, scored in the same passes as
+    # the faces (None when none were asked for).
+    extra_p_fake: np.ndarray | None = None
 
     @property
     def p_fake(self) -> float | None:
@@ -117,16 +121,24 @@ class Detector:
         batch = CPU_BATCH if self.device.type == "cpu" else None
         return batched_logits(self.scorer, crops, batch_size=batch, channels_last=True)
 
-    def analyze(self, image: Image.Image) -> ImageResult:
-        """Every face of an RGB picture with its P(fake) and verdict, largest face first."""
+    def analyze(self, image: Image.Image,
+                extra: Callable[[Image.Image, list[Face]], list[Image.Image] | None] | None = None) -> ImageResult:
+        """Every face of an RGB picture with its P(fake) and verdict, largest face first.
+
+        `extra(image, faces)` may return more model inputs (the stability check's changed copies) to
+        score in the same forward passes as the faces' crops, or None; their P(fake) come back in
+        `extra_p_fake`. One call fills the passes (CPU_BATCH crops each) and a picture's single crop
+        does not get a pass of its own."""
         if self.device.type == "cpu":
             set_cpu_threads()  # before the face finder too, whose networks have no hook
         start = time.perf_counter()
         faces = self.face_finder.find(image)
         detected = time.perf_counter()
         crops = [crop_face(image, f.crop_box, self.config.input_size) for f in faces]
-        logits = self.classify(crops)
-        probs = self.p_fake_from_logits(logits)
+        more = extra(image, faces) if extra is not None and faces else None
+        logits_all = self.classify(crops + list(more or []))
+        probs_all = self.p_fake_from_logits(logits_all)
+        logits, probs = logits_all[: len(crops)], probs_all[: len(crops)]
         results = [
             FaceResult(i, face, crop, float(logit), float(p), self.config.verdict(float(p)))
             for i, (face, crop, logit, p) in enumerate(zip(faces, crops, logits, probs))
@@ -136,4 +148,5 @@ class Detector:
             notes.append("No face was found in this picture.")
         elif any(f.fallback for f in faces):
             notes.append("No face was detected; the whole picture was treated as one face crop.")
-        return ImageResult(results, detected - start, time.perf_counter() - detected, notes)
+        return ImageResult(results, detected - start, time.perf_counter() - detected, notes,
+                           probs_all[len(crops):] if more is not None else None)

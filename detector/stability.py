@@ -319,18 +319,28 @@ def judge(
     return verdict, reasons, flipped
 
 
-def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRules | None = None) -> list[FaceStability]:
+def all_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: float) -> list[Image.Image]:
+    """The model inputs of every changed copy of every face, face after face, each in PERTURBATIONS order."""
+    return [c for face in faces for c in perturbed_crops(image, face, size, margin)]
+
+
+def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRules | None = None,
+                scored: np.ndarray | None = None) -> list[FaceStability]:
     """Stability check and final verdict for every face of one picture, one batched forward pass.
 
-    `faces` are the picture's FaceResult objects (face, crop, p_fake, label) from Detector.analyze.
+    `faces` are the picture's FaceResult objects (face, crop, p_fake, label) from Detector.analyze;
+    `scored`, the P(fake) of their copies (all_copies order) when already scored (analyze_checked).
     """
     config = detector.config
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
     count = len(PERTURBATIONS)
-    crops = [c for f in faces for c in perturbed_crops(image, f.face, config.input_size, config.crop_margin)]
-    # One forward pass for up to FACES_PER_PASS faces' copies; a crowd is cut into passes so memory stays flat.
-    step = count * FACES_PER_PASS
-    probs = np.concatenate([detector.p_fake_from_logits(detector.classify(crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
+    if scored is not None and len(scored) == count * len(faces):
+        probs = np.asarray(scored)
+    else:
+        crops = all_copies(image, [f.face for f in faces], config.input_size, config.crop_margin)
+        # One call for up to FACES_PER_PASS faces' copies; a crowd is cut into calls so memory stays flat.
+        step = count * FACES_PER_PASS
+        probs = np.concatenate([detector.p_fake_from_logits(detector.classify(crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
     results = []
     for i, result in enumerate(faces):
         copies = {name: float(p) for name, p in zip(PERTURBATIONS, probs[i * count:(i + 1) * count])}
@@ -362,10 +372,19 @@ class CheckedImage:
 
 
 def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = None) -> CheckedImage:
-    """Detector.analyze plus the stability check: what a page, the CLI and a report show about a picture."""
+    """Detector.analyze plus the stability check: what a page, the CLI and a report show about a picture.
+
+    A picture of up to FACES_PER_PASS faces has its faces' crops and all their copies scored in one
+    classify call (the copies fill the faces' passes: no pass of one crop); a crowd's copies are scored
+    by check_faces in calls of bounded size."""
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
-    result = detector.analyze(image)
-    return CheckedImage(result, check_faces(detector, image, result.faces, rules), rules)
+    config = detector.config
+
+    def copies(picture: Image.Image, faces: list[Face]) -> list[Image.Image] | None:
+        return all_copies(picture, faces, config.input_size, config.crop_margin) if len(faces) <= FACES_PER_PASS else None
+
+    result = detector.analyze(image, extra=copies)
+    return CheckedImage(result, check_faces(detector, image, result.faces, rules, result.extra_p_fake), rules)
 
 
 def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:

@@ -94,6 +94,40 @@ def test_a_crowd_is_scored_in_passes_of_bounded_size():
     assert len({tuple(c.p_fake_by_change.values()) for c in checks}) == 1  # same face, same copies, same scores
 
 
+def test_a_pictures_crops_and_all_their_copies_are_scored_in_one_call(detector, astronaut):
+    from detector.stability import analyze_checked
+
+    calls, classify = [], detector.classify
+    detector.classify = lambda crops: (calls.append(len(crops)), classify(crops))[1]
+    try:
+        checked = analyze_checked(detector, astronaut, AbstainRules())
+    finally:
+        del detector.classify  # the instance attribute goes: the method is back
+    faces = checked.result.faces
+    assert faces and calls == [len(faces) * (1 + len(PERTURBATIONS))]  # no pass for the face's crop alone
+    plain = detector.analyze(astronaut)
+    assert [f.p_fake for f in faces] == pytest.approx([f.p_fake for f in plain.faces], abs=1e-5)
+    for together, apart in zip(checked.checks, check_faces(detector, astronaut, faces, AbstainRules())):
+        assert together.p_fake_by_change == pytest.approx(apart.p_fake_by_change, abs=1e-5)
+
+
+def test_a_crowds_copies_are_still_scored_in_bounded_calls():
+    from detector.inference import ImageResult
+    from detector.stability import FACES_PER_PASS, analyze_checked
+
+    class Crowd(PlantedDetector):
+        def analyze(self, image, extra=None):
+            image, face = planted_picture()
+            faces = [face_result(self, image, face, i) for i in range(FACES_PER_PASS + 2)]
+            more = extra(image, [f.face for f in faces]) if extra else None
+            return ImageResult(faces, 0.0, 0.0, [], None if more is None else self.p_fake_from_logits(self.classify(more)))
+
+    crowd = Crowd(gain=20.0)
+    checks = analyze_checked(crowd, planted_picture()[0], AbstainRules()).checks
+    assert crowd.calls[FACES_PER_PASS + 2:] == [FACES_PER_PASS * len(PERTURBATIONS), 2 * len(PERTURBATIONS)]
+    assert len(checks) == FACES_PER_PASS + 2 and all("flip" in c.flipped for c in checks)
+
+
 def test_tolerated_disagreement_is_a_measured_setting():
     p_fake_by_change = {name: 0.9 for name in PERTURBATIONS} | {"flip": 0.2}
     strict = judge(0.9, "fake", p_fake_by_change, 100, 500, 0.99, False, 0.5, AbstainRules(max_disagree=0))
