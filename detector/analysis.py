@@ -109,7 +109,10 @@ class ImageAnalysis:
 
     @property
     def p_fake(self) -> float | None:
-        return self.result.p_fake
+        """The picture's P(fake): its headline face's; None without a face or when no face could be judged
+        (a face too small to judge never decides it). `result.p_fake` is the highest of any face."""
+        face = self.headline_face
+        return face.result.p_fake if face is not None and face.judged else None
 
     @property
     def checked(self) -> bool:
@@ -148,7 +151,10 @@ class ImageAnalysis:
             "width": self.image.width,
             "height": self.image.height,
             "faces": [f.to_dict() for f in self.faces],
-            "p_fake": self.result.p_fake,
+            # As for a video: the headline (judged) face decides; the highest score of any face keeps its own name.
+            "p_fake": self.p_fake,
+            "headline_face": None if self.p_fake is None else self.headline_face.index + 1,
+            "p_fake_max_all_faces": self.result.p_fake,
             "notes": self.result.notes,
             "what_this_means": self.what_this_means,
             "seconds": round(self.result.seconds, 3),

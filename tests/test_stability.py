@@ -380,3 +380,27 @@ def test_a_track_too_small_to_judge_never_decides_the_videos_p_fake():
     summary = video_report(alone).summary
     assert alone.p_fake is None and "P(fake)" in summary and display.format_probability(small.score, 3) not in summary
     assert display.verdict_words(display.TOO_SMALL) in summary and "20 px" in summary
+
+
+def test_a_face_too_small_to_judge_never_decides_the_pictures_p_fake():
+    from detector.analysis import FaceAnalysis, ImageAnalysis
+    from detector.inference import ImageResult
+
+    detector = PlantedDetector(gain=0.0, bias=1.0)
+    image, face = planted_picture()
+    tiny = Face(box=(10.0, 10.0, 30.0, 30.0), prob=0.99, landmarks=None, crop_box=square_crop_box((10, 10, 30, 30), image.size))
+    faces = [face_result(detector, image, face), face_result(detector, image, tiny, 1)]
+    faces[1].p_fake = 0.99  # the tiny face scores higher
+    rules = AbstainRules(min_face_px=48, measured=True)
+
+    def analysis(results):
+        checks = check_faces(detector, image, results, rules)
+        return ImageAnalysis("p.png", "", "m", image, ImageResult(results, 0.0, 0.0),
+                             [FaceAnalysis(r, c.verdict, 1, c) for r, c in zip(results, checks)], "", rules, detector.config)
+
+    both = analysis(faces)
+    out = both.to_dict()
+    assert both.p_fake == pytest.approx(faces[0].p_fake) and out["p_fake"] == both.p_fake and out["headline_face"] == 1
+    assert out["p_fake_max_all_faces"] == pytest.approx(0.99)  # the raw max, under its own name
+    alone = analysis(faces[1:]).to_dict()
+    assert alone["p_fake"] is None and alone["headline_face"] is None and alone["p_fake_max_all_faces"] == pytest.approx(0.99)
