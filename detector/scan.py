@@ -657,13 +657,12 @@ class BatchResult:
 
     def faces(self):
         """Face rows, most suspicious first."""
-        from detector.display import verdict_from_label, verdict_words
+        from detector.display import verdict_words
 
         faces = self.rows[self.rows["status"] == "face"]
-        # The final verdict after the stability check when it ran (as on the image page), else the model's band.
-        codes = [final if isinstance(final, str) else verdict_from_label(band)
-                 for final, band in zip(faces["final_verdict"], faces["verdict"])]
-        faces = faces.assign(verdict_words=[verdict_words(c) for c in codes])
+        # scan_in_app always runs the stability check, so every face and track has the analysis's final
+        # verdict, the one its image or video page shows.
+        faces = faces.assign(verdict_words=[verdict_words(c) for c in faces["final_verdict"]])
         return faces.sort_values(["p_fake", "file", "face"], ascending=[False, True, True]).reset_index(drop=True)
 
     def failures(self):

@@ -105,7 +105,8 @@ def test_analysis_pages_only_call_the_analysis_and_draw():
 # track or probability rule is being derived a second time, beside the one the pages and the CLI use.
 SCAN_RULES = (".verdict(", "judge(", "check_faces", "check_tracks", "track_verdict", "analyze_checked", "min_face_px",
               "face_size", "x2 - x1", ".analyze(", "analyze_video(", "decode_image", "most_suspicious", "confident_frames",
-              "explained_class", "sigmoid", "calibrated_probability", "threshold", "uncertain_margin", ".score")
+              "explained_class", "sigmoid", "calibrated_probability", "threshold", "uncertain_margin", ".score",
+              "verdict_from_label")
 
 
 def scan_rules_in(text: str) -> list[str]:
