@@ -46,34 +46,63 @@ def pick_images(n: int, splits: str = "test", seed: int = 0, sets: str = "*", sh
     return [files[i] for i in (chosen if shuffle else sorted(chosen))]
 
 
-def rss_mb(pid: int | str) -> float | None:
+RSS_PARTS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")  # total = anon (heap: malloc, torch) + file (libraries) + shmem (Ray's object store)
+
+
+def rss_parts(pid: int | str) -> dict[str, float] | None:
+    """A process's RSS and its three parts in MB (/proc/PID/status), or None once it has gone."""
+    found = {}
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
+                key = line.split(":", 1)[0]
+                if key in RSS_PARTS:
+                    found[key] = int(line.split()[1]) / 1024.0
     except OSError:
         return None
-    return None
+    return found if "VmRSS" in found else None
 
 
-def actor_pids() -> list[int]:
-    """Ray names its actor processes after the actor class (ray::MapWorker(MapBatches(ScanWorker)))."""
+def rss_mb(pid: int | str) -> float | None:
+    parts = rss_parts(pid)
+    return parts["VmRSS"] if parts else None
+
+
+def actor_pids(driver: int | None = None) -> list[int]:
+    """Ray names its actor processes after the actor class (ray::MapWorker(MapBatches(ScanWorker))).
+    Only this driver's: the embedded Ray's raylet is its child and starts the actors, so another
+    scan or test on the same machine (their actors have the same name) is never counted."""
+    driver = driver or os.getpid()
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if b"ScanWorker" in handle.read(200):
+                    if b"ScanWorker" in handle.read(200) and descends_from(int(entry), driver):
                         pids.append(int(entry))
             except OSError:
                 continue
     return pids
 
 
+def descends_from(pid: int, ancestor: int) -> bool:
+    for _ in range(16):  # actor <- raylet <- driver: a short chain
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                pid = int(handle.read().rsplit(")", 1)[1].split()[1])  # field 4, after the command in parentheses
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
 class Sampler(threading.Thread):
-    """RSS of this process (the driver) and of every actor twice a second; with csv_path, also one CSV
-    line (t, done, driver, one column per actor) every few seconds, flushed at once."""
+    """RSS of this process (the driver) and of every actor twice a second, with its anonymous, file and
+    shared-memory parts; with csv_path, also one CSV line per actor (t, done, driver, actor pid, its RSS
+    and parts) every few seconds, flushed at once. An actor that Ray replaces shows up under a new pid."""
 
     def __init__(self, csv_path: str | None = None, csv_every_s: float = 5.0) -> None:
         super().__init__(daemon=True)
@@ -84,17 +113,23 @@ class Sampler(threading.Thread):
         start = time.perf_counter()
         csv = open(self.csv_path, "w", buffering=1) if self.csv_path else None  # noqa: SIM115 - closed below
         if csv:
-            csv.write("t_s,files_done,driver_mb,actor_pid,actor_mb\n")
+            csv.write("t_s,files_done,driver_mb,driver_anon_mb,actor_pid,actor_mb,actor_anon_mb,actor_file_mb,actor_shmem_mb\n")
         last_line = -self.csv_every_s
         while not self.stop.wait(0.5):
-            workers = {pid: rss_mb(pid) for pid in actor_pids()}
-            sample = {"t": round(time.perf_counter() - start, 1), "done": self.done, "driver_mb": rss_mb("self"),
-                      "workers_mb": {str(k): v for k, v in workers.items() if v}}
+            workers = {str(pid): rss_parts(pid) for pid in actor_pids()}
+            workers = {pid: parts for pid, parts in workers.items() if parts}
+            driver = rss_parts("self") or {}
+            sample = {"t": round(time.perf_counter() - start, 1), "done": self.done, "driver_mb": driver.get("VmRSS"),
+                      "driver_anon_mb": driver.get("RssAnon"),
+                      "workers_mb": {pid: parts["VmRSS"] for pid, parts in workers.items()},
+                      "workers_parts_mb": {pid: {k: round(v, 1) for k, v in parts.items() if k != "VmRSS"} for pid, parts in workers.items()}}
             self.samples.append(sample)
             if csv and sample["t"] - last_line >= self.csv_every_s:
                 last_line = sample["t"]
-                for pid, mb in sorted(sample["workers_mb"].items()) or [("", None)]:
-                    csv.write(f"{sample['t']},{sample['done']},{sample['driver_mb']:.1f},{pid},{'' if mb is None else f'{mb:.1f}'}\n")
+                head = f"{sample['t']},{sample['done']},{sample['driver_mb']:.1f},{driver.get('RssAnon', 0):.1f}"
+                for pid, parts in sorted(workers.items()) or [("", {})]:
+                    cells = [f"{parts[k]:.1f}" if k in parts else "" for k in RSS_PARTS]
+                    csv.write(f"{head},{pid},{','.join(cells)}\n")
         if csv:
             csv.close()
 
@@ -164,6 +199,59 @@ def slope(samples: list[dict], series: list[float]) -> float | None:
     return round(float(np.polyfit(done[keep], np.array(series)[keep], 1)[0]) * 1000, 2)
 
 
+WARMUP_FILES = 500  # files of the scan after a process's first sample that count as its warm-up
+FLAT_MB_PER_1000 = 5.0  # "flat": after warm-up, RSS grows by less than this per 1,000 files of the scan
+
+
+def fit(done: list[float], mb: list[float]) -> float | None:
+    """Least-squares slope in MB per 1,000 files of the scan."""
+    import numpy as np
+
+    if len(done) < 3 or max(done) == min(done):
+        return None
+    return round(float(np.polyfit(np.array(done, dtype=float), np.array(mb, dtype=float), 1)[0]) * 1000, 2)
+
+
+def lives(samples: list[dict], total: int, warmup_files: int = WARMUP_FILES) -> dict:
+    """Each process's whole life in the samples: the driver, and every actor pid (a replaced actor is a
+    new pid, so restarts are visible). Per life: when it appeared and went, the files of the scan done
+    meanwhile, RSS (and the slopes of its anonymous / file / shared-memory parts) once warm (warmup_files after it appeared),
+    at its end, min / max, and the slope in MB per 1,000 files of the scan after warm-up. `killed`: it
+    went while the scan still had files to do (Ray replaced it)."""
+    series: dict[str, list[tuple]] = {}
+    for s in samples:
+        if s.get("driver_mb"):
+            series.setdefault("driver", []).append((s["t"], s["done"], s["driver_mb"], s.get("driver_anon_mb"), None, None))
+        for pid, mb in s.get("workers_mb", {}).items():
+            parts = s.get("workers_parts_mb", {}).get(pid, {})
+            series.setdefault(pid, []).append((s["t"], s["done"], mb, parts.get("RssAnon"), parts.get("RssFile"), parts.get("RssShmem")))
+    last_t, last_done = (samples[-1]["t"], samples[-1]["done"]) if samples else (0, 0)
+    out = {}
+    for name, rows in series.items():
+        # The driver's warm-up counts from the first finished file (before it, Ray and the actors start).
+        first_done = rows[0][1] if name != "driver" else next((r[1] for r in rows if r[1] > 0), 0)
+        warm = [r for r in rows if r[1] >= first_done + warmup_files]
+        life = {"first_t": rows[0][0], "last_t": rows[-1][0], "files_from": rows[0][1], "files_to": rows[-1][1],
+                "killed": name != "driver" and rows[-1][0] < last_t - 1 and rows[-1][1] < total,
+                "samples": len(rows), "warm_samples": len(warm)}
+        if len(warm) >= 3 and warm[-1][1] > warm[0][1]:
+            done = [r[1] for r in warm]
+            life.update({
+                "warm_from_files": warm[0][1], "warm_files": warm[-1][1] - warm[0][1],
+                "rss_warm_mb": round(warm[0][2], 1), "rss_end_mb": round(warm[-1][2], 1),
+                "rss_min_mb": round(min(r[2] for r in warm), 1), "rss_max_mb": round(max(r[2] for r in warm), 1),
+                "mb_per_1000_files": fit(done, [r[2] for r in warm]),
+            })
+            for column, part in ((3, "anon"), (4, "file"), (5, "shmem")):
+                values = [r[column] for r in warm]
+                life[f"{part}_mb_per_1000_files"] = fit(done, values) if None not in values else None
+        out[name] = life
+    judged = [life["mb_per_1000_files"] for life in out.values() if life.get("mb_per_1000_files") is not None
+              and life["warm_files"] >= 2000]  # a life too short to show a trend is listed, not judged
+    return {"warmup_files": warmup_files, "flat_below_mb_per_1000": FLAT_MB_PER_1000, "scan_files_done": last_done,
+            "flat": bool(judged) and all(v < FLAT_MB_PER_1000 for v in judged), "processes": out}
+
+
 def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
@@ -205,6 +293,12 @@ def main(argv: list[str] | None = None) -> dict | None:
         rows.append((f"{mode} images/s (steady)", f"{r['steady_images_per_s'] or 0:.2f}", ratio))
         r["driver_rss_mb"] = flatness(r["samples"], "driver")
         r["worker_rss_mb"] = flatness(r["samples"], "worker")
+        r["lives"] = lives(r["samples"], r["of"])
+        for name, life in r["lives"]["processes"].items():
+            if "mb_per_1000_files" in life:
+                rows.append((f"{mode} {name} MB/1000 files", f"{life['mb_per_1000_files']}",
+                             f"files {life['warm_from_files']}->{life['files_to']}, RSS {life['rss_warm_mb']}->{life['rss_end_mb']}, "
+                             f"anon {life['anon_mb_per_1000_files']}, file {life['file_mb_per_1000_files']}, killed {life['killed']}"))
         rows.append((f"{mode} driver RSS max (MB)", f"{r['driver_rss_mb'].get('max', 0):.0f}", str(r["driver_rss_mb"])))
         if r["worker_rss_mb"]:
             rows.append((f"{mode} actor RSS max (MB)", f"{r['worker_rss_mb']['max']:.0f}", str(r["worker_rss_mb"])))
