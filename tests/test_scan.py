@@ -142,6 +142,21 @@ def test_local_engine_video_upload_and_bad_input(tmp_path, detector, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_worker_hands_freed_memory_back_after_every_batch(monkeypatch, detector):
+    # Without it an actor's RSS crept up over a 10,000-file scan (benchmarks/bench_scan.py, README).
+    import detector.scan as scan_module
+
+    calls = []
+    monkeypatch.setattr(scan_module, "release_free_memory", lambda: calls.append("trim") or True)
+    worker = ScanWorker(detector=detector, provenance=False)
+    table = worker({"file": [str(SAMPLES / "astronaut.jpg"), str(SAMPLES / "rocket_no_face.jpg")]})
+    assert table.num_rows == 2 and calls == ["trim"]
+    worker({"file": [str(SAMPLES / "two_faces.jpg")], "label": [1]})
+    assert calls == ["trim", "trim"]
+    worker.scan_data("astronaut.jpg", (SAMPLES / "astronaut.jpg").read_bytes())  # one file (the app): no trim
+    assert calls == ["trim", "trim"]
+
+
 def test_evaluation_on_ray_equals_the_local_loop(tmp_path, ray_session, detector, tiny_checkpoint, astronaut):
     from detector.evaluation import evaluate
     from tests.conftest import face_folder
