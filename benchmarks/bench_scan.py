@@ -85,6 +85,17 @@ def actor_pids(driver: int | None = None) -> list[int]:
     return pids
 
 
+def cpu_seconds(pid: int | str) -> float | None:
+    """User + system CPU time of a process so far: how the actors shared the work (each file costs about
+    the same, so the split of CPU time is the split of files)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def descends_from(pid: int, ancestor: int) -> bool:
     for _ in range(16):  # actor <- raylet <- driver: a short chain
         try:
@@ -122,7 +133,8 @@ class Sampler(threading.Thread):
             sample = {"t": round(time.perf_counter() - start, 1), "done": self.done, "driver_mb": driver.get("VmRSS"),
                       "driver_anon_mb": driver.get("RssAnon"),
                       "workers_mb": {pid: parts["VmRSS"] for pid, parts in workers.items()},
-                      "workers_parts_mb": {pid: {k: round(v, 1) for k, v in parts.items() if k != "VmRSS"} for pid, parts in workers.items()}}
+                      "workers_parts_mb": {pid: {k: round(v, 1) for k, v in parts.items() if k != "VmRSS"} for pid, parts in workers.items()},
+                      "workers_cpu_s": {pid: cpu_seconds(pid) for pid in workers}}
             self.samples.append(sample)
             if csv and sample["t"] - last_line >= self.csv_every_s:
                 last_line = sample["t"]
@@ -200,7 +212,7 @@ def slope(samples: list[dict], series: list[float]) -> float | None:
 
 
 WARMUP_FILES = 500  # files of the scan after a process's first sample that count as its warm-up
-FLAT_MB_PER_1000 = 5.0  # "flat": after warm-up, RSS grows by less than this per 1,000 files of the scan
+FLAT_MB_PER_1000 = 5.0  # "flat": after warm-up, RSS grows by less than this per 1,000 files the process handled
 
 
 def fit(done: list[float], mb: list[float]) -> float | None:
@@ -234,6 +246,9 @@ def lives(samples: list[dict], total: int, warmup_files: int = WARMUP_FILES) -> 
         life = {"first_t": rows[0][0], "last_t": rows[-1][0], "files_from": rows[0][1], "files_to": rows[-1][1],
                 "killed": name != "driver" and rows[-1][0] < last_t - 1 and rows[-1][1] < total,
                 "samples": len(rows), "warm_samples": len(warm)}
+        cpu = [s.get("workers_cpu_s", {}).get(name) for s in samples if name in s.get("workers_cpu_s", {})]
+        if cpu and cpu[-1] is not None:
+            life["cpu_s"] = round(cpu[-1], 1)
         if len(warm) >= 3 and warm[-1][1] > warm[0][1]:
             done = [r[1] for r in warm]
             life.update({
@@ -246,8 +261,20 @@ def lives(samples: list[dict], total: int, warmup_files: int = WARMUP_FILES) -> 
                 values = [r[column] for r in warm]
                 life[f"{part}_mb_per_1000_files"] = fit(done, values) if None not in values else None
         out[name] = life
-    judged = [life["mb_per_1000_files"] for life in out.values() if life.get("mb_per_1000_files") is not None
-              and life["warm_files"] >= 2000]  # a life too short to show a trend is listed, not judged
+    actors = {name: life for name, life in out.items() if name != "driver"}
+    total_cpu = sum(life.get("cpu_s", 0) for life in actors.values())
+    if total_cpu and not any(life["killed"] for life in actors.values()):
+        # No restarts: an actor's share of the CPU time is about its share of the files, so its slope per
+        # 1,000 of ITS OWN files is the slope per 1,000 files of the scan divided by that share.
+        for life in actors.values():
+            share = life.get("cpu_s", 0) / total_cpu
+            life["share_of_files_est"] = round(share, 3)
+            if life.get("mb_per_1000_files") is not None and share:
+                life["mb_per_1000_own_files_est"] = round(life["mb_per_1000_files"] / share, 2)
+    # Judged per 1,000 files the process handled itself where that is known (stricter than per file of the
+    # scan: with N actors the latter is N times smaller); a life too short to show a trend is listed, not judged.
+    judged = [life.get("mb_per_1000_own_files_est", life["mb_per_1000_files"]) for life in out.values()
+              if life.get("mb_per_1000_files") is not None and life["warm_files"] >= 2000]
     return {"warmup_files": warmup_files, "flat_below_mb_per_1000": FLAT_MB_PER_1000, "scan_files_done": last_done,
             "flat": bool(judged) and all(v < FLAT_MB_PER_1000 for v in judged), "processes": out}
 

@@ -337,7 +337,7 @@ class ScanWorker:
         table = to_table(rows)
         # Decoding, MTCNN and the classifier free buffers of many sizes after every batch; glibc keeps
         # the freed pages, and a long-lived actor's RSS crept up by 4-8 MB per 1,000 files of a scan
-        # (benchmarks/bench_scan.py). Handing them back after each batch (~ms) keeps it flat.
+        # (benchmarks/bench_scan.py). Handed back after each batch (~ms), RSS falls back instead of only ratcheting up.
         release_free_memory()
         return table
 
