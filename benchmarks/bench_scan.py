@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_scan [--n 1000] [--modes loop,ray1,ray2]
     python -m benchmarks.bench_scan --n 10000 --splits train,val,test --sets dfdc --shuffle --modes ray2 \
-        --name scan_10k --csv rss.csv --max-minutes 25                    # the memory run (README)
+        --name scan_10k --csv benchmarks/results/scan_10k_rss.csv --max-minutes 13   # the memory run (README)
 
 Images: `n` test images drawn with a fixed seed from every set in ../shared/data (skips without
 it). Each mode runs in its own Python process (so one mode's memory never shows up in another's),
@@ -224,12 +224,12 @@ def fit(done: list[float], mb: list[float]) -> float | None:
     return round(float(np.polyfit(np.array(done, dtype=float), np.array(mb, dtype=float), 1)[0]) * 1000, 2)
 
 
-def lives(samples: list[dict], total: int, warmup_files: int = WARMUP_FILES) -> dict:
+def lives(samples: list[dict], warmup_files: int = WARMUP_FILES) -> dict:
     """Each process's whole life in the samples: the driver, and every actor pid (a replaced actor is a
     new pid, so restarts are visible). Per life: when it appeared and went, the files of the scan done
     meanwhile, RSS (and the slopes of its anonymous / file / shared-memory parts) once warm (warmup_files after it appeared),
-    at its end, min / max, and the slope in MB per 1,000 files of the scan after warm-up. `killed`: it
-    went while the scan still had files to do (Ray replaced it)."""
+    at its end, min / max, and the slope in MB per 1,000 files of the scan after warm-up. `killed`: Ray
+    started another actor after this one went (a restart)."""
     series: dict[str, list[tuple]] = {}
     for s in samples:
         if s.get("driver_mb"):
@@ -237,14 +237,14 @@ def lives(samples: list[dict], total: int, warmup_files: int = WARMUP_FILES) -> 
         for pid, mb in s.get("workers_mb", {}).items():
             parts = s.get("workers_parts_mb", {}).get(pid, {})
             series.setdefault(pid, []).append((s["t"], s["done"], mb, parts.get("RssAnon"), parts.get("RssFile"), parts.get("RssShmem")))
-    last_t, last_done = (samples[-1]["t"], samples[-1]["done"]) if samples else (0, 0)
+    last_done = samples[-1]["done"] if samples else 0
     out = {}
     for name, rows in series.items():
         # The driver's warm-up counts from the first finished file (before it, Ray and the actors start).
         first_done = rows[0][1] if name != "driver" else next((r[1] for r in rows if r[1] > 0), 0)
         warm = [r for r in rows if r[1] >= first_done + warmup_files]
         life = {"first_t": rows[0][0], "last_t": rows[-1][0], "files_from": rows[0][1], "files_to": rows[-1][1],
-                "killed": name != "driver" and rows[-1][0] < last_t - 1 and rows[-1][1] < total,
+                "killed": False,
                 "samples": len(rows), "warm_samples": len(warm)}
         cpu = [s.get("workers_cpu_s", {}).get(name) for s in samples if name in s.get("workers_cpu_s", {})]
         if cpu and cpu[-1] is not None:
@@ -262,6 +262,8 @@ def lives(samples: list[dict], total: int, warmup_files: int = WARMUP_FILES) -> 
                 life[f"{part}_mb_per_1000_files"] = fit(done, values) if None not in values else None
         out[name] = life
     actors = {name: life for name, life in out.items() if name != "driver"}
+    for life in actors.values():  # killed: Ray started another actor after this one went (at the end they all go)
+        life["killed"] = any(other["first_t"] > life["last_t"] for other in actors.values())
     total_cpu = sum(life.get("cpu_s", 0) for life in actors.values())
     if total_cpu and not any(life["killed"] for life in actors.values()):
         # No restarts: an actor's share of the CPU time is about its share of the files, so its slope per
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         rows.append((f"{mode} images/s (steady)", f"{r['steady_images_per_s'] or 0:.2f}", ratio))
         r["driver_rss_mb"] = flatness(r["samples"], "driver")
         r["worker_rss_mb"] = flatness(r["samples"], "worker")
-        r["lives"] = lives(r["samples"], r["of"])
+        r["lives"] = lives(r["samples"])
         for name, life in r["lives"]["processes"].items():
             if "mb_per_1000_files" in life:
                 rows.append((f"{mode} {name} MB/1000 files", f"{life['mb_per_1000_files']}",
