@@ -150,7 +150,8 @@ class Deadline(Exception):
     """--max-minutes ran out: the scan stops cleanly (parts written so far stay)."""
 
 
-def one_mode(mode: str, images: list[str], csv_path: str | None = None, max_minutes: float | None = None) -> dict:
+def one_mode(mode: str, images: list[str], csv_path: str | None = None, max_minutes: float | None = None,
+             batch_size: int = 8) -> dict:
     from detector.scan import EngineOptions, ScanSummary, scan
 
     engine, actors = MODES[mode]
@@ -168,14 +169,14 @@ def one_mode(mode: str, images: list[str], csv_path: str | None = None, max_minu
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         try:
-            summary = scan([{"file": f} for f in images], out, EngineOptions(engine=engine, actors=actors, batch_size=8),
+            summary = scan([{"file": f} for f in images], out, EngineOptions(engine=engine, actors=actors, batch_size=batch_size),
                            progress=False, on_progress=on_progress)
         except Deadline:
             summary = ScanSummary(files=sampler.done)  # only the files done before the deadline count
         wall = time.perf_counter() - start
     sampler.stop.set()
     sampler.join()
-    steady_files = summary.files - 8  # files after the first finished block
+    steady_files = summary.files - batch_size  # files after the first finished block
     steady = steady_files / (finished[-1] - finished[0]) if len(finished) > 1 else None
     return {"mode": mode, "files": summary.files, "of": len(images), "faces": summary.faces, "failed": summary.failed,
             "wall_s": wall, "images_per_s": summary.files / wall, "steady_images_per_s": steady,
@@ -292,19 +293,21 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--shuffle", action="store_true", help="scan in random order (same mix of sets all along)")
     parser.add_argument("--csv", help="stream RSS samples to this CSV (the last mode's)")
     parser.add_argument("--max-minutes", type=float, help="stop each scan cleanly after this long")
+    parser.add_argument("--batch-size", type=int, default=8, help="files per map_batches call (one Ray task)")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is not here", file=sys.stderr)
         return None
     images = pick_images(args.n, args.splits, sets=args.sets, shuffle=args.shuffle)
     if args.one:
-        print("RESULT " + json.dumps(one_mode(args.one, images, args.csv, args.max_minutes)))
+        print("RESULT " + json.dumps(one_mode(args.one, images, args.csv, args.max_minutes, args.batch_size)))
         return None
     results = {}
     for mode in args.modes.split(","):
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "MALLOC_ARENA_MAX": "2"}
         passed = ["--sets", args.sets] + (["--shuffle"] if args.shuffle else []) + (["--csv", args.csv] if args.csv else [])
         passed += ["--max-minutes", str(args.max_minutes)] if args.max_minutes else []
+        passed += ["--batch-size", str(args.batch_size)]
         proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_scan", "--n", str(args.n), "--splits", args.splits,
                                "--one", mode, *passed], cwd=ROOT, env=env, capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
