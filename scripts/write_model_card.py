@@ -24,6 +24,21 @@ MAKERS = {"dfdc": "DFDC face swaps (research-only terms)", "stylegan1_ffhq": "St
           "sbi": "self-blended fakes made from the real pictures during training", "swap": "classical landmark swaps between two real people, made during training"}
 
 
+def recipe_lines(training: dict) -> list[str]:
+    """One recipe sentence, or (a model averaged from several training arms) one table row per arm."""
+    common = (f"AdamW (lr {training.get('lr')}), {training.get('optimizer', '')}, BCE on one logit, batch {training.get('batch_size')}, "
+              "best checkpoint chosen on mean validation AUC over plain and reframed crops, nothing frozen")
+    arms = training.get("arms")
+    if not arms:
+        return ["", f"Recipe: {common}, {training.get('samples_per_epoch')} samples per epoch, {training.get('epochs_run')} epochs to "
+                    f"the best checkpoint, seed {training.get('seed')}. Started from: {training.get('init')}."]
+    lines = ["", f"Recipe: {common}. Started from: {training.get('init')}, then trained in {len(arms)} arms whose weights were averaged:",
+             "", "| arm | started from | pictures | epochs | hardware | history |", "|---|---|---|---|---|---|"]
+    for name, arm in arms.items():
+        lines.append(f"| {name} | {arm['from']} | {arm['pictures']} | {arm['epochs']} | {arm['hardware']} | `{arm['history']}` |")
+    return lines
+
+
 def training_section(training: dict) -> list[str]:
     """The data and recipe, for either trainer (cached crops, or reframed pictures)."""
     if training.get("recipe", "").startswith("reframed"):
@@ -38,15 +53,13 @@ def training_section(training: dict) -> list[str]:
             what = f"real pictures of {data}" if kind == "real" else MAKERS.get(data, data)
             lines.append(f"| {name} | {what} | {fmt(share)} |")
         mix = training.get("weight_mix")
-        lines += ["", f"Recipe: AdamW (lr {training.get('lr')}), {training.get('optimizer', '')}, BCE on one logit, batch "
-                  f"{training.get('batch_size')}, {training.get('samples_per_epoch')} samples per epoch, {training.get('epochs_run')} "
-                  f"epochs to the best checkpoint (chosen on mean validation AUC over plain and reframed crops), nothing frozen, "
-                  f"seed {training.get('seed')}. Started from: {training.get('init')}."]
+        lines += recipe_lines(training)
         for key, label in (("hardware", "Hardware"), ("data_pictures", "Pictures used"), ("margin_study", "Crop margin study")):
             if training.get(key):
                 lines += ["", f"{label}: {training[key]}"]
         if mix:
-            lines += ["", f"Weight mix (WiSE-FT) with the start model tried on validation: {mix.get('candidates')}; kept alpha {mix.get('alpha')}."]
+            between = f"of {mix['old']} and {mix['new']}" if training.get("arms") else "with the start model"
+            lines += ["", f"Weight mix (WiSE-FT) {between} tried on validation: {mix.get('candidates')}; kept alpha {mix.get('alpha')}."]
         return lines + [""]
     lines = ["## Training data", "Face crops made with the app's own MTCNN crop policy from `../shared/data` (never redistributed):", "",
              "| data set | fakes made by | train real | train fake | share of each epoch |", "|---|---|---|---|---|"]

@@ -1,0 +1,25 @@
+"""The model card is written from the checkpoint's own config: a model averaged from training arms lists each arm."""
+
+from __future__ import annotations
+
+import json
+
+from scripts.write_model_card import recipe_lines, training_section
+
+REFRAMED = {"recipe": "reframed: ...", "streams": {"real:dfdc": 0.5, "fake:sbi": 0.5}, "lr": 0.0001, "batch_size": 128,
+            "optimizer": "AdamW", "crop_margin": 0.3, "init": "m 2.0.0"}
+
+
+def test_one_arm_reads_as_one_recipe_sentence():
+    lines = recipe_lines({**REFRAMED, "samples_per_epoch": 6144, "epochs_run": 3, "seed": 1})
+    assert any("6144 samples per epoch, 3 epochs" in line for line in lines) and not any(line.startswith("| arm") for line in lines)
+
+
+def test_averaged_arms_get_one_row_each_and_the_mix_names_them():
+    arms = {"cpu_c1": {"from": "m 2.0.0", "pictures": "all", "epochs": "5 x 6,144", "hardware": "CPU", "history": "h1.json"},
+            "gpu_g1": {"from": "cpu_c1 epoch 2", "pictures": "subset", "epochs": "12 x 20,480", "hardware": "H200", "history": "h2.json"}}
+    training = {**REFRAMED, "arms": arms, "weight_mix": {"old": "cpu_c1 best", "new": "gpu_g1 best", "alpha": 0.5, "candidates": {"0.5": 0.93}}}
+    text = "\n".join(training_section(json.loads(json.dumps(training))))
+    assert "trained in 2 arms" in text
+    assert "| cpu_c1 | m 2.0.0 | all | 5 x 6,144 | CPU | `h1.json` |" in text and "| gpu_g1 | cpu_c1 epoch 2 |" in text
+    assert "of cpu_c1 best and gpu_g1 best" in text and "kept alpha 0.5" in text
