@@ -5,7 +5,9 @@
 Fits temperature scaling (Guo et al. 2017) on the pooled validation logits, picks the decision
 threshold by Youden's J on the calibrated scores, and derives the "uncertain" band from the
 same data: the narrowest band around the threshold outside which validation accuracy reaches
-TARGET_ACCURACY. detector.training.train runs the same steps for every new best checkpoint.
+TARGET_ACCURACY. It also reports the share of real validation faces called "likely manipulated" with
+that band, and the band a FALSE_ALARM_BUDGET would need (a report, not a rule: for dfx-lite0 2.1.0 the
+budget was out of reach at the widest band, which only moved faces into "can't tell"). detector.training.train runs the same steps for every new best checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from detector.scoring import calibrated_probability
 from detector.training.crops import evaluate_validation, validation_sets
 
 TARGET_ACCURACY = 0.90
+FALSE_ALARM_BUDGET = 0.02
 MAX_MARGIN = 0.25
 
 
@@ -37,6 +40,16 @@ def uncertain_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, ta
         outside = distance >= margin
         if outside.sum() >= 0.3 * len(labels) and correct[outside].mean() >= target:
             return float(round(margin, 2))
+    return MAX_MARGIN
+
+
+def false_alarm_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, budget: float = FALSE_ALARM_BUDGET) -> float:
+    """Smallest m such that at most `budget` of the real faces score >= threshold + m (MAX_MARGIN if none does)."""
+    reals = probs[labels == 0]
+    for step in range(int(round(MAX_MARGIN * 100)) + 1):
+        margin = step / 100
+        if len(reals) == 0 or (reals >= threshold + margin).mean() <= budget:
+            return margin
     return MAX_MARGIN
 
 
@@ -68,10 +81,16 @@ def calibration_summary(labels: np.ndarray, logits: np.ndarray) -> dict:
     raw = calibrated_probability(logits)
     calibrated = calibrated_probability(logits, temperature)
     threshold = youden_threshold(labels, calibrated)
+    margin = uncertain_margin(labels, calibrated, threshold)
+    for_budget = false_alarm_margin(labels, calibrated, threshold)
+    reals = calibrated[labels == 0]
     return {
         "temperature": temperature,
         "threshold": threshold,
-        "uncertain_margin": uncertain_margin(labels, calibrated, threshold),
+        "uncertain_margin": margin,
+        "val_false_alarm_rate": float((reals >= threshold + margin).mean()) if len(reals) else None,
+        "margin_for_false_alarm_budget": for_budget,
+        "val_false_alarm_rate_at_that_margin": float((reals >= threshold + for_budget).mean()) if len(reals) else None,
         "ece_before": expected_calibration_error(labels, raw),
         "ece_after": expected_calibration_error(labels, calibrated),
         "n": int(len(labels)),
