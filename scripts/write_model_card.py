@@ -102,7 +102,10 @@ def card(folder: Path, ablation: dict | None) -> str:
         f"Temperature {fmt(config.get('temperature'))} fitted on the validation sets; decision threshold "
         f"{fmt(config.get('threshold'))} (Youden's J on calibrated validation scores); 'uncertain' within "
         f"±{fmt(config.get('uncertain_margin'))} of it. "
-        + (f"Validation ECE {fmt(calibration.get('ece_before'))} before, {fmt(calibration.get('ece_after'))} after calibration." if calibration else ""),
+        + (f"Validation ECE {fmt(calibration.get('ece_before'))} before, {fmt(calibration.get('ece_after'))} after calibration." if calibration else "")
+        + (f" Real validation faces called likely manipulated with this band: {calibration['val_false_alarm_rate']:.1%} "
+           f"({calibration['val_false_alarm_rate_at_that_margin']:.1%} with a band of ±{calibration['margin_for_false_alarm_budget']:.2f}, "
+           "the band a 2 % budget would need or the widest allowed)." if calibration.get("val_false_alarm_rate") is not None else ""),
         "",
         "## Test results (held-out test splits, full app pipeline: MTCNN crop, most suspicious face per image)",
         "",
