@@ -112,10 +112,11 @@ else:
             elif not present:
                 st.info(f"{len(wrong)} shown in the scores, but their image files are not on this machine.")
             else:
-                columns = st.columns(len(present))
-                for column, item in zip(columns, present):
-                    # At most 200 px: on a phone the columns stack and full-width faces made ~8,000 px of scrolling.
-                    column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width=200)
+                # Rows of at most 6 faces of 150 px: eight 200 px columns ran past a 1400 px window, and on a
+                # phone the columns stack, where full-width faces made ~8,000 px of scrolling.
+                for start in range(0, len(present), 6):
+                    for column, item in zip(st.columns(6), present[start:start + 6]):
+                        column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width=150)
 
         st.header("Export")
         e1, e2 = st.columns(2)
