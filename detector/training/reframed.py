@@ -191,6 +191,11 @@ def validation_logits(model: nn.Module, loader: DataLoader, device: torch.device
     return np.concatenate(logits), np.concatenate(indices)
 
 
+def per_set(report: dict) -> dict[str, float]:
+    """A validation report's per-set AUCs, rounded for logs and configs (its "mean" left out)."""
+    return {k: round(v, 4) for k, v in report.items() if k != "mean"}
+
+
 def validation_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray) -> dict:
     """AUC per set, plain and reframed; fakes-only sets against reals of a similar framing."""
     datasets = np.array([bank.pictures[i].dataset for i in indices])
@@ -282,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         logits, indices = validation_logits(model, val_loader, device)
         report = validation_report(val_bank, logits, indices)
         best = report["mean"]
-        scored = {"epoch": 0, "init": str(args.init), "val_auc": best, "val_auc_per_set": {k: round(v, 4) for k, v in report.items() if k != "mean"}}
+        scored = {"epoch": 0, "init": str(args.init), "val_auc": best, "val_auc_per_set": per_set(report)}
         (args.out / "init_val.json").write_text(json.dumps(scored, indent=1))
         say(json.dumps(scored))
     counts = {n: len(train_bank.by_stream.get(n, train_bank.reals_with_points)) for n in stream.names}
@@ -321,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples": seen,
             "samples_per_s": round(seen / train_seconds, 1),
             "val_auc": report["mean"],
-            "val_auc_per_set": {k: round(v, 4) for k, v in report.items() if k != "mean"},
+            "val_auc_per_set": per_set(report),
             "seconds": round(time.time() - epoch_start, 1),
         }
         history.append(record)
@@ -354,7 +359,7 @@ def save_calibrated(model, config, bank: SourceBank, logits: np.ndarray, indices
         "calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in calibration.items()},
         "threshold_rule": "Youden J on pooled validation set (plain + reframed crops), after temperature scaling",
     }
-    config.metrics = {"val": {"val_auc": report["mean"], "val_auc_per_set": {k: round(v, 4) for k, v in report.items() if k != "mean"}}}
+    config.metrics = {"val": {"val_auc": report["mean"], "val_auc_per_set": per_set(report)}}
     save_checkpoint(model, config, folder)
     return calibration
 

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from detector.training.reframed import (
     SourceBank,
     ValidationCrops,
+    per_set,
     save_calibrated,
     validation_logits,
     validation_report,
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         logits, indices = validation_logits(new_model, cached, torch.device("cpu"))
         report = validation_report(bank, logits, indices)
         results[alpha] = report
-        print(json.dumps({"alpha": alpha, "val_auc": round(report["mean"], 4), **{k: round(v, 4) for k, v in report.items() if k != "mean"}}), flush=True)
+        print(json.dumps({"alpha": alpha, "val_auc": round(report["mean"], 4), **per_set(report)}), flush=True)
         if best is None or report["mean"] > results[best[0]]["mean"]:
             best = (alpha, logits, indices)
     alpha, logits, indices = best
