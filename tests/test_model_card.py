@@ -29,10 +29,10 @@ def test_card_states_the_false_alarms_the_band_leaves(tmp_path):
     from scripts.write_model_card import card
 
     calibration = {"temperature": 1.6, "threshold": 0.535, "uncertain_margin": 0.13, "ece_before": 0.05, "ece_after": 0.06,
-                   "val_false_alarm_rate": 0.1097, "margin_for_false_alarm_budget": 0.25, "val_false_alarm_rate_at_that_margin": 0.0656}
+                   "val_false_alarm_rate": 0.1097, "false_alarm_budget": 0.02, "margin_for_false_alarm_budget": 0.25, "val_false_alarm_rate_at_that_margin": 0.0656}
     config = {"name": "m", "version": "2.1.0", "architecture": "tf_efficientnet_lite0", "input_size": 224, "mean": [0.5] * 3,
               "std": [0.5] * 3, "threshold": 0.535, "uncertain_margin": 0.13, "temperature": 1.6,
               "training": {**REFRAMED, "samples_per_epoch": 1, "epochs_run": 1, "seed": 0, "calibration": calibration}}
     (tmp_path / "config.json").write_text(json.dumps(config))
     text = card(tmp_path, None)
-    assert "called likely manipulated with this band: 11.0%" in text and "6.6% with a band of ±0.25" in text
+    assert "called likely manipulated with this band: 11.0%" in text and "6.6% with a band of ±0.25, the band a 2% budget" in text

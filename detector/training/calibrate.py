@@ -7,7 +7,8 @@ threshold by Youden's J on the calibrated scores, and derives the "uncertain" ba
 same data: the narrowest band around the threshold outside which validation accuracy reaches
 TARGET_ACCURACY. It also reports the share of real validation faces called "likely manipulated" with
 that band, and the band a FALSE_ALARM_BUDGET would need (a report, not a rule: for dfx-lite0 2.1.0 the
-budget was out of reach at the widest band, which only moved faces into "can't tell"). detector.training.train runs the same steps for every new best checkpoint.
+budget was out of reach at the widest band, which only moved faces into "can't tell").
+detector.training.train runs the same steps for every new best checkpoint.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def calibration_summary(labels: np.ndarray, logits: np.ndarray) -> dict:
         "threshold": threshold,
         "uncertain_margin": margin,
         "val_false_alarm_rate": float((reals >= threshold + margin).mean()) if len(reals) else None,
+        "false_alarm_budget": FALSE_ALARM_BUDGET,
         "margin_for_false_alarm_budget": for_budget,
         "val_false_alarm_rate_at_that_margin": float((reals >= threshold + for_budget).mean()) if len(reals) else None,
         "ece_before": expected_calibration_error(labels, raw),
