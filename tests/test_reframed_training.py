@@ -147,9 +147,11 @@ def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path,
     out = tmp_path / "run"
     code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
                           "--version", "9.9.9", "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0",
-                          "--val-per-stream", "3", "--shares", "real:toy=0.5", "fake:toy=0.3", "fake:sbi=0.1", "fake:swap=0.1"])
+                          "--val-per-stream", "3", "--shares", "real:toy=0.5", "fake:toy=0.3", "fake:sbi=0.1", "fake:swap=0.1",
+                          "--framings", "plain=0", "grid=2"])
     assert code == 0
     config = json.loads((out / "best" / "config.json").read_text())
+    assert config["training"]["framings"]["plain"] == 0 and config["training"]["framings"]["grid"] == 2
     assert config["version"] == "9.9.9" and config["crop_margin"] == 0.3
     assert config["training"]["recipe"].startswith("reframed") and "calibration" in config["training"]
     assert set(config["metrics"]["val"]["val_auc_per_set"]) == {"toy/plain", "toy/reframed"}
@@ -176,3 +178,13 @@ def test_score_init_scores_the_starting_weights_and_saves_nothing_without_an_epo
                    "--version", "9.9.9", "--epochs", "0", "--workers", "0", "--val-per-stream", "3", "--score-init", "--seed", "5",
                    "--shares", "real:toy=0.5", "fake:toy=0.5"])
     assert json.loads((again / "init_val.json").read_text())["val_auc_per_set"] == scored["val_auc_per_set"]
+
+
+def test_an_unknown_framing_is_refused_with_one_line(tmp_path, astronaut, tiny_checkpoint, capsys):
+    from detector.training import reframed
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(tmp_path / "run"),
+                          "--version", "9.9.9", "--epochs", "1", "--workers", "0", "--framings", "collage=1"])
+    assert code == 2
+    assert "unknown framing" in capsys.readouterr().err

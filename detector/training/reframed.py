@@ -34,7 +34,14 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from detector.faces import CROP_MARGIN
 from detector.training import augment
-from detector.training.compose import app_crop, frame, jpeg_bytes_roundtrip, reframed_crop
+from detector.training.compose import (
+    DEFAULT_FRAMING_WEIGHTS,
+    FRAMINGS,
+    app_crop,
+    frame,
+    jpeg_bytes_roundtrip,
+    reframed_crop,
+)
 from detector.training.swaps import classical_swap, self_blend
 
 # Share of each stream in every epoch. Reals and fakes are half each.
@@ -100,8 +107,11 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class ReframedStream(IterableDataset):
     """An endless stream of (crop uint8 HWC, label, stream index) drawn with fixed stream shares."""
 
-    def __init__(self, bank: SourceBank, streams: dict[str, float], size: int, margin: float, seed: int) -> None:
+    def __init__(
+        self, bank: SourceBank, streams: dict[str, float], size: int, margin: float, seed: int, framings: dict[str, float] | None = None
+    ) -> None:
         self.bank, self.size, self.margin, self.seed = bank, size, margin, seed
+        self.framings = framings  # None: compose's default framing weights
         synthetic = ("fake:sbi", "fake:swap")
         self.names = [n for n in streams if n in bank.by_stream or (n in synthetic and bank.reals_with_points)]
         weights = np.array([streams[n] for n in self.names], dtype=np.float64)
@@ -132,7 +142,7 @@ class ReframedStream(IterableDataset):
             )
             label = 1
         others = [bank.image(int(rng.integers(len(bank.pictures)))) for _ in range(2)]
-        crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin)
+        crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin, weights=self.framings)
         return photometric(crop, rng), label, stream
 
     def __iter__(self):
@@ -240,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-per-stream", type=int, default=300)
     parser.add_argument("--max-minutes", type=float, default=0)
     parser.add_argument("--shares", nargs="*", default=[], metavar="STREAM=SHARE")
+    parser.add_argument("--framings", nargs="*", default=[], metavar="FRAMING=WEIGHT",
+                        help=f"weights of the training framings (default {DEFAULT_FRAMING_WEIGHTS}); named ones replace the default's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-seed", type=int, default=0,
                         help="picks and reframes the validation pictures; fixed apart from --seed so runs with other seeds compare")
@@ -265,7 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     size = config.input_size
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    stream = ReframedStream(train_bank, streams, size, args.margin, args.seed)
+    framings = {**DEFAULT_FRAMING_WEIGHTS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.framings)}}
+    unknown = set(framings) - set(FRAMINGS)
+    if unknown:
+        print(f"error: unknown framing(s) {sorted(unknown)}; known: {', '.join(FRAMINGS)}", file=sys.stderr)
+        return 2
+    stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings)
     val_loader = DataLoader(ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.val_seed), batch_size=64, num_workers=args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
     log = open(args.out / "train.log", "a", buffering=1)
@@ -333,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         say(json.dumps(record))
         if record["val_auc"] > best:
             best = record["val_auc"]
-            save_best(model, config, args, history, val_bank, logits, indices, streams)
+            save_best(model, config, args, history, val_bank, logits, indices, streams, framings)
             say(f"new best val AUC {best:.4f}: saved {args.out / 'best'}")
         torch.save(
             {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": json.dumps(history), "best": best, "epoch": epoch},
@@ -364,11 +381,12 @@ def save_calibrated(model, config, bank: SourceBank, logits: np.ndarray, indices
     return calibration
 
 
-def save_best(model, config, args, history, val_bank, logits, indices, streams) -> None:
+def save_best(model, config, args, history, val_bank, logits, indices, streams, stream_framings=None) -> None:
     """The training recipe into the config, then calibrate and write the checkpoint folder."""
     config.training = {
         "recipe": "reframed: every sample composed into a larger picture (or left plain) and cut out with the app's crop",
         "streams": {k: round(v, 4) for k, v in streams.items()},
+        "framings": {k: round(v, 4) for k, v in (stream_framings or DEFAULT_FRAMING_WEIGHTS).items()},
         "init": str(args.init),
         "epochs_run": len(history),
         "samples_per_epoch": args.samples_per_epoch,
