@@ -51,13 +51,13 @@ def seed_of(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "little")
 
 
-def test_items(data: Path, name: str, limit: int) -> list[tuple[Path, int]]:
-    """The test split of a set (at most `limit` per class, seeded); one-class sets get the shared reals."""
-    items = list_images(data / name / "test")
+def test_items(data: Path, name: str, limit: int, split: str = "test") -> list[tuple[Path, int]]:
+    """A split of a set (at most `limit` per class, seeded); one-class sets get the shared reals."""
+    items = list_images(data / name / split)
     if name in ONE_CLASS:
-        items = [it for it in items if it[1] == 1] + [it for it in list_images(data / REALS / "test") if it[1] == 0]
+        items = [it for it in items if it[1] == 1] + [it for it in list_images(data / REALS / split) if it[1] == 0]
     if name == "real_groups":
-        items = [it for s in (*TWO_CLASS, REALS) for it in list_images(data / s / "test") if it[1] == 0]
+        items = [it for s in (*TWO_CLASS, REALS) for it in list_images(data / s / split) if it[1] == 0]
     out = []
     for label in (0, 1):
         out += pick([it for it in items if it[1] == label], limit, seed=0)
