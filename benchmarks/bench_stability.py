@@ -1,6 +1,6 @@
 """Cost of the stability check for one face: an analysis with the check vs a plain analysis.
 
-    python -m benchmarks.bench_stability          target: <= 2x a plain analysis
+    python -m benchmarks.bench_stability          target: <= 2x a plain analysis (idle, then next to a busy core)
     python -m benchmarks.bench_stability video    what the check adds to a clip (no target in the issue)
 
 The photo: 1920x1080, one face (the astronaut portrait on a wider canvas; face box about 185x240 px,
@@ -11,11 +11,12 @@ crop 309 px), as JPEG bytes. Three pairs are timed:
 - model: `Detector.analyze(decoded picture)` vs `stability.analyze_checked` (no decoding);
 - model, copies apart: `Detector.analyze` then `check_faces` (the face's crop in a pass of its own,
   then its copies: how the app ran before 2026-11-26).
-Each is timed with three scorers: the model as loaded with every crop of a call in one pass (before
-any speed-up), and batch norm folded into the convolutions (detector.model.folded_for_inference) in
-passes of 8 crops (detector.inference.CPU_BATCH, what the app runs) and of 4 (tried: no faster), all in the
-same process, interleaved round by round, so a busy machine slows every variant alike: read the
-ratios of medians, not the milliseconds.
+Each is timed with several scorers in the same process, interleaved round by round, so a busy
+machine slows every variant alike (read the ratios of medians, not the milliseconds): the folded
+torch model in passes of 8 crops (what the app ran before ONNX Runtime), and ONNX Runtime
+(detector/runtime.py, what the app runs) in passes of 8 (detector.inference.CPU_BATCH), 4 and 12.
+The whole set is timed twice in one run: on an idle machine, then while a child process spins on one
+core (as benchmarks/bench_busy.py does; the thread policy of detector/threads.py adapts to it).
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ def variants(detector, photo, data: bytes, rules) -> dict[str, Callable[[], obje
 
 
 def use(detector, scorer: tuple) -> None:
-    """Make the detector score with (model, crops per pass)."""
+    """Make the detector score with (ONNX Runtime scorer or None for torch, crops per pass)."""
     import detector.inference as inference
 
-    detector.scorer, inference.CPU_BATCH = scorer
+    detector.runtime, inference.CPU_BATCH = scorer
 
 
 def time_rounds(detector, scorers: dict, tasks: dict, rounds: int) -> dict[str, list[float]]:
@@ -71,9 +72,23 @@ def time_rounds(detector, scorers: dict, tasks: dict, rounds: int) -> dict[str, 
     return times
 
 
+PAIRS = {"app": ("app plain", "app checked"), "model": ("model plain", "model checked"),
+         "model, copies apart": ("model plain", "model checked apart")}
+
+
+def measure(detector, scorers: dict, tasks: dict, rounds: int) -> dict:
+    """One timing of every (scorer, task), with the ratios of medians."""
+    times = time_rounds(detector, scorers, tasks, rounds)
+    median = {k: statistics.median(v) for k, v in times.items()}
+    ratios = {f"{s} / {name}": median[f"{s} / {checked}"] / median[f"{s} / {plain}"] for s in scorers for name, (plain, checked) in PAIRS.items()}
+    return {"seconds": times, "median_s": median, "ratio_of_medians": ratios}
+
+
 def main(rounds: int = 10) -> dict:
+    from benchmarks.bench_busy import with_busy_core
     from detector.inference import CPU_BATCH, Detector
     from detector.stability import PERTURBATIONS, AbstainRules, perturbed_crops
+    from detector.threads import watched_busy_elsewhere
 
     detector = Detector()
     photo = photo_1080p()
@@ -81,8 +96,11 @@ def main(rounds: int = 10) -> dict:
     rules = AbstainRules.for_checkpoint(detector.checkpoint)
     faces = detector.analyze(photo).faces
     assert len(faces) == 1
-    scorers = {"before": (detector.model, None), "passes of 8": (detector.scorer, 8), "passes of 4": (detector.scorer, 4)}
-    assert CPU_BATCH in (4, 8), "the app's CPU_BATCH must be one of the timed scorers"
+    onnx = detector.cpu_runtime()
+    assert onnx is not None, f"ONNX Runtime is not in use: {detector.scorer_note}"
+    scorers = {"torch, passes of 8": (None, 8), "onnx, passes of 8": (onnx, 8), "onnx, passes of 4": (onnx, 4),
+               "onnx, passes of 12": (onnx, 12)}
+    assert CPU_BATCH == 8, "the app's CPU_BATCH must be the one timed as the app's scorer"
     tasks = variants(detector, photo, data, rules)
     for scorer in scorers.values():  # warm-up of every batch shape
         use(detector, scorer)
@@ -92,19 +110,18 @@ def main(rounds: int = 10) -> dict:
     for _ in range(rounds):
         perturbed_crops(photo, faces[0].face, detector.config.input_size, detector.config.crop_margin)
     build_ms = (time.perf_counter() - start) / rounds * 1000
-    times = time_rounds(detector, scorers, tasks, rounds)
-    use(detector, (detector.scorer, CPU_BATCH))
-    median = {k: statistics.median(v) for k, v in times.items()}
-    pairs = {"app": ("app plain", "app checked"), "model": ("model plain", "model checked"),
-             "model, copies apart": ("model plain", "model checked apart")}
-    ratios = {f"{s} / {name}": median[f"{s} / {checked}"] / median[f"{s} / {plain}"] for s in scorers for name, (plain, checked) in pairs.items()}
-    rows = [(key, f"{value * 1000:.0f} ms", "") for key, value in median.items()]
-    rows.append(("building the 11 copies", f"{build_ms:.0f} ms", "PIL, from the face's window"))
-    rows += [(f"ratio {key}", f"{value:.2f}x", "target <= 2x: " + ("met" if value <= 2 else "NOT met")) for key, value in ratios.items()]
+    idle = measure(detector, scorers, tasks, rounds)
+    busy = with_busy_core(lambda: {**measure(detector, scorers, tasks, rounds), "busy_elsewhere_cores": watched_busy_elsewhere()})
+    use(detector, (onnx, CPU_BATCH))
+    rows = [(f"{key} ({load})", f"{value * 1000:.0f} ms", "") for load, run in (("idle", idle), ("busy core", busy))
+            for key, value in run["median_s"].items()]
+    rows.append(("building the 11 copies (idle)", f"{build_ms:.0f} ms", "PIL, from the face's window"))
+    rows += [(f"ratio {key} ({load})", f"{value:.2f}x", "target <= 2x: " + ("met" if value <= 2 else "NOT met"))
+             for load, run in (("idle", idle), ("busy core", busy)) for key, value in run["ratio_of_medians"].items()]
     return report("stability", rows, {
         "rounds": rounds, "photo": "1920x1080 JPEG q90, one face (box ~185x240 px, crop 309 px)",
-        "perturbations": list(PERTURBATIONS), "seconds": times, "median_s": median, "build_copies_ms": build_ms,
-        "ratio_of_medians": ratios,
+        "perturbations": list(PERTURBATIONS), "scorer_note": detector.scorer_note, "build_copies_ms": build_ms,
+        "idle": idle, "busy_core": busy,
     })
 
 

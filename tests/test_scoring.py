@@ -11,9 +11,11 @@ def test_every_path_gives_the_detector_s_scores(detector, astronaut):
     result = detector.analyze(astronaut)
     crops = [f.crop for f in result.faces]
     assert crops, "the astronaut has a face"
-    logits = scoring.batched_logits(detector.scorer, crops, channels_last=True)
+    logits = detector.classify(crops)
     np.testing.assert_array_equal(logits, [f.logit for f in result.faces])
-    # The model as loaded (batch norm not folded; what training and evaluation run) agrees to float precision.
+    # The folded torch model (classify's fallback) and the model as loaded (batch norm not folded; what
+    # training and evaluation run) agree to float precision.
+    np.testing.assert_allclose(scoring.batched_logits(detector.scorer, crops, channels_last=True), logits, atol=2e-5)
     np.testing.assert_allclose(scoring.batched_logits(detector.model, crops, channels_last=True), logits, atol=1e-4)
     np.testing.assert_array_equal(scoring.calibrated_probability(logits, detector.config.temperature),
                                   np.float32([f.p_fake for f in result.faces]))

@@ -1,0 +1,98 @@
+"""ONNX Runtime for scoring face crops on a CPU: the same folded classifier, about twice as fast per crop.
+
+`Detector.classify` (every face's score, the stability check's copies, video frames, batch scans) runs
+through `OnnxScorer` on a CPU when `onnx` and `onnxruntime` are installed. The graph is exported in
+memory (no file written, nothing downloaded) from the very model the torch path runs (batch norm folded,
+detector.model.folded_for_inference) the first time a crop is scored, and its logits are compared with
+that model's on a probe batch before it is used. Any failure (a package missing, an export error, logits
+further apart than PROBE_TOLERANCE) keeps the torch scorer, and `Detector.scorer_note` says why.
+`DFX_SCORER=torch` forces the torch scorer. The explainers never use this: they need the torch model's
+layers and gradients.
+
+Threads follow the project's policy (detector/threads.py): each call uses one intra-op thread per core
+other programs leave free right now, through one session per thread count (created when first needed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from detector.scoring import model_lock
+from detector.threads import set_cpu_threads
+
+SCORER_ENV = "DFX_SCORER"  # "torch": never use ONNX Runtime
+PROBE_TOLERANCE = 1e-4  # largest logit difference accepted on the probe batch (measured: about 5e-6)
+OPSET = 17
+
+
+class OnnxScorer:
+    """Raw logits of a classifier exported to ONNX, run by ONNX Runtime on the CPU."""
+
+    def __init__(self, graph: bytes, lock: threading.RLock) -> None:
+        import onnxruntime
+
+        self._ort = onnxruntime
+        self._graph = graph
+        self._sessions: dict[int, object] = {}
+        self.lock = lock  # the torch model's: one forward pass at a time per model, whichever runtime runs it
+
+    def session(self, threads: int):
+        """The session with `threads` intra-op threads (made once, on first use)."""
+        if threads not in self._sessions:
+            options = self._ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._sessions[threads] = self._ort.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
+        return self._sessions[threads]
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """(N,) float32 logits for an (N, 3, S, S) float32 array of pixels in [0, 1]."""
+        with self.lock:
+            threads = set_cpu_threads()  # the free cores now, as a torch forward pass would use
+            out = self.session(threads).run(None, {"pixels": np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        return out.reshape(-1).astype(np.float32)
+
+
+def export_graph(model: nn.Module, input_size: int) -> bytes:
+    """The model as an ONNX graph (bytes) with a free batch dimension, exported in memory."""
+    buffer = io.BytesIO()
+    example = torch.zeros(1, 3, input_size, input_size)
+    with model_lock(model), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice: the graph is checked below
+        torch.onnx.export(model, example, buffer, dynamo=False, opset_version=OPSET, input_names=["pixels"],
+                          output_names=["logit"], dynamic_axes={"pixels": {0: "n"}, "logit": {0: "n"}})
+    return buffer.getvalue()
+
+
+def probe_batch(input_size: int) -> np.ndarray:
+    """Two fixed inputs for the load-time check: smooth gradients plus noise, in [0, 1]."""
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.0, 1.0, input_size, dtype=np.float32)
+    smooth = np.broadcast_to(ramp[None, :] * ramp[:, None], (3, input_size, input_size))
+    noise = rng.random((2, 3, input_size, input_size), dtype=np.float32)
+    return np.clip(0.7 * smooth[None] + 0.3 * noise, 0.0, 1.0).astype(np.float32)
+
+
+def onnx_scorer(model: nn.Module, input_size: int) -> tuple[OnnxScorer | None, str]:
+    """(an ONNX Runtime scorer for `model`, or None; one line saying which scorer runs and why)."""
+    if os.environ.get(SCORER_ENV, "").strip().lower() == "torch":
+        return None, f"torch (set by {SCORER_ENV}=torch)"
+    try:
+        scorer = OnnxScorer(export_graph(model, input_size), model_lock(model))
+        probe = probe_batch(input_size)
+        with model_lock(model), torch.inference_mode():
+            expected = model(torch.from_numpy(probe)).reshape(-1).float().numpy()
+        gap = float(np.abs(scorer.logits(probe) - expected).max())
+    except Exception as error:  # noqa: BLE001 - any failure here means: score with torch
+        return None, f"torch (ONNX Runtime not used: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+    if not gap <= PROBE_TOLERANCE:
+        return None, f"torch (ONNX Runtime's logits were {gap:.1e} from torch's on the probe, over {PROBE_TOLERANCE:g})"
+    return scorer, f"ONNX Runtime {scorer._ort.__version__} (logits within {gap:.1e} of torch's on the probe)"

@@ -1,0 +1,77 @@
+"""ONNX Runtime scoring (detector/runtime.py): the same scores as the torch model, or torch itself."""
+
+import numpy as np
+import pytest
+
+from detector import runtime
+from detector.inference import Detector
+from detector.scoring import batched_logits
+from detector.stability import all_copies
+
+pytest.importorskip("onnxruntime", reason="ONNX Runtime not installed: classify() scores with torch")
+
+
+def crops_of(detector, astronaut):
+    """The astronaut's face crop and its 11 changed copies: what one checked face sends to classify()."""
+    result = detector.analyze(astronaut)
+    face = result.faces[0]
+    return [face.crop] + all_copies(astronaut, [face.face], detector.config.input_size, detector.config.crop_margin)
+
+
+def test_onnx_runtime_gives_the_torch_model_s_scores(shipped_detector, astronaut):
+    crops = crops_of(shipped_detector, astronaut)
+    logits = shipped_detector.classify(crops)
+    assert shipped_detector.runtime is not None, shipped_detector.scorer_note
+    assert shipped_detector.scorer_note.startswith("ONNX Runtime")
+    as_loaded = batched_logits(shipped_detector.model, crops, channels_last=True)  # batch norm not folded
+    assert np.abs(logits - as_loaded).max() < 2e-5
+    p_onnx, p_torch = shipped_detector.p_fake_from_logits(logits), shipped_detector.p_fake_from_logits(as_loaded)
+    assert np.abs(p_onnx - p_torch).max() < 1e-5
+    # passes of any size give the same numbers (the free batch dimension of the exported graph)
+    np.testing.assert_allclose(np.concatenate([shipped_detector.classify([c]) for c in crops[:3]]), logits[:3], atol=1e-5)
+    assert shipped_detector.classify([]).shape == (0,)
+
+
+def test_session_threads_follow_the_project_thread_policy(monkeypatch, detector, astronaut):
+    crop = astronaut.resize((detector.config.input_size,) * 2)
+    detector.classify([crop])
+    assert detector.runtime is not None, detector.scorer_note
+    for threads in ("1", "2"):
+        monkeypatch.setenv("DFX_THREADS", threads)
+        detector.classify([crop])
+        session = detector.runtime.session(int(threads))
+        assert session.get_session_options().intra_op_num_threads == int(threads)
+    assert {1, 2} <= set(detector.runtime._sessions)
+
+
+def test_torch_when_asked(monkeypatch, tiny_checkpoint, astronaut):
+    monkeypatch.setenv(runtime.SCORER_ENV, "torch")
+    detector = Detector(tiny_checkpoint, device="cpu")
+    crop = astronaut.resize((detector.config.input_size,) * 2)
+    logits = detector.classify([crop, crop])
+    assert detector.runtime is None and "DFX_SCORER=torch" in detector.scorer_note
+    np.testing.assert_array_equal(logits, batched_logits(detector.scorer, [crop, crop], channels_last=True))
+
+
+def test_torch_when_the_export_fails(monkeypatch, tiny_checkpoint, astronaut):
+    def broken(model, size):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(runtime, "export_graph", broken)
+    detector = Detector(tiny_checkpoint, device="cpu")
+    crop = astronaut.resize((detector.config.input_size,) * 2)
+    assert detector.classify([crop]).shape == (1,)
+    assert detector.runtime is None and "RuntimeError: no exporter here" in detector.scorer_note
+
+
+def test_torch_when_the_graph_scores_differently(monkeypatch, tiny_checkpoint, astronaut):
+    """A graph whose logits are off on the probe batch (here: exported from another model) is not used."""
+    from detector.model import new_classifier
+
+    other = new_classifier(Detector(tiny_checkpoint, device="cpu").config).eval()  # another random head
+    export = runtime.export_graph
+    monkeypatch.setattr(runtime, "export_graph", lambda model, size: export(other, size))
+    detector = Detector(tiny_checkpoint, device="cpu")
+    crop = astronaut.resize((detector.config.input_size,) * 2)
+    np.testing.assert_array_equal(detector.classify([crop]), batched_logits(detector.scorer, [crop], channels_last=True))
+    assert detector.runtime is None and "from torch's on the probe" in detector.scorer_note
