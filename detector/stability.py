@@ -179,6 +179,9 @@ class AbstainRules:
     min_sharpness: float | None = None  # below this Laplacian variance a face is too blurred
     min_face_prob: float | None = None  # below this detector confidence it is not clearly a face
     max_disagree: int = 0  # more perturbed copies than this across the threshold: "can't tell"
+    # A video track's tolerance (changes under which its score may cross the threshold), chosen on composed
+    # validation clips; None: not measured, the photo's max_disagree applies (video_tolerance()).
+    max_disagree_video: int | None = None
     measured: bool = False
     source: str = "not measured for this model: only the stability rule applies"
     model: str = ""  # 'name version' of the checkpoint it was measured on
@@ -210,6 +213,13 @@ class AbstainRules:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
+    def video_tolerance(self) -> tuple[int, str]:
+        """(how many of the 11 changes may flip a video track's verdict, where that number comes from): the
+        one measured on validation clips when abstain.json has it, else the photo's."""
+        if self.max_disagree_video is not None:
+            return self.max_disagree_video, "measured on validation clips"
+        return self.max_disagree, "the photo's: not measured on videos for this model"
+
     def summary(self) -> str:
         """The limits in one or two sentences for people (pages, report)."""
         if not self.measured:
@@ -225,6 +235,8 @@ class AbstainRules:
             parts.append(f"boxes the face finder is less than {self.min_face_prob:g} sure of are not judged")
         parts.append(f"a face is *can't tell* when more than {self.max_disagree} of its {len(PERTURBATIONS)} changed copies "
                      "land on the other side of the threshold")
+        if self.max_disagree_video is not None and self.max_disagree_video != self.max_disagree:
+            parts.append(f"a video track when its verdict flips under more than {self.max_disagree_video} of the changes")
         return f"Limits measured for this model: {'; '.join(parts)}."
 
 
@@ -498,14 +510,14 @@ def check_tracks(detector, result, rules: AbstainRules | None = None) -> dict[in
 def track_verdict(track, config, rules: AbstainRules, check: TrackStability | None = None) -> tuple[str, list[str]]:
     """A video track's verdict code and reasons: too small when its median face is under the size
     limit; else the model's band on the track's score, turned into "can't tell" when its stability
-    check (when it ran) flips the verdict under more changes than the model tolerates. That tolerance is
-    `rules.max_disagree`, measured on single photos: none is measured on videos (README, "Videos too")."""
+    check (when it ran) flips the verdict under more changes than the model tolerates for videos:
+    `rules.video_tolerance()`, the one chosen on validation clips, else the photo's (README, "Videos too")."""
     sizes = [face_size(f.face) for f in track.faces]
     median = float(np.median(sizes)) if sizes else 0.0
     if too_small(median, rules):
         return display.TOO_SMALL, [f"median face {math.floor(median)} px, below the {rules.min_face_px:.0f} px this model needs"]
     verdict = display.verdict_from_label(config.verdict(track.score), tuple(config.labels))
-    if check is not None and verdict != display.CANT_TELL and len(check.flipped) > rules.max_disagree:
+    if check is not None and verdict != display.CANT_TELL and len(check.flipped) > rules.video_tolerance()[0]:
         return display.CANT_TELL, [f"the track's verdict flips under {', '.join(check.flipped)} "
                                    f"({len(check.frames_checked)} of its {check.deciding} deciding frames re-scored)"]
     return verdict, []

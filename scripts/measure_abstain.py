@@ -16,6 +16,15 @@ It runs the three steps below with the sample sizes the README quotes, stores ea
     python -m scripts.measure_abstain choose --size benchmarks/results/abstain_size.json \
         --val benchmarks/results/abstain_faces_val.json --test benchmarks/results/abstain_faces_test.json --write
 Samples are drawn with a fixed seed from the two-class sets (dfdc, stylegan1_ffhq, stylegan2_unsplash).
+
+Videos (the tolerance of a video track's stability check, `max_disagree_video`): clips composed from the
+shared pictures as benchmarks/video_clips.py composes them (dfdc, inswapper_faceswap, stylegan2_unsplash;
+a picture drifting over a moving background, MPEG-4, 4 frames a second, 12 at most), each also as a
+"re-shared" copy (half size, encoded once more), through the app's video path with the tracks' check:
+
+    python -m scripts.measure_abstain videos --data ../shared/data --split val --per-class 10 --out benchmarks/results/abstain_videos_val.json
+    python -m scripts.measure_abstain videos --data ../shared/data --split test --per-class 10 --out benchmarks/results/abstain_videos_test.json
+    # then `choose` with --videos-val/--videos-test as well (the photo limits are chosen as before)
 """
 
 from __future__ import annotations
@@ -145,6 +154,124 @@ def measure_faces(detector, data: Path, split: str, per_class: int) -> dict:
             "uncertain_margin": detector.config.uncertain_margin, "records": records}
 
 
+VIDEO_FPS, VIDEO_FRAMES = 4.0, 12  # benchmarks/video_clips.py's sampling of its 3 s clips
+
+
+def reshared_copy(clip: bytes, folder: Path) -> bytes:
+    """A clip as it comes back from a messenger: every frame at half size, encoded once more (MPEG-4)."""
+    import cv2
+
+    source, target = folder / "source.mp4", folder / "reshared.mp4"
+    source.write_bytes(clip)
+    reader = cv2.VideoCapture(str(source))
+    fps = reader.get(cv2.CAP_PROP_FPS) or 10.0
+    writer = None
+    while True:
+        ok, frame = reader.read()
+        if not ok:
+            break
+        small = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (small.shape[1], small.shape[0]))
+        writer.write(small)
+    reader.release()
+    if writer is not None:
+        writer.release()
+    data = target.read_bytes() if target.exists() else b""
+    source.unlink(missing_ok=True)
+    target.unlink(missing_ok=True)
+    return data
+
+
+def video_record(detector, data: bytes, name: str) -> dict | None:
+    """The evidence of a clip's headline track (the most suspicious judged one), as the video page judges it:
+    its score, band label, median face size and its score under each of the 11 changes; None without a face."""
+    import statistics
+
+    from detector.analysis import analyze_video_file
+
+    rules = AbstainRules.for_checkpoint(detector.checkpoint)  # the size limit decides which track is the headline
+    analysis = analyze_video_file(detector, data, name, sample_fps=VIDEO_FPS, max_frames=VIDEO_FRAMES, rules=rules)
+    lead = analysis.worst
+    if lead is None or lead.stability is None:
+        return None
+    return {"p_fake": lead.p_fake, "label": lead.label, "copies": lead.stability.p_fake_by_change,
+            "median_face_px": statistics.median(face_size(f.face) for f in lead.track.faces),
+            "frames": len(analysis.frames), "frames_rescored": len(lead.stability.frames_checked)}
+
+
+def measure_videos(detector, data: Path, split: str, per_class: int) -> dict:
+    """One record per composed clip and per re-shared copy of it: its headline track's evidence."""
+    import tempfile
+    import zlib
+
+    from benchmarks.video_clips import SETS as CLIP_SETS
+    from benchmarks.video_clips import compose_clip
+    from detector.imageio import list_images, load_image
+    from detector.training.sources import pick
+
+    records = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in CLIP_SETS:
+            items = list_images(data / name / split)
+            for label in (0, 1):
+                for path, _ in pick([it for it in items if it[1] == label], per_class, seed=1):
+                    clip = compose_clip(np.asarray(load_image(path)), seed=zlib.crc32(f"{name}/{path.name}".encode()), folder=Path(folder))
+                    for kind, video in (("original", clip), ("reshared", reshared_copy(clip, Path(folder)))):
+                        record = {"set": name, "file": path.name, "kind": kind, "label": label,
+                                  "track": video_record(detector, video, f"{path.stem}.mp4") if video else None}
+                        records.append(record)
+            print(f"{name} {split}: {sum(r['set'] == name for r in records)} clip records", file=sys.stderr)
+    return {"split": split, "per_class": per_class, "threshold": detector.config.threshold,
+            "uncertain_margin": detector.config.uncertain_margin, "sample_fps": VIDEO_FPS, "max_frames": VIDEO_FRAMES,
+            "records": records}
+
+
+def video_selective(records: list[dict], tolerance: int | None, threshold: float) -> dict:
+    """selective() for clips: a verdict for the headline track when it is outside the band (before) and,
+    after, also when its verdict flips under at most `tolerance` of the changes (track_verdict's rule)."""
+    given = correct = 0
+    for r in records:
+        t = r["track"]
+        if t is None or t["label"] == "uncertain":
+            continue
+        flips = sum((p >= threshold) != (t["p_fake"] >= threshold) for p in t["copies"].values())
+        if tolerance is not None and flips > tolerance:
+            continue
+        given += 1
+        correct += int((t["p_fake"] >= threshold) == bool(r["label"]))
+    n = len(records)
+    return {"n": n, "given": given, "coverage": given / n if n else 0.0,
+            "accuracy_given": correct / given if given else None, "utility": (correct - WRONG_COST * (given - correct)) / max(n, 1)}
+
+
+def video_by_kind(records: list[dict], tolerance: int | None, threshold: float) -> dict:
+    return {kind: video_selective([r for r in records if kind in ("all", r["kind"])], tolerance, threshold)
+            for kind in ("all", "original", "reshared")}
+
+
+def choose_video_tolerance(val: dict, test: dict | None, photo_tolerance: int) -> tuple[int, dict]:
+    """The video tolerance with the best utility on validation clips (right +1, wrong -WRONG_COST, no verdict
+    0); on a tie the photo's tolerance when it is among the best, else the strictest. With the evidence."""
+    threshold = val["threshold"]
+    grid = {k: video_selective(val["records"], k, threshold) for k in range(len(PERTURBATIONS) + 1)}
+    best_utility = max(v["utility"] for v in grid.values())
+    tied = [k for k, v in grid.items() if v["utility"] == best_utility]
+    chosen = photo_tolerance if photo_tolerance in tied else min(tied)
+    evidence = {"video_flip_tolerance": {str(k): v for k, v in grid.items()}, "video_tied_best": tied,
+                "video_photo_tolerance": photo_tolerance,
+                "video_photo_tolerance_on_val": grid.get(photo_tolerance),
+                "video_val_before": video_by_kind(val["records"], None, threshold),
+                "video_val_after": video_by_kind(val["records"], chosen, threshold),
+                "video_val_n_per_class_per_set": val["per_class"]}
+    if test is not None:
+        evidence["video_test_before"] = video_by_kind(test["records"], None, threshold)
+        evidence["video_test_after"] = video_by_kind(test["records"], chosen, threshold)
+        evidence["video_test_after_photo_tolerance"] = video_by_kind(test["records"], photo_tolerance, threshold)
+        evidence["video_test_n_per_class_per_set"] = test["per_class"]
+    return chosen, evidence
+
+
 def mean_auc(size: dict, key: str, levels) -> dict[str, float]:
     """Mean AUC over the sets at each level of a sweep."""
     return {str(level): float(np.mean([s[key][str(level)] for s in size["sets"].values()])) for level in levels}
@@ -245,17 +372,19 @@ def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict
     return rules, evidence
 
 
-# Sample sizes of the one-command measurement (`all`): pictures per class and set, per step.
-ALL_PER_CLASS = {"size": 40, "val": 20, "test": 20}
+# Sample sizes of the one-command measurement (`all`): pictures (clips) per class and set, per step.
+ALL_PER_CLASS = {"size": 40, "val": 20, "test": 20, "videos_val": 10, "videos_test": 10}
 
 
 def measure(detector, step: str, data: Path, split: str, per_class: int) -> dict:
     """One measuring step's JSON (size or faces), tagged with the model and the seconds it took."""
     start = time.perf_counter()
-    result = measure_size(detector, data, per_class) if step == "size" else measure_faces(detector, data, split, per_class)
+    steps = {"size": lambda: measure_size(detector, data, per_class), "faces": lambda: measure_faces(detector, data, split, per_class),
+             "videos": lambda: measure_videos(detector, data, split, per_class)}
+    result = steps[step]()
     result["model"] = f"{detector.config.name} {detector.config.version}"
     result["seconds"] = round(time.perf_counter() - start, 1)
-    print(f"{step} {split if step == 'faces' else ''} done in {result['seconds']} s", file=sys.stderr)
+    print(f"{step} {split if step != 'size' else ''} done in {result['seconds']} s", file=sys.stderr)
     return result
 
 
@@ -265,12 +394,25 @@ def save(result: dict, path: Path | None) -> None:
         path.write_text(json.dumps(result))
 
 
-def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool) -> int:
-    """Choose the limits, print them with the selective-prediction rows, and (with `write`) store
+def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool,
+                     videos_val: dict | None = None, videos_test: dict | None = None, out: Path | None = None) -> int:
+    """Choose the limits (the video tolerance too when validation clips are given), print them with the
+    selective-prediction rows, save the choice and its evidence to `out`, and (with `write`) store
     abstain.json in `folder`, refusing measurements of another model version."""
     from detector.stability import model_id, model_input
 
     rules, evidence = choose(size, val, test)
+    if videos_val is not None:
+        rules.max_disagree_video, video_evidence = choose_video_tolerance(videos_val, videos_test, rules.max_disagree)
+        evidence.update(video_evidence)
+        rules.source += ("; the video tolerance chosen the same way on composed validation clips and their re-shared "
+                         "copies (the headline track's verdict under the 11 changes)")
+        for key in ("video_val_before", "video_val_after", "video_test_before", "video_test_after"):
+            if key in evidence:
+                print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
+    if out:
+        save({"rules": {k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, "evidence": evidence,
+              "models": sorted({part.get("model") for part in (size, val, test, videos_val, videos_test) if part})}, out)
     print(json.dumps({k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, indent=1))
     for key in ("val_before", "val_after", "test_before", "test_after"):
         if key in evidence:
@@ -278,7 +420,7 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
     if not write:
         return 0
     rules.model, rules.model_input = model_id(folder), model_input(folder)
-    measured_on = {part.get("model") for part in (size, val, test) if part}
+    measured_on = {part.get("model") for part in (size, val, test, videos_val, videos_test) if part}
     if measured_on != {rules.model}:
         print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)
         return 1
@@ -287,23 +429,28 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
     return 0
 
 
-def run_all(detector, data: Path, results: Path, folder: Path, write: bool) -> int:
-    """Every step for one model folder in one process: size, validation and test faces, choose."""
+def run_all(detector, data: Path, results: Path, folder: Path, write: bool, videos: bool = True) -> int:
+    """Every step for one model folder in one process: size, validation and test faces, validation and
+    test clips (unless `videos` is False: tracks then use the photo's tolerance), choose."""
     start = time.perf_counter()
     size = measure(detector, "size", data, "test", ALL_PER_CLASS["size"])
     save(size, results / "abstain_size.json")
-    faces = {}
+    faces, clips = {}, {}
     for split in ("val", "test"):
         faces[split] = measure(detector, "faces", data, split, ALL_PER_CLASS[split])
         save(faces[split], results / f"abstain_faces_{split}.json")
-    code = choose_and_write(size, faces["val"], faces["test"], folder, write)
+    for split in ("val", "test") if videos else ():
+        clips[split] = measure(detector, "videos", data, split, ALL_PER_CLASS[f"videos_{split}"])
+        save(clips[split], results / f"abstain_videos_{split}.json")
+    code = choose_and_write(size, faces["val"], faces["test"], folder, write, clips.get("val"), clips.get("test"),
+                            results / "abstain_choice.json")
     print(f"all steps done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("all", "size", "faces", "choose"))
+    parser.add_argument("step", choices=("all", "size", "faces", "videos", "choose"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--split", default="test")
     parser.add_argument("--per-class", type=int, default=50)
@@ -313,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=Path)
     parser.add_argument("--val", type=Path)
     parser.add_argument("--test", type=Path)
+    parser.add_argument("--videos-val", type=Path, help="choose: the `videos --split val` JSON (sets the video tolerance)")
+    parser.add_argument("--videos-test", type=Path, help="choose: the `videos --split test` JSON (reported)")
+    parser.add_argument("--no-videos", action="store_true", help="all: skip the clips (tracks keep the photo's tolerance)")
     parser.add_argument("--write", action="store_true", help="write abstain.json into the model folder")
     args = parser.parse_args(argv)
     from detector.checkpoint import default_checkpoint
@@ -320,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.model or default_checkpoint()
     if args.step == "choose":
         load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
-        return choose_and_write(load(args.size), load(args.val), load(args.test), folder, args.write)
+        return choose_and_write(load(args.size), load(args.val), load(args.test), folder, args.write,
+                                load(args.videos_val), load(args.videos_test), args.out)
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found", file=sys.stderr)
         return 1
@@ -328,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = Detector(folder)
     if args.step == "all":
-        return run_all(detector, args.data, args.results, folder, args.write)
+        return run_all(detector, args.data, args.results, folder, args.write, videos=not args.no_videos)
     save(measure(detector, args.step, args.data, args.split, args.per_class), args.out)
     return 0
 

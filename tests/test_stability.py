@@ -279,6 +279,37 @@ def test_planted_track_whose_verdict_flips_is_cant_tell():
     assert data["flips"] and set(data["perturbations"]) == set(PERTURBATIONS) and data["deciding_frames"] == 3
 
 
+def test_a_video_uses_its_own_measured_tolerance_else_the_photo_s(tmp_path):
+    from detector.stability import check_tracks, track_verdict
+
+    detector = PlantedDetector(gain=20.0)
+    clip = planted_clip(detector, 3)
+    (track,) = clip.tracks
+    check = check_tracks(detector, clip, AbstainRules())[1]
+    flips = len(check.flipped)
+    assert flips >= 1
+    # no video tolerance measured: the photo's decides the track
+    assert track_verdict(track, detector.config, AbstainRules(max_disagree=flips - 1), check)[0] == display.CANT_TELL
+    assert track_verdict(track, detector.config, AbstainRules(max_disagree=flips), check)[0] == display.LIKELY_MANIPULATED
+    assert AbstainRules(max_disagree=flips).video_tolerance() == (flips, "the photo's: not measured on videos for this model")
+    # a measured video tolerance overrides the photo's for tracks, and only for tracks
+    lenient_video = AbstainRules(max_disagree=flips - 1, max_disagree_video=flips)
+    assert track_verdict(track, detector.config, lenient_video, check)[0] == display.LIKELY_MANIPULATED
+    strict_video = AbstainRules(max_disagree=flips, max_disagree_video=flips - 1)
+    assert track_verdict(track, detector.config, strict_video, check)[0] == display.CANT_TELL
+    photo = judge(0.9, "fake", {name: 0.1 for name in check.flipped}, 100, 500, 0.99, False, 0.5, strict_video)
+    assert photo[0] == display.LIKELY_MANIPULATED  # a picture's face still tolerates `max_disagree`
+    # it travels in abstain.json beside the checkpoint, like the photo's
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"name": "m", "version": "1.0.0"}))
+    (folder / "abstain.json").write_text(json.dumps({"max_disagree": 3, "max_disagree_video": 5, "measured": True, "model": "m 1.0.0"}))
+    assert AbstainRules.for_checkpoint(folder).video_tolerance() == (5, "measured on validation clips")
+    assert "more than 5 of the changes" in AbstainRules.for_checkpoint(folder).summary()
+    (folder / "abstain.json").write_text(json.dumps({"max_disagree": 3, "measured": True, "model": "m 1.0.0"}))
+    assert AbstainRules.for_checkpoint(folder).video_tolerance()[0] == 3  # an older file: the photo's
+
+
 def test_track_check_is_bounded_and_skips_tracks_too_small_to_judge():
     from detector.stability import TRACK_FRAMES, check_tracks
 
