@@ -14,7 +14,8 @@ crop 309 px), as JPEG bytes. Three pairs are timed:
 Each is timed with several scorers in the same process, interleaved round by round, so a busy
 machine slows every variant alike (read the ratios of medians, not the milliseconds): the folded
 torch model in passes of 8 crops (what the app ran before ONNX Runtime), and ONNX Runtime
-(detector/runtime.py, what the app runs) in passes of 8 (detector.inference.CPU_BATCH), 4 and 12.
+(detector/runtime.py, what the app runs) in passes of 8 (detector.inference.CPU_BATCH) and 12, with its
+worker threads sleeping between runs (what the app runs) and spinning (ONNX Runtime's default).
 The whole set is timed twice in one run: on an idle machine, then while a child process spins on one
 core (as benchmarks/bench_busy.py does; the thread policy of detector/threads.py adapts to it).
 """
@@ -98,8 +99,12 @@ def main(rounds: int = 10) -> dict:
     assert len(faces) == 1
     onnx = detector.cpu_runtime()
     assert onnx is not None, f"ONNX Runtime is not in use: {detector.scorer_note}"
-    scorers = {"torch, passes of 8": (None, 8), "onnx, passes of 8": (onnx, 8), "onnx, passes of 4": (onnx, 4),
-               "onnx, passes of 12": (onnx, 12)}
+    from detector.runtime import OnnxScorer
+
+    other = OnnxScorer(onnx._graph, onnx.lock, spin=not onnx.spin)  # the same graph, the other wait policy
+    spin = {True: "spinning workers", False: "workers sleep"}
+    scorers = {"torch, passes of 8": (None, 8), f"onnx, {spin[onnx.spin]}, passes of 8": (onnx, 8),
+               f"onnx, {spin[other.spin]}, passes of 8": (other, 8), f"onnx, {spin[onnx.spin]}, passes of 12": (onnx, 12)}
     assert CPU_BATCH == 8, "the app's CPU_BATCH must be the one timed as the app's scorer"
     tasks = variants(detector, photo, data, rules)
     for scorer in scorers.values():  # warm-up of every batch shape

@@ -30,16 +30,18 @@ from detector.threads import set_cpu_threads
 SCORER_ENV = "DFX_SCORER"  # "torch": never use ONNX Runtime
 PROBE_TOLERANCE = 1e-4  # largest logit difference accepted on the probe batch (measured: about 5e-6)
 OPSET = 17
+SPIN = False  # whether ONNX Runtime's worker threads spin between runs (see OnnxScorer.session)
 
 
 class OnnxScorer:
     """Raw logits of a classifier exported to ONNX, run by ONNX Runtime on the CPU."""
 
-    def __init__(self, graph: bytes, lock: threading.RLock) -> None:
+    def __init__(self, graph: bytes, lock: threading.RLock, spin: bool = SPIN) -> None:
         import onnxruntime
 
         self._ort = onnxruntime
         self._graph = graph
+        self.spin = spin
         self._sessions: dict[int, object] = {}
         self.lock = lock  # the torch model's: one forward pass at a time per model, whichever runtime runs it
 
@@ -50,6 +52,9 @@ class OnnxScorer:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # ONNX Runtime's worker threads spin after a run by default, waiting for the next one; the face
+            # finder (torch) runs right after, and spinning workers take its cores (issue 19's problem).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
             self._sessions[threads] = self._ort.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
         return self._sessions[threads]
 

@@ -93,8 +93,7 @@ st.caption(
     f"(> {CONFIDENT_FAKE:g}) it is their mean, if nearly all are confidently real (< {CONFIDENT_REAL:g}) theirs, else the plain mean (also shown). "
     f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof. "
     "Stability check: the frames that decide each track's score are re-scored under re-compression, resizing and "
-    "re-framing; a track whose verdict flips under more changes than the model tolerates is *can't tell* "
-    "(the tolerance measured on single photos: none is measured on videos yet)."
+    f"re-framing; a track is *can't tell* when its verdict flips under {analysis.rules.video_tolerance_words()}."
 )
 rows = [{"track": t.id, "colour": track_colour_name(t.id), "frames": len(t.p_fake_per_frame), "verdict": t.words(),
          "P(fake) confident frames": display.format_probability(t.p_fake), "P(fake) mean": display.format_probability(t.p_fake_mean),

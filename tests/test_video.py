@@ -121,6 +121,8 @@ def test_video_page(tmp_path):
     analysis = at.session_state["video_analysis"]  # the page drew the one analysis object, not its own numbers
     assert isinstance(analysis, VideoAnalysis) and analysis.provenance is not None
     assert list(table["verdict"]) == [t.words() for t in analysis.tracks]
+    # the tracks' flip tolerance is named with where it comes from (the model's measured one, else the photo's)
+    assert any(analysis.rules.video_tolerance_words() in c.value for c in at.caption)
     at.file_uploader[0].set_value(("clip.txt", b"nope", "text/plain")).run()
     assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
     at.file_uploader[0].set_value(("broken.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "video/mp4")).run()
