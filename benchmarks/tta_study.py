@@ -2,13 +2,19 @@
 
     python -m benchmarks.tta_study score --split test --sets dfdc --conditions plain jpeg60 --limit 60 --out DIR
     python -m benchmarks.tta_study score --split val ... --out DIR      # validation cells: the recalibration data
-    python -m benchmarks.tta_study report DIR [--boot 1000] [--json FILE]
+    python -m benchmarks.tta_study calibrate MODEL_DIR --sources cache/sources --root ../shared/data > CAL.jsonl
+    python -m benchmarks.tta_study report DIR [--boot 1000] [--json FILE] [--calibration CAL.jsonl]
 
 `score` runs the robustness suite's pictures (benchmarks.robustness: the same seeded items, reframings
 and group scenes) through the app's own path (the Detector's MTCNN, crop policy and folded scorer) and
 stores, for every face, the logits of 13 views in one list: the crop, its horizontal flip, and the
 stability check's 11 changed copies (detector.stability.perturbed_crops, PERTURBATIONS order). One
 forward pass set per face, so every variant below is judged on exactly the same faces.
+
+`calibrate` scores the trainer's own validation crops (detector.training.reframed.ValidationCrops, as
+detector.training.soup calibrates: plain + reframed, seed 0, 150 per stream) with the crop alone and
+with the crop-and-mirror mean, and prints per mode the trainer's calibration and validation AUC (for the
+shipped 2.1.0 its "none" line reproduces the config's temperature, threshold and band exactly).
 
 `report` turns the stored logits into one score per face under each variant (`VARIANTS`), a picture's
 score being its most suspicious face as in the app. Per variant it recalibrates the way the trainer
@@ -28,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from benchmarks.robustness import CONDITIONS, GROUP_MIN_FACE, ONE_CLASS, TWO_CLASS, group_scenes, reframe, test_items
@@ -60,6 +67,10 @@ VARIANTS: dict[str, Callable[[np.ndarray, float], float]] = {
     "copies_prob_mean": lambda v, t: _prob_mean_logit(v[COPIES], t),
     "crop+copies_logit_mean": lambda v, t: float(np.concatenate([v[:1], v[COPIES]]).mean()),
 }
+
+
+# A calibration mode (`calibrate`'s "tta") -> the study variant that scores faces the same way.
+TTA_VARIANT = {"none": "crop", "flip": "flip_logit_mean"}
 
 
 def face_views(detector, image: Image.Image, faces) -> np.ndarray:
@@ -166,6 +177,13 @@ def report(args: argparse.Namespace) -> int:
         if has_val:
             out["calibration"][variant] = {k: v for k, v in recalibrate(cells, variant).items() if k in ("temperature", "threshold", "uncertain_margin", "n")}
     shipped = {"temperature": tests[0]["temperature"], "threshold": tests[0]["threshold"], "uncertain_margin": tests[0]["uncertain_margin"]}
+    # scripts.recalibrate's output (one JSON line per tta mode): the trainer's own validation crops.
+    trainer = {}
+    for line in (args.calibration.read_text().splitlines() if args.calibration else []):
+        if line.startswith("{") and '"tta"' in line:
+            row = json.loads(line)
+            trainer[TTA_VARIANT[row["tta"]]] = row
+    out["trainer_calibration"] = trainer
 
     def as_run(cell: dict, variant: str) -> Run:
         labels, logits, paths = cell_logits(cell, variant)
@@ -184,12 +202,18 @@ def report(args: argparse.Namespace) -> int:
                     continue
                 diff = paired_auc_difference(base, as_run(cell, variant), n_boot=args.boot, seed=0)
                 row[variant] = {k: diff[k] for k in ("auc_b", "difference", "low", "high", "n")}
+            for variant, cal in (("crop", shipped), *trainer.items()):
+                y, logits, _ = cell_logits(cell, variant)
+                called = _sigmoid(logits / cal["temperature"]) >= cal["threshold"]
+                row[variant]["at_threshold" if variant != "crop" or cal is shipped else "unused"] = {
+                    "recall": float(called[y == 1].mean()), "specificity": float(1 - called[y == 0].mean())}
             out["auc"][key] = row
         reals = [c for c in [cell] if c["condition"] == "group"]
         for c in reals:
             for variant in VARIANTS:
                 rates = {}
-                for name, cal in (("shipped", shipped), ("recalibrated", out["calibration"].get(variant))):
+                for name, cal in (("shipped", shipped), ("recalibrated", out["calibration"].get(variant)),
+                                  ("trainer-val", trainer.get(variant))):
                     if cal is None or (name == "shipped" and variant != "crop"):
                         continue
                     for min_px in (0.0, float(GROUP_MIN_FACE)):
@@ -202,7 +226,8 @@ def report(args: argparse.Namespace) -> int:
                         }
                 out["false_alarms"].setdefault(key, {})[variant] = rates
             if c["set"] == "real_groups":
-                out["flagged_real_faces"] = flagged_breakdown(c, "crop", shipped)
+                alone = next((a for a in tests if a["set"] == "real_groups" and a["condition"] == "plain"), None)
+                out["flagged_real_faces"] = flagged_breakdown(c, "crop", shipped, alone)
     print_tables(out)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
@@ -212,8 +237,9 @@ def report(args: argparse.Namespace) -> int:
 PX_BINS = (0, 100, 150, 200, 10_000)
 
 
-def flagged_breakdown(cell: dict, variant: str, calibration: dict) -> dict:
-    """Which real faces of a real-only group cell score at/above the threshold: by source set and face size."""
+def flagged_breakdown(cell: dict, variant: str, calibration: dict, alone: dict | None = None) -> dict:
+    """Which real faces of a real-only group cell score at/above the threshold: by source set and face size,
+    and (with `alone`, the same pictures' plain cell) whether the picture alone is flagged too."""
     labels, logits, paths = cell_logits(cell, variant)
     px = {r["path"]: r["px"][0] for r in cell["records"] if r["px"]}
     p = _sigmoid(logits / calibration["temperature"])
@@ -227,7 +253,18 @@ def flagged_breakdown(cell: dict, variant: str, calibration: dict) -> dict:
         inside = (sizes >= low) & (sizes < high)
         by_size[f"{low}-{high} px"] = {"n": int(inside.sum()), "flagged": int(flagged[inside].sum())}
     top = sorted(zip(p[flagged], np.array(paths)[flagged], sizes[flagged]), reverse=True)[:15]
-    return {"by_source": by_source, "by_size": by_size,
+    scene_part = {}
+    if alone is not None:
+        _, alone_logits, alone_paths = cell_logits(alone, variant)
+        by_path = dict(zip(alone_paths, _sigmoid(alone_logits / calibration["temperature"])))
+        pairs = [(g, by_path[path.split(":", 1)[1]]) for g, path in zip(p, paths) if path.split(":", 1)[1] in by_path]
+        group_p, alone_p = np.clip(np.array(pairs, dtype=np.float64).T, 1e-7, 1 - 1e-7)
+        group_flag, alone_flag = group_p >= calibration["threshold"], alone_p >= calibration["threshold"]
+        scene_part = {"n_paired": len(pairs), "flagged_in_scene": int(group_flag.sum()), "flagged_alone": int(alone_flag.sum()),
+                      "flagged_in_both": int((group_flag & alone_flag).sum()),
+                      "median_logit_shift_scene_minus_alone": round(float(np.median(
+                          calibration["temperature"] * (np.log(group_p / (1 - group_p)) - np.log(alone_p / (1 - alone_p))))), 3)}
+    return {"by_source": by_source, "by_size": by_size, "scene_vs_alone": scene_part,
             "most_suspicious": [{"path": path, "p": round(float(q), 3), "px": float(s)} for q, path, s in top]}
 
 
@@ -242,6 +279,11 @@ def print_tables(out: dict) -> None:
     for key, row in out["auc"].items():
         cells = [f"{row['crop']['auc']:.3f}"] + [f"{row[v]['difference']:+.3f} [{row[v]['low']:+.3f}, {row[v]['high']:+.3f}]" for v in variants[1:]]
         print(f"| {key} (n {row['crop']['n']}) | " + " | ".join(cells) + " |")
+    rows = [(key, v, r[v]["at_threshold"]) for key, r in out["auc"].items() for v in r if "at_threshold" in r[v]]
+    if rows:
+        print("\nrecall / specificity at each variant's threshold (crop: shipped; others: scripts.recalibrate's):")
+        for key, v, m in rows:
+            print(f"  {key:<36} {v:<18} recall {m['recall']:.3f}  specificity {m['specificity']:.3f}")
     print("\nreal faces at/above threshold | above the band ('likely manipulated'):")
     for key, by_variant in out["false_alarms"].items():
         if key.startswith("real_groups"):
@@ -253,8 +295,45 @@ def print_tables(out: dict) -> None:
         for group in ("by_source", "by_size"):
             for name, row in out["flagged_real_faces"][group].items():
                 print(f"  {name:<28} {row}")
+        print(f"  the same pictures alone: {out['flagged_real_faces']['scene_vs_alone']}")
         for row in out["flagged_real_faces"]["most_suspicious"]:
             print(f"  {row['p']:.3f}  {row['px']:6.1f} px  {row['path']}")
+
+
+class _MirrorMean(torch.nn.Module):
+    """The mean of a model's logits for each crop and its horizontal mirror (the "flip" variant)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.model(x) + self.model(x.flip(3))) / 2
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from torch.utils.data import DataLoader
+
+    from detector.checkpoint import load_checkpoint
+    from detector.training.calibrate import calibration_summary
+    from detector.training.reframed import SourceBank, ValidationCrops, per_set, validation_logits, validation_report
+
+    if not (args.sources / "sources.json").is_file():
+        print(f"error: {args.sources / 'sources.json'} is missing (python -m detector.training.sources)", file=sys.stderr)
+        return 2
+    model = load_checkpoint(args.model)
+    bank = SourceBank(args.sources, args.root, "val")
+    crops = ValidationCrops(bank, model.config.input_size, model.config.crop_margin, args.val_per_stream, args.seed)
+    cached = list(DataLoader(crops, batch_size=64, num_workers=1))
+    for mode, scorer in (("none", model), ("flip", _MirrorMean(model))):
+        logits, indices = validation_logits(scorer, cached, torch.device("cpu"))
+        labels = np.array([bank.pictures[i].label for i in indices])
+        # Plain and reframed crops pooled, as detector.training.reframed.save_calibrated does.
+        summary = calibration_summary(np.concatenate([labels, labels]), np.concatenate([logits[:, 0], logits[:, 1]]).astype(np.float64))
+        report = validation_report(bank, logits, indices)
+        print(json.dumps({"tta": mode, "model": f"{model.config.name} {model.config.version}", **summary,
+                          "val_auc": round(report["mean"], 4), "val_auc_per_set": per_set(report)}), flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,17 +347,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--conditions", nargs="*", default=list(CONDITIONS), choices=CONDITIONS)
     run.add_argument("--limit", type=int, default=60, help="at most N pictures per class and set (seeded)")
     run.add_argument("--out", type=Path, required=True)
+    cal = sub.add_parser("calibrate", help="the trainer's calibration and validation AUC, crop alone vs crop-and-mirror mean")
+    cal.add_argument("model", type=Path)
+    cal.add_argument("--sources", type=Path, default=Path("cache/sources"))
+    cal.add_argument("--root", type=Path, required=True)
+    cal.add_argument("--val-per-stream", type=int, default=150)
+    cal.add_argument("--seed", type=int, default=0, help="validation crops' seed (the trainer's --val-seed)")
     rep = sub.add_parser("report", help="variants' AUC, paired differences and false alarms from stored cells")
     rep.add_argument("folder", type=Path)
     rep.add_argument("--boot", type=int, default=1000)
     rep.add_argument("--json", type=Path)
+    rep.add_argument("--calibration", type=Path, help="scripts.recalibrate's output: also judge false alarms at its thresholds")
     args = parser.parse_args(argv)
     if args.command == "score":
         if not args.data.is_dir():
             print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
             return 2
         return score(args)
-    return report(args)
+    return calibrate(args) if args.command == "calibrate" else report(args)
 
 
 if __name__ == "__main__":
