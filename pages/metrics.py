@@ -93,14 +93,13 @@ else:
             st.plotly_chart(rm.generalisation_figure(frame), width="stretch")
 
         st.header("Training curves of this run's model")
-        history = rm.training_history(run)
-        if history is None:
+        histories = rm.training_histories(run)
+        metrics = rm.history_metrics(histories)
+        if not metrics:
             st.info("No training history is stored beside this run's model on this machine.")
         else:
-            h1, h2, h3 = st.columns(3)
-            h1.plotly_chart(rm.history_figure(history, "loss"), width="stretch")
-            h2.plotly_chart(rm.history_figure(history, "accuracy"), width="stretch")
-            h3.plotly_chart(rm.history_figure(history, "auc"), width="stretch")
+            for column, metric in zip(st.columns(len(metrics)), metrics):
+                column.plotly_chart(rm.history_figure(histories, metric), width="stretch")
 
         st.header("Misclassified examples")
         for kind, title in (("fp", "False positives (real called fake)"), ("fn", "False negatives (fake called real)")):

@@ -236,3 +236,28 @@ def test_confident_calls_partition_the_scored_images():
     assert [r["score"] for r in calls["fp"]] == sorted((r["score"] for r in calls["fp"]), reverse=True)
     assert [r["score"] for r in calls["tn"]] == sorted(r["score"] for r in calls["tn"])
     assert rm.mistakes(run, 0.5, "fn", k=3) == calls["fn"][:3]
+
+
+def test_training_curves_show_every_arm_of_a_mixed_model_and_only_metrics_it_has(tmp_path):
+    import json
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    arm = [{"epoch": e, "train_loss": 0.5 / e, "val_auc": 0.9 + e / 100} for e in (1, 2, 3)]
+    (folder / "history_cpu_c1.json").write_text(json.dumps(arm))
+    (folder / "history_gpu_g1.json").write_text(json.dumps(arm[:2]))
+    run = Run(model_name="nowhere-model", model_version="9", data="d", threshold=0.5, metrics={}, scores=[], model_path=str(folder))
+    histories = rm.training_histories(run)
+    assert set(histories) == {"cpu_c1", "gpu_g1"}
+    assert rm.history_metrics(histories) == ["loss", "auc"]  # no accuracy column in either arm
+    names = [trace.name for trace in rm.history_figure(histories, "auc").data]
+    assert names == ["cpu_c1 · val", "gpu_g1 · val"]
+    (folder / "history_cpu_c1.json").unlink()
+    (folder / "history_gpu_g1.json").unlink()
+    assert rm.training_histories(run) == {} and rm.history_metrics({}) == []
+
+
+def test_the_shipped_models_arms_give_training_curves():
+    run = Run(model_name="dfx-lite0", model_version="", data="d", threshold=0.5, metrics={}, scores=[])
+    histories = rm.training_histories(run)
+    assert len(histories) >= 1 and "auc" in rm.history_metrics(histories)

@@ -259,22 +259,36 @@ def generalisation_figure(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def training_history(run: Run) -> pd.DataFrame | None:
-    """The per-epoch history saved beside the run's model, if that folder is on this machine."""
-    candidates = [PROJECT_ROOT / run.model_path / "history.json"] if run.model_path else []
-    candidates.append(PROJECT_ROOT / "assets" / "models" / run.model_name / "history.json")
-    for path in candidates:
-        if path.is_file():
-            return pd.read_json(path)
-    return None
+def training_histories(run: Run) -> dict[str, pd.DataFrame]:
+    """Per-epoch histories saved beside the run's model, if that folder is on this machine: history.json
+    ("training"), and one history_<arm>.json per arm for a model made from several runs (a weight mix
+    of a CPU and a GPU arm, a two-stage fine-tune)."""
+    folders = [PROJECT_ROOT / run.model_path] if run.model_path else []
+    folders.append(PROJECT_ROOT / "assets" / "models" / run.model_name)
+    for folder in folders:
+        files = sorted(folder.glob("history*.json")) if folder.is_dir() else []
+        if files:
+            return {_arm_name(f.stem): pd.read_json(f) for f in files}
+    return {}
 
 
-def history_figure(history: pd.DataFrame, metric: str) -> go.Figure:
+def _arm_name(stem: str) -> str:
+    return stem.removeprefix("history").lstrip("_") or "training"
+
+
+def history_metrics(histories: dict[str, pd.DataFrame]) -> list[str]:
+    """The metrics (loss, accuracy, auc) at least one history has a train or validation column for."""
+    return [m for m in ("loss", "accuracy", "auc") if any(f"{split}_{m}" in h for h in histories.values() for split in ("train", "val"))]
+
+
+def history_figure(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
     fig = go.Figure()
-    for split in ("train", "val"):
-        column = f"{split}_{metric}"
-        if column in history:
-            fig.add_scatter(x=history["epoch"], y=history[column], mode="lines+markers", name=split)
+    for arm, history in histories.items():
+        for split in ("train", "val"):
+            column = f"{split}_{metric}"
+            if column in history:
+                name = split if len(histories) == 1 else f"{arm} · {split}"
+                fig.add_scatter(x=history["epoch"], y=history[column], mode="lines+markers", name=name)
     fig.update_layout(title=f"{metric} per epoch", xaxis_title="epoch", height=320)
     return fig
 
