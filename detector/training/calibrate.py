@@ -33,25 +33,28 @@ FALSE_ALARM_BUDGET = 0.02
 MAX_MARGIN = 0.25
 
 
+def _smallest_margin(holds) -> float:
+    """The smallest margin on a 0.01 grid up to MAX_MARGIN for which holds(margin) is true; MAX_MARGIN if none."""
+    return next((step / 100 for step in range(int(round(MAX_MARGIN * 100)) + 1) if holds(step / 100)), MAX_MARGIN)
+
+
 def uncertain_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, target: float = TARGET_ACCURACY) -> float:
     """Smallest m such that faces with |p - threshold| >= m are classified with accuracy >= target."""
     distance = np.abs(probs - threshold)
     correct = (probs >= threshold).astype(int) == labels
-    for margin in np.arange(0.0, MAX_MARGIN + 1e-9, 0.01):
+
+    def holds(margin: float) -> bool:
+        # At least 30 % of the faces must keep a verdict, or a wide band "wins" by judging almost nothing.
         outside = distance >= margin
-        if outside.sum() >= 0.3 * len(labels) and correct[outside].mean() >= target:
-            return float(round(margin, 2))
-    return MAX_MARGIN
+        return bool(outside.sum() >= 0.3 * len(labels) and correct[outside].mean() >= target)
+
+    return _smallest_margin(holds)
 
 
 def false_alarm_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, budget: float = FALSE_ALARM_BUDGET) -> float:
     """Smallest m such that at most `budget` of the real faces score >= threshold + m (MAX_MARGIN if none does)."""
     reals = probs[labels == 0]
-    for step in range(int(round(MAX_MARGIN * 100)) + 1):
-        margin = step / 100
-        if len(reals) == 0 or (reals >= threshold + margin).mean() <= budget:
-            return margin
-    return MAX_MARGIN
+    return _smallest_margin(lambda margin: len(reals) == 0 or bool((reals >= threshold + margin).mean() <= budget))
 
 
 def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
