@@ -13,6 +13,10 @@ from detector.evaluation.runs import RunsDatabaseError, RunStore
 from detector.stability import AbstainRules, evidence_tables
 from pages.common import require_app_navigation
 
+# Misclassified faces in rows of at most 6 of 150 px: eight 200 px columns ran past a 1400 px window, and on a
+# phone the columns stack, where full-width faces made ~8,000 px of scrolling.
+FACES_PER_ROW, FACE_WIDTH = 6, 150
+
 require_app_navigation()
 
 
@@ -111,11 +115,9 @@ else:
             elif not present:
                 st.info(f"{len(wrong)} shown in the scores, but their image files are not on this machine.")
             else:
-                # Rows of at most 6 faces of 150 px: eight 200 px columns ran past a 1400 px window, and on a
-                # phone the columns stack, where full-width faces made ~8,000 px of scrolling.
-                for start in range(0, len(present), 6):
-                    for column, item in zip(st.columns(6), present[start:start + 6]):
-                        column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width=150)
+                for start in range(0, len(present), FACES_PER_ROW):
+                    for column, item in zip(st.columns(FACES_PER_ROW), present[start : start + FACES_PER_ROW]):
+                        column.image(item["path"], caption=f"P(fake) {display.format_probability(item['score'])}", width=FACE_WIDTH)
 
         st.header("Export")
         e1, e2 = st.columns(2)
