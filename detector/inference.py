@@ -134,8 +134,8 @@ class Detector:
         return self.runtime
 
     def classify(self, crops: list[Image.Image]) -> np.ndarray:
-        """Raw logits for face crops: batched forward passes (CPU_BATCH crops each on a CPU, through
-        ONNX Runtime when available, else torch)."""
+        """Raw logits for face crops: batched forward passes (at most CPU_BATCH crops each on a CPU,
+        through ONNX Runtime when available, its runs spread over the free cores; else torch)."""
         if self.device.type != "cpu":
             return batched_logits(self.scorer, crops, batch_size=None, channels_last=True)
         runtime = self.cpu_runtime()
@@ -143,8 +143,7 @@ class Detector:
             return batched_logits(self.scorer, crops, batch_size=CPU_BATCH, channels_last=True)
         if len(crops) == 0:
             return np.zeros(0, dtype=np.float32)
-        pixels = to_input(crops).numpy()
-        return np.concatenate([runtime.logits(pixels[i:i + CPU_BATCH]) for i in range(0, len(pixels), CPU_BATCH)])
+        return runtime.logits(to_input(crops).numpy(), most_per_run=CPU_BATCH)
 
     def analyze(self, image: Image.Image,
                 extra: Callable[[Image.Image, list[Face]], list[Image.Image] | None] | None = None) -> ImageResult:

@@ -1,4 +1,4 @@
-"""ONNX Runtime for scoring face crops on a CPU: the same folded classifier, about twice as fast per crop.
+"""ONNX Runtime for scoring face crops on a CPU: the same folded classifier, faster per crop than torch.
 
 `Detector.classify` (every face's score, the stability check's copies, video frames, batch scans) runs
 through `OnnxScorer` on a CPU when `onnx` and `onnxruntime` are installed. The graph is exported in
@@ -9,16 +9,21 @@ further apart than PROBE_TOLERANCE) keeps the torch scorer, and `Detector.scorer
 `DFX_SCORER=torch` forces the torch scorer. The explainers never use this: they need the torch model's
 layers and gradients.
 
-Threads follow the project's policy (detector/threads.py): each call uses one intra-op thread per core
-other programs leave free right now, through one session per thread count (created when first needed).
+Cores follow the project's policy (detector/threads.py): each call uses as many cores as other programs
+leave free right now. By default a call's crops are split over them, each part run by a single-threaded
+session in its own thread (ONNX Runtime releases the GIL while it runs): for this small network, crops
+side by side kept two cores busier than two threads sharing each layer (benchmarks/bench_stability.py
+times both; `parallel=False` is the other). A crop's logit does not depend on which part it is in.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -36,13 +41,15 @@ SPIN = False  # whether ONNX Runtime's worker threads spin between runs (see Onn
 class OnnxScorer:
     """Raw logits of a classifier exported to ONNX, run by ONNX Runtime on the CPU."""
 
-    def __init__(self, graph: bytes, lock: threading.RLock, spin: bool = SPIN) -> None:
+    def __init__(self, graph: bytes, lock: threading.RLock, spin: bool = SPIN, parallel: bool = True) -> None:
         import onnxruntime
 
         self._ort = onnxruntime
         self._graph = graph
         self.spin = spin
+        self.parallel = parallel  # crops split over the free cores (else: intra-op threads share each layer)
         self._sessions: dict[int, object] = {}
+        self._pools: dict[int, ThreadPoolExecutor] = {}
         self.lock = lock  # the torch model's: one forward pass at a time per model, whichever runtime runs it
 
     def session(self, threads: int):
@@ -58,12 +65,30 @@ class OnnxScorer:
             self._sessions[threads] = self._ort.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
         return self._sessions[threads]
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """(N,) float32 logits for an (N, 3, S, S) float32 array of pixels in [0, 1]."""
+    def _run(self, session, part: np.ndarray) -> np.ndarray:
+        return session.run(None, {"pixels": part})[0].reshape(-1)
+
+    def logits(self, batch: np.ndarray, most_per_run: int = 8) -> np.ndarray:
+        """(N,) float32 logits for an (N, 3, S, S) float32 array of pixels in [0, 1], in runs of at most
+        `most_per_run` crops (a big batch's activations no longer fit the cache)."""
+        pixels = np.ascontiguousarray(batch, dtype=np.float32)
+        if len(pixels) == 0:
+            return np.zeros(0, dtype=np.float32)
         with self.lock:
-            threads = set_cpu_threads()  # the free cores now, as a torch forward pass would use
-            out = self.session(threads).run(None, {"pixels": np.ascontiguousarray(batch, dtype=np.float32)})[0]
-        return out.reshape(-1).astype(np.float32)
+            cores = set_cpu_threads()  # the free cores now, as a torch forward pass would use
+            runs = max(math.ceil(len(pixels) / most_per_run), min(cores, len(pixels)) if self.parallel else 1)
+            parts = np.array_split(pixels, runs)
+            if not self.parallel:
+                session = self.session(cores)
+                out = [self._run(session, part) for part in parts]
+            elif cores == 1:
+                out = [self._run(self.session(1), part) for part in parts]
+            else:
+                if cores not in self._pools:
+                    self._pools[cores] = ThreadPoolExecutor(cores, thread_name_prefix="dfx-onnx")
+                session = self.session(1)
+                out = list(self._pools[cores].map(lambda part: self._run(session, part), parts))
+        return np.concatenate(out).astype(np.float32)
 
 
 def export_graph(model: nn.Module, input_size: int) -> bytes:

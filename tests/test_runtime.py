@@ -32,16 +32,35 @@ def test_onnx_runtime_gives_the_torch_model_s_scores(shipped_detector, astronaut
     assert shipped_detector.classify([]).shape == (0,)
 
 
-def test_session_threads_follow_the_project_thread_policy(monkeypatch, detector, astronaut):
-    crop = astronaut.resize((detector.config.input_size,) * 2)
-    detector.classify([crop])
-    assert detector.runtime is not None, detector.scorer_note
-    for threads in ("1", "2"):
-        monkeypatch.setenv("DFX_THREADS", threads)
-        detector.classify([crop])
-        session = detector.runtime.session(int(threads))
-        assert session.get_session_options().intra_op_num_threads == int(threads)
-    assert {1, 2} <= set(detector.runtime._sessions)
+def test_runs_follow_the_free_cores(monkeypatch, detector, astronaut):
+    """Crops are split over the cores the thread policy allows, one single-threaded run per part in its own
+    thread, at most `most_per_run` crops a run; the logits do not depend on the split."""
+    import threading
+
+    crops = [astronaut.resize((detector.config.input_size,) * 2).rotate(angle) for angle in range(0, 60, 5)]  # 12 crops
+    detector.classify(crops[:1])
+    runtime = detector.runtime
+    assert runtime is not None, detector.scorer_note
+    runs, run = [], runtime._run
+    monkeypatch.setattr(runtime, "_run", lambda session, part: (runs.append((threading.get_ident(), len(part))), run(session, part))[1])
+    monkeypatch.setenv("DFX_THREADS", "1")
+    alone = detector.classify(crops)
+    assert sorted(n for _, n in runs) == [6, 6] and len({t for t, _ in runs}) == 1  # 12 crops, runs of at most 8, one thread
+    runs.clear()
+    monkeypatch.setenv("DFX_THREADS", "2")
+    np.testing.assert_array_equal(detector.classify(crops), alone)
+    assert sorted(n for _, n in runs) == [6, 6] and len({t for t, _ in runs}) == 2  # side by side
+    runs.clear()
+    detector.classify(crops[:2] * 10)  # 20 crops: three runs of at most 8 over two threads
+    assert sorted(n for _, n in runs) == [6, 7, 7]
+    assert set(runtime._sessions) == {1}  # only single-threaded sessions
+    runs.clear()
+    runtime.parallel = False  # the other way: one run, its layers shared by two threads
+    try:
+        np.testing.assert_allclose(detector.classify(crops), alone, atol=1e-5)
+        assert [n for _, n in runs] == [6, 6] and runtime.session(2).get_session_options().intra_op_num_threads == 2
+    finally:
+        runtime.parallel = True
 
 
 def test_torch_when_asked(monkeypatch, tiny_checkpoint, astronaut):
