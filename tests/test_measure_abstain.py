@@ -1,0 +1,37 @@
+"""scripts/measure_abstain.py's video tolerance: the selective-prediction rule on clip records and the choice."""
+
+from scripts.measure_abstain import choose_video_tolerance, video_selective
+
+CHANGES = ("jpeg90", "jpeg70", "jpeg50", "scale0.5", "scale0.75", "scale1.5", "flip", "shift+8%", "shift-8%", "tighter", "looser")
+
+
+def clip(label: int, p_fake: float, flips: int, kind: str = "original", band: str | None = None) -> dict:
+    """A clip record whose headline track scores p_fake and lands on the other side of 0.5 under `flips` changes."""
+    other = 0.2 if p_fake >= 0.5 else 0.8
+    copies = {name: (other if i < flips else p_fake) for i, name in enumerate(CHANGES)}
+    return {"set": "s", "file": "f", "kind": kind, "label": label,
+            "track": {"p_fake": p_fake, "label": band or ("fake" if p_fake >= 0.5 else "real"), "copies": copies}}
+
+
+def test_video_selective_counts_verdicts_the_tracks_rule_keeps():
+    records = [clip(1, 0.9, 0), clip(0, 0.9, 2), clip(0, 0.1, 5), clip(1, 0.55, 0, band="uncertain"),
+               {"set": "s", "file": "none", "kind": "original", "label": 1, "track": None}]
+    before = video_selective(records, None, 0.5)  # band only: three verdicts, one wrong
+    assert (before["given"], before["n"]) == (3, 5) and before["accuracy_given"] == 2 / 3
+    assert before["utility"] == (2 - 2 * 1) / 5
+    strict = video_selective(records, 1, 0.5)  # 2 and 5 flips are over a tolerance of 1
+    assert strict["given"] == 1 and strict["accuracy_given"] == 1.0 and strict["utility"] == 1 / 5
+    assert video_selective(records, 2, 0.5)["given"] == 2  # 2 flips are tolerated by 2, not 5
+
+
+def test_the_video_tolerance_is_chosen_on_validation_and_prefers_the_photo_s_on_a_tie():
+    # a wrong verdict flips under 2 changes, right ones under 0: tolerating 0 or 1 is best
+    val = {"threshold": 0.5, "per_class": 1, "records": [clip(1, 0.9, 0), clip(0, 0.9, 2), clip(0, 0.1, 0)]}
+    chosen, evidence = choose_video_tolerance(val, None, photo_tolerance=3)
+    assert chosen == 0 and evidence["video_tied_best"] == [0, 1]  # the strictest of the tied best
+    assert choose_video_tolerance(val, None, photo_tolerance=1)[0] == 1  # the photo's, when it is among the best
+    # a right verdict flipping under 2 changes: tolerating 2 or more is best, the photo's 3 among them
+    val["records"][1] = clip(1, 0.9, 2)
+    chosen, evidence = choose_video_tolerance(val, val, photo_tolerance=3)
+    assert chosen == 3 and evidence["video_test_after"]["all"]["given"] == 3
+    assert evidence["video_val_before"]["original"]["n"] == 3 and evidence["video_val_after"]["reshared"]["n"] == 0
