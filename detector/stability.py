@@ -18,7 +18,9 @@ from __future__ import annotations
 import io
 import json
 import math  # floor: a 63.6 px face must not read '64 px, below the 64 px'
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from PIL import Image
 
 from detector import display
 from detector.faces import Face, crop_face, square_crop_box
+from detector.threads import cpu_threads_now
 
 RULES_FILE = "abstain.json"
 SHIFT = 0.08  # crop shifted by 8 % of its side
@@ -127,12 +130,28 @@ def face_window(image: Image.Image, face: Face, margin: float, max_side: int | N
     return FaceWindow(window, moved[0], tuple(moved[1:]))
 
 
+_builders: dict[int, ThreadPoolExecutor] = {}
+_builders_lock = threading.Lock()
+
+
+def _build(jobs: list[Callable[[], Image.Image]]) -> list[Image.Image]:
+    """Run the copy-building jobs, in order, on as many threads as cores are free now (Pillow releases
+    the GIL while it resizes and codes JPEG): one core next to a busy process, both on an idle 2-core CPU."""
+    workers = cpu_threads_now()
+    if workers < 2:
+        return [job() for job in jobs]
+    with _builders_lock:
+        if workers not in _builders:
+            _builders[workers] = ThreadPoolExecutor(workers, thread_name_prefix="dfx-copies")
+    return list(_builders[workers].map(lambda job: job(), jobs))
+
+
 def window_crops(window: FaceWindow, size: int) -> list[Image.Image]:
     """The model inputs of every changed copy of one face, in PERTURBATIONS order."""
     region = window.image.crop(window.crop_box)
-    crops = [change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0) for change in PIXEL_CHANGES.values()]
-    crops += [crop_face(window.image, box, size) for box in window.framing]
-    return crops
+    jobs = [lambda change=change: change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0) for change in PIXEL_CHANGES.values()]
+    jobs += [lambda box=box: crop_face(window.image, box, size) for box in window.framing]
+    return _build(jobs)
 
 
 def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float) -> list[Image.Image]:

@@ -155,6 +155,26 @@ def test_perturbed_copies_differ_from_the_original_and_stay_model_sized(astronau
         assert np.abs(np.asarray(crop, dtype=np.float32) - original).mean() > 0.3, name
 
 
+def test_copies_built_on_two_threads_are_the_copies_built_on_one(monkeypatch, astronaut):
+    import threading
+
+    from detector import stability
+
+    face = Face(box=(180.0, 60.0, 330.0, 250.0), prob=0.99, landmarks=None,
+                crop_box=square_crop_box((180, 60, 330, 250), astronaut.size))
+    seen = set()
+    jpeg = stability.PIXEL_CHANGES["jpeg90"]
+    monkeypatch.setitem(stability.PIXEL_CHANGES, "jpeg90", lambda region: (seen.add(threading.get_ident()), jpeg(region))[1])
+    monkeypatch.setenv("DFX_THREADS", "1")
+    alone = perturbed_crops(astronaut, face, 224, 0.3)
+    assert seen == {threading.get_ident()}  # one free core: built in the calling thread
+    monkeypatch.setenv("DFX_THREADS", "2")
+    seen.clear()
+    side_by_side = perturbed_crops(astronaut, face, 224, 0.3)
+    assert seen and threading.get_ident() not in seen  # two: built by the pool's threads
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(alone, side_by_side))  # same pixels, same order
+
+
 def test_twenty_pixel_face_is_too_small_to_judge(shipped_detector, astronaut):
     rules = AbstainRules.for_checkpoint(shipped_detector.checkpoint)
     if rules.min_face_px is None:
