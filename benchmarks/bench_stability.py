@@ -14,9 +14,9 @@ crop 309 px), as JPEG bytes. Three pairs are timed:
 Each is timed with several scorers in the same process, interleaved round by round, so a busy
 machine slows every variant alike (read the ratios of medians, not the milliseconds): the folded
 torch model in passes of 8 crops (what the app ran before ONNX Runtime), and ONNX Runtime
-(detector/runtime.py): a call's crops split over the free cores, one single-threaded run each, at most 8
-(detector.inference.CPU_BATCH, what the app runs) or 4 crops a run; and one run whose layers are shared
-by intra-op threads, sleeping between runs or spinning (ONNX Runtime's default).
+(detector/runtime.py): a call's crops cut into single-threaded runs of 2 (RUN_CROPS, what the app runs)
+or 6 that the free cores take in turn; and runs of at most 8 whose layers are shared by intra-op threads,
+sleeping between runs or spinning (ONNX Runtime's default).
 The whole set is timed twice in one run: on an idle machine, then while a child process spins on one
 core (as benchmarks/bench_busy.py does; the thread policy of detector/threads.py adapts to it).
 """
@@ -105,8 +105,9 @@ def main(rounds: int = 10) -> dict:
     assert onnx.parallel, "the app's scorer splits crops over the cores"
     shared = OnnxScorer(onnx._graph, onnx.lock, parallel=False)  # the same graph, threads sharing each layer
     spinning = OnnxScorer(onnx._graph, onnx.lock, parallel=False, spin=True)  # and ONNX Runtime's default wait
-    scorers = {"torch, passes of 8": (None, 8), "onnx, crops split over cores, runs of 8": (onnx, 8),
-               "onnx, crops split over cores, runs of 4": (onnx, 4), "onnx, threads share layers, runs of 8": (shared, 8),
+    sixes = OnnxScorer(onnx._graph, onnx.lock, run_crops=6)  # the same graph, bigger runs
+    scorers = {"torch, passes of 8": (None, 8), f"onnx, runs of {onnx.run_crops} over the cores": (onnx, 8),
+               "onnx, runs of 6 over the cores": (sixes, 8), "onnx, threads share layers, runs of 8": (shared, 8),
                "onnx, threads share layers, spinning, runs of 8": (spinning, 8)}
     assert CPU_BATCH == 8, "the app's CPU_BATCH must be the one timed as the app's scorer"
     tasks = variants(detector, photo, data, rules)

@@ -33,8 +33,8 @@ def test_onnx_runtime_gives_the_torch_model_s_scores(shipped_detector, astronaut
 
 
 def test_runs_follow_the_free_cores(monkeypatch, detector, astronaut):
-    """Crops are split over the cores the thread policy allows, one single-threaded run per part in its own
-    thread, at most `most_per_run` crops a run; the logits do not depend on the split."""
+    """Crops are cut into runs of `run_crops` that single-threaded sessions run in as many threads as the
+    thread policy allows cores; the logits do not depend on the split."""
     import threading
 
     crops = [astronaut.resize((detector.config.input_size,) * 2).rotate(angle) for angle in range(0, 60, 5)]  # 12 crops
@@ -45,17 +45,18 @@ def test_runs_follow_the_free_cores(monkeypatch, detector, astronaut):
     monkeypatch.setattr(runtime, "_run", lambda session, part: (runs.append((threading.get_ident(), len(part))), run(session, part))[1])
     monkeypatch.setenv("DFX_THREADS", "1")
     alone = detector.classify(crops)
-    assert sorted(n for _, n in runs) == [6, 6] and len({t for t, _ in runs}) == 1  # 12 crops, runs of at most 8, one thread
+    assert [n for _, n in runs] == [runtime.run_crops] * (12 // runtime.run_crops) and len({t for t, _ in runs}) == 1
     runs.clear()
     monkeypatch.setenv("DFX_THREADS", "2")
     np.testing.assert_array_equal(detector.classify(crops), alone)
-    assert sorted(n for _, n in runs) == [6, 6] and len({t for t, _ in runs}) == 2  # side by side
-    runs.clear()
-    detector.classify(crops[:2] * 10)  # 20 crops: three runs of at most 8 over two threads
-    assert sorted(n for _, n in runs) == [6, 7, 7]
+    assert sum(n for _, n in runs) == 12 and len({t for t, _ in runs}) == 2  # side by side
     assert set(runtime._sessions) == {1}  # only single-threaded sessions
     runs.clear()
-    runtime.parallel = False  # the other way: one run, its layers shared by two threads
+    monkeypatch.setattr(runtime, "run_crops", 5)
+    np.testing.assert_array_equal(detector.classify(crops), alone)  # 12 crops in runs of 4 (three runs)
+    assert sorted(n for _, n in runs) == [4, 4, 4]
+    runs.clear()
+    runtime.parallel = False  # the other way: runs of at most 8, each run's layers shared by two threads
     try:
         np.testing.assert_allclose(detector.classify(crops), alone, atol=1e-5)
         assert [n for _, n in runs] == [6, 6] and runtime.session(2).get_session_options().intra_op_num_threads == 2
