@@ -237,12 +237,12 @@ class AbstainRules:
         one measured on validation clips when abstain.json has it, else the photo's."""
         if self.max_disagree_video is not None:
             return self.max_disagree_video, "measured on validation clips"
-        return self.max_disagree, "the photo's: not measured on videos for this model"
+        return self.max_disagree, "the photo's tolerance; none was measured on videos for this model"
 
     def video_tolerance_words(self) -> str:
-        """'more than 3 of the 11 changes (the photo's tolerance: ...)': the video rule for people."""
+        """'more than 3 of the 11 changes (the photo's tolerance; ...)': the video rule for people."""
         tolerance, source = self.video_tolerance()
-        return f"more than {tolerance} of the {len(PERTURBATIONS)} changes (that tolerance: {source})"
+        return f"more than {tolerance} of the {len(PERTURBATIONS)} changes ({source})"
 
     def summary(self) -> str:
         """The limits in one or two sentences for people (pages, report)."""

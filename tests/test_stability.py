@@ -311,9 +311,10 @@ def test_a_video_uses_its_own_measured_tolerance_else_the_photo_s(tmp_path):
     # no video tolerance measured: the photo's decides the track
     assert track_verdict(track, detector.config, AbstainRules(max_disagree=flips - 1), check)[0] == display.CANT_TELL
     assert track_verdict(track, detector.config, AbstainRules(max_disagree=flips), check)[0] == display.LIKELY_MANIPULATED
-    assert AbstainRules(max_disagree=flips).video_tolerance() == (flips, "the photo's: not measured on videos for this model")
+    assert AbstainRules(max_disagree=flips).video_tolerance() == (flips, "the photo's tolerance; none was measured on videos for this model")
     assert AbstainRules(max_disagree=3).video_tolerance_words() == ("more than 3 of the 11 changes "
-                                                                    "(that tolerance: the photo's: not measured on videos for this model)")
+                                                                    "(the photo's tolerance; none was measured on videos for this model)")
+    assert AbstainRules(max_disagree=3, max_disagree_video=1).video_tolerance_words() == "more than 1 of the 11 changes (measured on validation clips)"
     # a measured video tolerance overrides the photo's for tracks, and only for tracks
     lenient_video = AbstainRules(max_disagree=flips - 1, max_disagree_video=flips)
     assert track_verdict(track, detector.config, lenient_video, check)[0] == display.LIKELY_MANIPULATED
