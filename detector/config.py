@@ -27,6 +27,10 @@ class ModelConfig:
     threshold: float = 0.5  # P(fake) at or above this is called fake
     # Half-width of the "uncertain" band around the threshold, in probability.
     uncertain_margin: float = 0.1
+    # How far above the threshold a face must score to be called fake ("likely manipulated"), when that
+    # differs from uncertain_margin: chosen so that at most a budget of real faces in validation group
+    # scenes reach it (scripts/set_fake_margin.py). None: the band is symmetric.
+    fake_margin: float | None = None
     # Temperature applied to the logit before the sigmoid (1.0 = uncalibrated).
     temperature: float = 1.0
     crop_margin: float = 0.3
@@ -41,6 +45,8 @@ class ModelConfig:
         data = asdict(self)
         if not data["cam_layers"]:
             del data["cam_layers"]  # derived from the architecture; keeps existing config.json files as they are
+        if data["fake_margin"] is None:
+            del data["fake_margin"]  # a symmetric band; likewise
         return json.dumps(data, indent=2, sort_keys=False)
 
     @classmethod
@@ -83,6 +89,8 @@ class ModelConfig:
             problems.append("labels must name exactly two classes")
         if not isinstance(self.threshold, (int, float)) or not 0.0 < self.threshold < 1.0:
             problems.append("threshold must be a probability in (0, 1)")
+        if self.fake_margin is not None and (not isinstance(self.fake_margin, (int, float)) or not 0.0 <= self.fake_margin < 1.0):
+            problems.append("fake_margin must be null or a probability distance in [0, 1)")
         if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
             problems.append("temperature must be positive")
         if not isinstance(self.cam_layers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.cam_layers.items()):
@@ -96,8 +104,23 @@ class ModelConfig:
         predicted = 1 if p_fake >= self.threshold else 0
         return 1 - predicted if other else predicted
 
+    def band(self) -> tuple[float, float]:
+        """(low, high): real at or below low, fake at or above high, uncertain in between."""
+        above = self.uncertain_margin if self.fake_margin is None else self.fake_margin
+        return self.threshold - self.uncertain_margin, self.threshold + above
+
+    def band_words(self) -> str:
+        """The uncertain band as a reader sees it, for captions, reports and model cards."""
+        if self.fake_margin is None:
+            return f"within ±{self.uncertain_margin:.2f} of the threshold {self.threshold:.2f}"
+        low, high = self.band()
+        return f"from {low:.2f} to {high:.2f} (threshold {self.threshold:.2f})"
+
     def verdict(self, p_fake: float) -> str:
-        """'fake', 'real' or 'uncertain' (within uncertain_margin of the threshold)."""
-        if abs(p_fake - self.threshold) < self.uncertain_margin:
-            return "uncertain"
-        return self.labels[1] if p_fake >= self.threshold else self.labels[0]
+        """'fake', 'real' or 'uncertain' (inside the band, see band())."""
+        low, high = self.band()
+        if p_fake >= high:
+            return self.labels[1]
+        if p_fake <= low:
+            return self.labels[0]
+        return "uncertain"

@@ -105,8 +105,8 @@ def stability_strip(faces, checks, config) -> go.Figure:
         figure.add_scatter(x=[face.p_fake], y=[row], mode="markers", marker={"size": 13, "symbol": "diamond", "color": "black"},
                            text=[f"as uploaded: P(fake) {display.format_probability(face.p_fake)}"],
                            hovertemplate="%{text}<extra></extra>", showlegend=False)
-    figure.add_vrect(x0=config.threshold - config.uncertain_margin, x1=config.threshold + config.uncertain_margin,
-                     fillcolor="orange", opacity=0.12, line_width=0)
+    low, high = config.band()
+    figure.add_vrect(x0=low, x1=high, fillcolor="orange", opacity=0.12, line_width=0)
     figure.add_vline(x=config.threshold, line_dash="dash", annotation_text="threshold")
     figure.update_layout(height=90 + 40 * len(faces), margin={"l": 10, "r": 10, "t": 30, "b": 30},
                          xaxis={"range": [0, 1], "title": "P(fake)"}, yaxis={"autorange": "reversed"})
@@ -127,8 +127,8 @@ with right:
     st.caption(display.what_this_means(config.training))
     st.caption(
         f"P(fake) is the model's calibrated probability that the face is fake: *likely manipulated* at or above "
-        f"{config.threshold:.2f}, *no sign of manipulation found* below, *can't tell* within ±{config.uncertain_margin:.2f} of it "
-        f"or when the verdict flips once the face is re-compressed, resized, re-framed or mirrored (the range). "
+        f"{config.band()[1]:.2f}, *no sign of manipulation found* at or below {config.band()[0]:.2f}, *can't tell* in between "
+        f"(threshold {config.threshold:.2f}) or when the verdict flips once the face is re-compressed, resized, re-framed or mirrored (the range). "
         f"{analysis.rules.summary()} Detection {result.seconds_detect * 1000:.0f} ms, classification {result.seconds_classify * 1000:.0f} ms."
     )
 # Full width below the picture: in the narrow right column the last columns were cut off (issue 19).

@@ -91,7 +91,7 @@ st.caption(analysis.what_this_means)
 st.caption(
     "Each track's P(fake) uses the DFDC winner's *confident frames* rule: if many frames are confidently fake "
     f"(> {CONFIDENT_FAKE:g}) it is their mean, if nearly all are confidently real (< {CONFIDENT_REAL:g}) theirs, else the plain mean (also shown). "
-    f"Threshold {config.threshold:.2f}, uncertain within ±{config.uncertain_margin:.2f}. A 'real' verdict is not proof. "
+    f"Can't tell {config.band_words()}. A 'real' verdict is not proof. "
     "Stability check: the frames that decide each track's score are re-scored under re-compression, resizing and "
     f"re-framing; a track is *can't tell* when its verdict flips under {analysis.rules.video_tolerance_words()}."
 )

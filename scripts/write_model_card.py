@@ -77,6 +77,19 @@ def training_section(training: dict) -> list[str]:
     ]
 
 
+def fake_margin_sentence(config: dict) -> str:
+    """The raised upper edge of the band, and the evidence it was chosen on, when the config has one."""
+    margin = config.get("fake_margin")
+    if margin is None:
+        return ""
+    evidence = config.get("training", {}).get("calibration", {}).get("fake_margin", {})
+    text = f"'Likely manipulated' only from {config['threshold'] + margin:.3f} (threshold + {margin:.2f})"
+    if evidence:
+        text += (f": at most {evidence['budget']:.0%} of {evidence['val_group_faces']} real faces in validation group scenes reach it "
+                 f"({evidence['val_rate_at_uncertain_margin']:.1%} reached the symmetric band's edge; `scripts.set_fake_margin`)")
+    return text + ". "
+
+
 def card(folder: Path, ablation: dict | None) -> str:
     config = json.loads((folder / "config.json").read_text())
     history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else []
@@ -102,6 +115,7 @@ def card(folder: Path, ablation: dict | None) -> str:
         f"Temperature {fmt(config.get('temperature'))} fitted on the validation sets; decision threshold "
         f"{fmt(config.get('threshold'))} (Youden's J on calibrated validation scores); 'uncertain' within "
         f"±{fmt(config.get('uncertain_margin'))} of it. "
+        + fake_margin_sentence(config)
         + (f"Validation ECE {fmt(calibration.get('ece_before'))} before, {fmt(calibration.get('ece_after'))} after calibration." if calibration else "")
         + (f" Real validation faces called likely manipulated with this band: {calibration['val_false_alarm_rate']:.1%} "
            f"({calibration['val_false_alarm_rate_at_that_margin']:.1%} with a band of ±{calibration['margin_for_false_alarm_budget']:.2f}, "

@@ -75,3 +75,27 @@ def test_pickle_weights_are_not_loaded(saved):
     (folder / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a valid safetensors"):
         load_checkpoint(folder)
+
+
+def test_a_symmetric_band_is_todays_rule_and_is_not_written_out():
+    config = ModelConfig(threshold=0.5, uncertain_margin=0.1)
+    assert config.band() == (0.4, 0.6)
+    assert [config.verdict(p) for p in (0.39, 0.45, 0.55, 0.61)] == ["real", "uncertain", "uncertain", "fake"]
+    assert "fake_margin" not in json.loads(config.to_json()) and "±0.10" in config.band_words()
+
+
+def test_a_fake_margin_raises_only_the_upper_edge_and_travels_with_the_config():
+    config = ModelConfig(threshold=0.5, uncertain_margin=0.1, fake_margin=0.3)
+    low, high = config.band()
+    assert low == pytest.approx(0.4) and high == pytest.approx(0.8)
+    # Between the old and the new upper edge: no longer "fake"; below the lower edge: still "real".
+    assert [config.verdict(p) for p in (0.4, 0.7, 0.79, 0.8)] == ["real", "uncertain", "uncertain", "fake"]
+    again = ModelConfig.from_dict(json.loads(config.to_json()))
+    assert again.fake_margin == 0.3 and again.band() == config.band()
+    assert "0.40 to 0.80" in again.band_words()
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, "wide"])
+def test_a_bad_fake_margin_is_refused(value):
+    with pytest.raises(CheckpointError, match="fake_margin"):
+        ModelConfig.from_dict({**json.loads(ModelConfig().to_json()), "fake_margin": value})

@@ -36,3 +36,14 @@ def test_card_states_the_false_alarms_the_band_leaves(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     text = card(tmp_path, None)
     assert "called likely manipulated with this band: 11.0%" in text and "6.6% with a band of ±0.25, the band a 2% budget" in text
+    assert "Likely manipulated' only from" not in text
+
+
+def test_card_states_a_raised_upper_edge_and_its_evidence():
+    from scripts.write_model_card import fake_margin_sentence
+
+    evidence = {"budget": 0.02, "val_group_faces": 300, "val_rate_at_uncertain_margin": 0.09, "val_rate_at_fake_margin": 0.02}
+    config = {"threshold": 0.5, "uncertain_margin": 0.1, "fake_margin": 0.35, "training": {"calibration": {"fake_margin": evidence}}}
+    text = fake_margin_sentence(config)
+    assert "only from 0.850" in text and "at most 2% of 300 real faces" in text and "9.0% reached" in text
+    assert fake_margin_sentence({"threshold": 0.5, "uncertain_margin": 0.1}) == ""

@@ -74,7 +74,7 @@ def file_rows(name: str, sha256: str, size_bytes: int, dimensions: str, kind: st
 def model_rows(config: ModelConfig) -> tuple[dict[str, str], list[dict[str, str]]]:
     rows = {
         "Model": f"{config.name} {config.version} ({config.architecture}, {config.input_size} px)",
-        "Decision threshold": f"{config.threshold:.3f} (uncertain within ±{config.uncertain_margin:.2f})",
+        "Decision threshold": f"{config.threshold:.3f} (can't tell {config.band_words()})",
         "Calibration": f"temperature {config.temperature:.3f} fitted on validation data",
     }
     tests = []

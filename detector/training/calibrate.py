@@ -33,9 +33,9 @@ FALSE_ALARM_BUDGET = 0.02
 MAX_MARGIN = 0.25
 
 
-def _smallest_margin(holds) -> float:
-    """The smallest margin on a 0.01 grid up to MAX_MARGIN for which holds(margin) is true; MAX_MARGIN if none."""
-    return next((step / 100 for step in range(int(round(MAX_MARGIN * 100)) + 1) if holds(step / 100)), MAX_MARGIN)
+def _smallest_margin(holds, largest: float = MAX_MARGIN) -> float:
+    """The smallest margin on a 0.01 grid up to `largest` for which holds(margin) is true; `largest` if none."""
+    return next((step / 100 for step in range(int(round(largest * 100)) + 1) if holds(step / 100)), largest)
 
 
 def uncertain_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, target: float = TARGET_ACCURACY) -> float:
@@ -51,10 +51,12 @@ def uncertain_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, ta
     return _smallest_margin(holds)
 
 
-def false_alarm_margin(labels: np.ndarray, probs: np.ndarray, threshold: float, budget: float = FALSE_ALARM_BUDGET) -> float:
-    """Smallest m such that at most `budget` of the real faces score >= threshold + m (MAX_MARGIN if none does)."""
+def false_alarm_margin(
+    labels: np.ndarray, probs: np.ndarray, threshold: float, budget: float = FALSE_ALARM_BUDGET, largest: float = MAX_MARGIN
+) -> float:
+    """Smallest m such that at most `budget` of the real faces score >= threshold + m (`largest` if none does)."""
     reals = probs[labels == 0]
-    return _smallest_margin(lambda margin: len(reals) == 0 or bool((reals >= threshold + margin).mean() <= budget))
+    return _smallest_margin(lambda margin: len(reals) == 0 or bool((reals >= threshold + margin).mean() <= budget), largest)
 
 
 def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
