@@ -157,6 +157,17 @@ def score_groups(detector, items, set_name: str, data: Path) -> list[dict]:
     return records
 
 
+def verdict_shares(records: list[dict], fake_cut: float) -> dict:
+    """The verdict's upper edge ("likely manipulated" at or above it; the band may be asymmetric) and the share
+    of scored real faces that reach it: the false alarms a reader sees, beside P(fake) >= threshold."""
+    reals = [r["score"] for r in records if r["label"] == 0 and r["score"] is not None]
+    return {"fake_cut": round(fake_cut, 4), "reals_likely_manipulated": float(np.mean(np.asarray(reals) >= fake_cut)) if reals else None}
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
 def markdown_table(folders: list[Path]) -> str:
     """AUC per set and condition from exported runs (one folder per model), as a README table."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
@@ -167,13 +178,13 @@ def markdown_table(folders: list[Path]) -> str:
             info, m = run["info"], run["metrics"]
             if m.get("auc") is None:
                 alarms.append(f"| {info['set']} @ {info['condition']} | {run['model_version']} | {m['n']} | {m.get('n_unscored', 0)} | "
-                              f"{1 - m['specificity']:.1%} |")
+                              f"{1 - m['specificity']:.1%} | {_share(info.get('reals_likely_manipulated'))} |")
                 continue
             rows.setdefault((info["set"], run["model_version"]), {})[info["condition"]] = f"{m['auc']:.3f}"
     lines = ["| set | model | " + " | ".join(CONDITIONS) + " |", "|---|---|" + "---|" * len(CONDITIONS)]
     lines += [f"| {s} | {v} | " + " | ".join(cells.get(c, "–") for c in CONDITIONS) + " |" for (s, v), cells in sorted(rows.items())]
     if alarms:
-        lines += ["", "| real faces only | model | faces | not found | called fake |", "|---|---|---|---|---|", *alarms]
+        lines += ["", "| real faces only | model | faces | not found | P(fake) ≥ threshold | likely manipulated |", "|---|---|---|---|---|---|", *alarms]
     return "\n".join(lines)
 
 
@@ -217,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 records = score_pictures(detector, items, condition, args.data)
             run = build_run(detector, f"{set_name}/test @ {condition}", records,
-                            {"condition": condition, "set": set_name, "limit": args.limit, "wall_s": round(time.time() - start, 1)})
+                            {"condition": condition, "set": set_name, "limit": args.limit, "wall_s": round(time.time() - start, 1),
+                             **verdict_shares(records, detector.config.band()[1])})
             store.add(run)
             if args.export_dir:
                 args.export_dir.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,7 @@ def card(folder: Path, ablation: dict | None) -> str:
         f"±{fmt(config.get('uncertain_margin'))} of it. "
         + fake_margin_sentence(config)
         + (f"Validation ECE {fmt(calibration.get('ece_before'))} before, {fmt(calibration.get('ece_after'))} after calibration." if calibration else "")
-        + (f" Real validation faces called likely manipulated with this band: {calibration['val_false_alarm_rate']:.1%} "
+        + (f" Real validation crops at or above the symmetric band's upper edge: {calibration['val_false_alarm_rate']:.1%} "
            f"({calibration['val_false_alarm_rate_at_that_margin']:.1%} with a band of ±{calibration['margin_for_false_alarm_budget']:.2f}, "
            f"the band a {calibration['false_alarm_budget']:.0%} budget would need or the widest allowed)." if calibration.get("val_false_alarm_rate") is not None else ""),
         "",

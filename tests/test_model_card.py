@@ -35,7 +35,7 @@ def test_card_states_the_false_alarms_the_band_leaves(tmp_path):
               "training": {**REFRAMED, "samples_per_epoch": 1, "epochs_run": 1, "seed": 0, "calibration": calibration}}
     (tmp_path / "config.json").write_text(json.dumps(config))
     text = card(tmp_path, None)
-    assert "called likely manipulated with this band: 11.0%" in text and "6.6% with a band of ±0.25, the band a 2% budget" in text
+    assert "at or above the symmetric band's upper edge: 11.0%" in text and "6.6% with a band of ±0.25, the band a 2% budget" in text
     assert "Likely manipulated' only from" not in text
 
 

@@ -66,3 +66,13 @@ def test_condition_matrix_and_false_alarms_from_runs():
     assert frame.loc["dfdc · 2", "canvas"] == 0.75 and np.isnan(frame.loc["dfdc · 2", "plain"])
     alarms = false_alarm_frame(rows)
     assert len(alarms) == 1 and alarms.iloc[0]["called fake"] == 0.25 and alarms.iloc[0]["real faces scored"] == 4
+    assert alarms.iloc[0]["likely manipulated"] is None  # a run stored before the verdict's upper edge was
+
+
+def test_verdict_shares_count_real_faces_at_or_above_the_upper_edge():
+    from benchmarks.robustness import verdict_shares
+
+    records = [{"label": 0, "score": s} for s in (0.1, 0.7, 0.86, 0.9, None)] + [{"label": 1, "score": 0.99}]
+    shares = verdict_shares(records, 0.86)
+    assert shares == {"fake_cut": 0.86, "reals_likely_manipulated": 0.5}
+    assert verdict_shares([{"label": 1, "score": 0.9}], 0.5)["reals_likely_manipulated"] is None

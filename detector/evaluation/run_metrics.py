@@ -333,14 +333,17 @@ def condition_frame(summaries: list[dict]) -> pd.DataFrame:
 
 
 def false_alarm_frame(summaries: list[dict]) -> pd.DataFrame:
-    """Reals-only robustness runs (composed real group scenes): the share of real faces called fake."""
+    """Reals-only robustness runs (composed real group scenes): the share of real faces with P(fake) at or
+    above the threshold ("called fake") and at or above the verdict's upper edge ("likely manipulated")."""
     rows = []
     for row in sorted(summaries, key=lambda r: r["created"]):
         info, metrics = row.get("info") or {}, row["metrics"]
         if info.get("condition") and metrics.get("n") and metrics.get("n_fake") == 0 and "specificity" in metrics:
             rows.append({"set": info.get("set"), "condition": info["condition"], "model": row["model_version"],
                          "real faces scored": metrics["n"], "not found": metrics.get("n_unscored", 0),
-                         "called fake": 1.0 - float(metrics["specificity"])})
+                         "called fake": 1.0 - float(metrics["specificity"]),
+                         # runs made before the band could be asymmetric did not store it
+                         "likely manipulated": info.get("reals_likely_manipulated")})
     return pd.DataFrame(rows)
 
 
