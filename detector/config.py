@@ -9,6 +9,10 @@ from pathlib import Path
 from detector.errors import CheckpointError
 
 CONFIG_VERSION = 1
+# How a face crop is scored (test-time views): "none" = the crop alone; "flip" = the mean of the logits of the
+# crop and its horizontal mirror (one pass of twice the crops). The threshold and temperature in the same
+# config must have been calibrated on validation logits scored the same way (benchmarks/tta_study.py).
+TTA_MODES = ("none", "flip")
 # The repository root (app.py, assets/, runs/): stored paths are made relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +38,7 @@ class ModelConfig:
     # Temperature applied to the logit before the sigmoid (1.0 = uncalibrated).
     temperature: float = 1.0
     crop_margin: float = 0.3
+    tta: str = "none"  # test-time views, one of TTA_MODES; absent from config.json = "none"
     # Layers an explainer may look at, shallow to deep: shown name -> module path inside the timm
     # backbone (e.g. {"stage 3": "layer3"}). Empty: derived from the architecture (detector.model).
     cam_layers: dict = field(default_factory=dict)
@@ -47,6 +52,8 @@ class ModelConfig:
             del data["cam_layers"]  # derived from the architecture; keeps existing config.json files as they are
         if data["fake_margin"] is None:
             del data["fake_margin"]  # a symmetric band; likewise
+        if data["tta"] == "none":
+            del data["tta"]  # the default: a config without test-time views stays as it was written
         return json.dumps(data, indent=2, sort_keys=False)
 
     @classmethod
@@ -93,6 +100,8 @@ class ModelConfig:
             problems.append("fake_margin must be null or a probability distance in [0, 1)")
         if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
             problems.append("temperature must be positive")
+        if self.tta not in TTA_MODES:
+            problems.append(f"tta must be one of {list(TTA_MODES)}")
         if not isinstance(self.cam_layers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.cam_layers.items()):
             problems.append("cam_layers must map layer names to module paths")
         if problems:

@@ -73,6 +73,11 @@ class ImageResult:
         return self.seconds_detect + self.seconds_classify
 
 
+def mirrored(crop: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
+    """A crop's horizontal mirror (an RGB image, or an (H, W, 3) array)."""
+    return crop.transpose(Image.FLIP_LEFT_RIGHT) if isinstance(crop, Image.Image) else np.ascontiguousarray(crop[:, ::-1])
+
+
 def _adapt_cpu_threads(module: torch.nn.Module, args: tuple) -> None:
     set_cpu_threads()
 
@@ -134,7 +139,16 @@ class Detector:
         return self.runtime
 
     def classify(self, crops: list[Image.Image]) -> np.ndarray:
-        """Raw logits for face crops: batched forward passes (at most CPU_BATCH crops each on a CPU,
+        """Raw logits for face crops under the config's test-time views: with tta "flip", the mean of the
+        logits of each crop and its horizontal mirror (the mirrors fill the same passes). Every path that
+        scores a face (analyze, the stability check's copies, video, batch, predict) comes through here."""
+        if self.config.tta == "flip" and len(crops):
+            both = self._logits([*crops, *(mirrored(c) for c in crops)])
+            return (both[: len(crops)] + both[len(crops) :]) / 2
+        return self._logits(crops)
+
+    def _logits(self, crops: list[Image.Image]) -> np.ndarray:
+        """Raw logits for model inputs: batched forward passes (at most CPU_BATCH crops each on a CPU,
         through ONNX Runtime when available, its runs spread over the free cores; else torch)."""
         if self.device.type != "cpu":
             return batched_logits(self.scorer, crops, batch_size=None, channels_last=True)
