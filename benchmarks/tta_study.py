@@ -2,7 +2,7 @@
 
     python -m benchmarks.tta_study score --split test --sets dfdc --conditions plain jpeg60 --limit 60 --out DIR
     python -m benchmarks.tta_study score --split val ... --out DIR      # validation cells: the recalibration data
-    python -m benchmarks.tta_study calibrate MODEL_DIR --sources cache/sources --root ../shared/data > CAL.jsonl
+    python -m scripts.recalibrate MODEL_DIR --sources cache/sources --root ../shared/data > CAL.jsonl
     python -m benchmarks.tta_study report DIR [--boot 1000] [--json FILE] [--calibration CAL.jsonl]
 
 `score` runs the robustness suite's pictures (benchmarks.robustness: the same seeded items, reframings
@@ -11,10 +11,9 @@ stores, for every face, the logits of 13 views in one list: the crop, its horizo
 stability check's 11 changed copies (detector.stability.perturbed_crops, PERTURBATIONS order). One
 forward pass set per face, so every variant below is judged on exactly the same faces.
 
-`calibrate` scores the trainer's own validation crops (detector.training.reframed.ValidationCrops, as
-detector.training.soup calibrates: plain + reframed, seed 0, 150 per stream) with the crop alone and
-with the crop-and-mirror mean, and prints per mode the trainer's calibration and validation AUC (for the
-shipped 2.1.0 its "none" line reproduces the config's temperature, threshold and band exactly).
+`scripts.recalibrate` scores the trainer's own validation crops with the crop alone and with the
+crop-and-mirror mean (config `tta` "none" / "flip") and prints per mode the trainer's calibration and
+validation AUC; `report --calibration` judges the test cells at those thresholds too.
 
 `report` turns the stored logits into one score per face under each variant (`VARIANTS`), a picture's
 score being its most suspicious face as in the app. Per variant it recalibrates the way the trainer
@@ -34,7 +33,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from benchmarks.robustness import CONDITIONS, GROUP_MIN_FACE, ONE_CLASS, TWO_CLASS, group_scenes, reframe, test_items
@@ -69,7 +67,7 @@ VARIANTS: dict[str, Callable[[np.ndarray, float], float]] = {
 }
 
 
-# A calibration mode (`calibrate`'s "tta") -> the study variant that scores faces the same way.
+# A config's tta mode (scripts.recalibrate's "tta") -> the study variant that scores faces the same way.
 TTA_VARIANT = {"none": "crop", "flip": "flip_logit_mean"}
 
 
@@ -228,6 +226,19 @@ def report(args: argparse.Namespace) -> int:
             if c["set"] == "real_groups":
                 alone = next((a for a in tests if a["set"] == "real_groups" and a["condition"] == "plain"), None)
                 out["flagged_real_faces"] = flagged_breakdown(c, "crop", shipped, alone)
+    # Threshold-free false-alarm check: the real-only group faces against every fake face of the group cells.
+    pooled = {"records": [r for c in tests if c["condition"] == "group" for r in c["records"]
+                          if r["label"] == 1 or c["set"] == "real_groups"], "temperature": tests[0]["temperature"],
+              "model": tests[0]["model"], "set": "real_groups vs group fakes"}
+    if {r["label"] for r in pooled["records"]} == {0, 1}:
+        base, row = as_run(pooled, "crop"), {}
+        for variant in VARIANTS:
+            if variant == "crop":
+                row[variant] = {"auc": float(roc_auc_score(*cell_logits(pooled, variant)[:2])), "n": len(base.scores)}
+                continue
+            diff = paired_auc_difference(base, as_run(pooled, variant), n_boot=args.boot, seed=0)
+            row[variant] = {k: diff[k] for k in ("auc_b", "difference", "low", "high", "n")}
+        out["auc"]["real_groups reals vs group fakes"] = row
     print_tables(out)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
@@ -300,42 +311,6 @@ def print_tables(out: dict) -> None:
             print(f"  {row['p']:.3f}  {row['px']:6.1f} px  {row['path']}")
 
 
-class _MirrorMean(torch.nn.Module):
-    """The mean of a model's logits for each crop and its horizontal mirror (the "flip" variant)."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.model(x) + self.model(x.flip(3))) / 2
-
-
-def calibrate(args: argparse.Namespace) -> int:
-    from torch.utils.data import DataLoader
-
-    from detector.checkpoint import load_checkpoint
-    from detector.training.calibrate import calibration_summary
-    from detector.training.reframed import SourceBank, ValidationCrops, per_set, validation_logits, validation_report
-
-    if not (args.sources / "sources.json").is_file():
-        print(f"error: {args.sources / 'sources.json'} is missing (python -m detector.training.sources)", file=sys.stderr)
-        return 2
-    model = load_checkpoint(args.model)
-    bank = SourceBank(args.sources, args.root, "val")
-    crops = ValidationCrops(bank, model.config.input_size, model.config.crop_margin, args.val_per_stream, args.seed)
-    cached = list(DataLoader(crops, batch_size=64, num_workers=1))
-    for mode, scorer in (("none", model), ("flip", _MirrorMean(model))):
-        logits, indices = validation_logits(scorer, cached, torch.device("cpu"))
-        labels = np.array([bank.pictures[i].label for i in indices])
-        # Plain and reframed crops pooled, as detector.training.reframed.save_calibrated does.
-        summary = calibration_summary(np.concatenate([labels, labels]), np.concatenate([logits[:, 0], logits[:, 1]]).astype(np.float64))
-        report = validation_report(bank, logits, indices)
-        print(json.dumps({"tta": mode, "model": f"{model.config.name} {model.config.version}", **summary,
-                          "val_auc": round(report["mean"], 4), "val_auc_per_set": per_set(report)}), flush=True)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -347,12 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--conditions", nargs="*", default=list(CONDITIONS), choices=CONDITIONS)
     run.add_argument("--limit", type=int, default=60, help="at most N pictures per class and set (seeded)")
     run.add_argument("--out", type=Path, required=True)
-    cal = sub.add_parser("calibrate", help="the trainer's calibration and validation AUC, crop alone vs crop-and-mirror mean")
-    cal.add_argument("model", type=Path)
-    cal.add_argument("--sources", type=Path, default=Path("cache/sources"))
-    cal.add_argument("--root", type=Path, required=True)
-    cal.add_argument("--val-per-stream", type=int, default=150)
-    cal.add_argument("--seed", type=int, default=0, help="validation crops' seed (the trainer's --val-seed)")
     rep = sub.add_parser("report", help="variants' AUC, paired differences and false alarms from stored cells")
     rep.add_argument("folder", type=Path)
     rep.add_argument("--boot", type=int, default=1000)
@@ -364,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
             return 2
         return score(args)
-    return calibrate(args) if args.command == "calibrate" else report(args)
+    return report(args)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_flip_scores_the_mean_of_a_crop_and_its_mirror(detector, flip_detector, 
     assert np.abs(alone - mirrored).max() > 1e-3  # the model itself is not mirror-symmetric: the test can fail
     with_flip = flip_detector.classify(crops)
     assert np.allclose(with_flip, (alone + mirrored) / 2, atol=1e-4)
-    # A crop and its mirror get one score, in passes of any size (5 crops: passes of 4 + 1 with the mirrors).
+    # A crop and its mirror get one score, whichever comes first (10 inputs: passes of 8 + 2).
     assert np.allclose(flip_detector.classify([_mirror(c) for c in crops]), with_flip, atol=1e-4)
 
 
