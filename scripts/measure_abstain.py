@@ -228,6 +228,17 @@ def measure_videos(detector, data: Path, split: str, per_class: int) -> dict:
             "records": records}
 
 
+def selective_summary(n: int, given: int, correct: int) -> dict:
+    """Coverage, accuracy of the verdicts given and utility (right +1, wrong -WRONG_COST, no verdict 0)."""
+    return {"n": n, "given": given, "coverage": given / n if n else 0.0,
+            "accuracy_given": correct / given if given else None, "utility": (correct - WRONG_COST * (given - correct)) / max(n, 1)}
+
+
+def per_kind(records: list[dict], kinds: tuple[str, ...], measure) -> dict:
+    """measure() over all records and over each kind of copy (photos: original/screenshot; clips: original/reshared)."""
+    return {kind: measure([r for r in records if kind in ("all", r["kind"])]) for kind in ("all", *kinds)}
+
+
 def video_selective(records: list[dict], tolerance: int | None, threshold: float) -> dict:
     """selective() for clips: a verdict for the headline track when it is outside the band (before) and,
     after, also when its verdict flips under at most `tolerance` of the changes (track_verdict's rule)."""
@@ -241,14 +252,11 @@ def video_selective(records: list[dict], tolerance: int | None, threshold: float
             continue
         given += 1
         correct += int((t["p_fake"] >= threshold) == bool(r["label"]))
-    n = len(records)
-    return {"n": n, "given": given, "coverage": given / n if n else 0.0,
-            "accuracy_given": correct / given if given else None, "utility": (correct - WRONG_COST * (given - correct)) / max(n, 1)}
+    return selective_summary(len(records), given, correct)
 
 
 def video_by_kind(records: list[dict], tolerance: int | None, threshold: float) -> dict:
-    return {kind: video_selective([r for r in records if kind in ("all", r["kind"])], tolerance, threshold)
-            for kind in ("all", "original", "reshared")}
+    return per_kind(records, ("original", "reshared"), lambda part: video_selective(part, tolerance, threshold))
 
 
 def choose_video_tolerance(val: dict, test: dict | None, photo_tolerance: int) -> tuple[int, dict]:
@@ -330,14 +338,11 @@ def selective(records: list[dict], rules: AbstainRules | None, threshold: float)
         if decisive:
             given += 1
             correct += int((f["p_fake"] >= threshold) == bool(r["label"]))
-    n = len(records)
-    return {"n": n, "given": given, "coverage": given / n if n else 0.0,
-            "accuracy_given": correct / given if given else None, "utility": (correct - WRONG_COST * (given - correct)) / max(n, 1)}
+    return selective_summary(len(records), given, correct)
 
 
 def by_kind(records: list[dict], rules: AbstainRules | None, threshold: float) -> dict:
-    return {kind: selective([r for r in records if kind in ("all", r["kind"])], rules, threshold)
-            for kind in ("all", "original", "screenshot")}
+    return per_kind(records, ("original", "screenshot"), lambda part: selective(part, rules, threshold))
 
 
 def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict]:
