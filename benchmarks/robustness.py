@@ -161,7 +161,12 @@ def verdict_shares(records: list[dict], fake_cut: float) -> dict:
     """The verdict's upper edge ("likely manipulated" at or above it; the band may be asymmetric) and the share
     of scored real faces that reach it: the false alarms a reader sees, beside P(fake) >= threshold."""
     reals = [r["score"] for r in records if r["label"] == 0 and r["score"] is not None]
-    return {"fake_cut": round(fake_cut, 4), "reals_likely_manipulated": float(np.mean(np.asarray(reals) >= fake_cut)) if reals else None}
+    return {"fake_cut": round(fake_cut, 4), "reals_likely_manipulated": share_at_or_above(reals, fake_cut)}
+
+
+def share_at_or_above(scores, cut: float) -> float | None:
+    """The share of scores at or above a cut (None for no scores)."""
+    return float(np.mean(np.asarray(scores) >= cut)) if len(scores) else None
 
 
 def _share(value: float | None) -> str:

@@ -25,13 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.robustness import share_at_or_above
 from detector.config import ModelConfig
 
 REAL_GROUPS = "real_groups"
-
-
-def called_fake_share(scores: list[float], cut: float) -> float | None:
-    return float(np.mean(np.asarray(scores) >= cut)) if scores else None
 
 
 def cost_on_runs(paths: list[Path], old_cut: float, new_cut: float) -> dict[str, dict]:
@@ -42,8 +39,8 @@ def cost_on_runs(paths: list[Path], old_cut: float, new_cut: float) -> dict[str,
         rows = [s for s in run["scores"] if s.get("score") is not None]
         by_label = {label: [s["score"] for s in rows if s["label"] == label] for label in (0, 1)}
         out[run["data"]] = {
-            "fakes_likely_manipulated": [called_fake_share(by_label[1], old_cut), called_fake_share(by_label[1], new_cut)],
-            "reals_likely_manipulated": [called_fake_share(by_label[0], old_cut), called_fake_share(by_label[0], new_cut)],
+            "fakes_likely_manipulated": [share_at_or_above(by_label[1], old_cut), share_at_or_above(by_label[1], new_cut)],
+            "reals_likely_manipulated": [share_at_or_above(by_label[0], old_cut), share_at_or_above(by_label[0], new_cut)],
             "n_fake": len(by_label[1]), "n_real": len(by_label[0]),
         }
     return out
@@ -64,15 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
         return 2
-    from benchmarks.robustness import score_groups, test_items
+    from benchmarks import robustness
     from detector.inference import Detector
     from detector.training.calibrate import FALSE_ALARM_BUDGET, false_alarm_margin
 
     config = ModelConfig.load(args.model / "config.json")
     calibration = config.training.get("calibration", {})
     budget = args.budget if args.budget is not None else calibration.get("false_alarm_budget", FALSE_ALARM_BUDGET)
-    items = test_items(args.data, REAL_GROUPS, args.limit, split="val")
-    records = score_groups(Detector(args.model), items, REAL_GROUPS, args.data)
+    items = robustness.test_items(args.data, REAL_GROUPS, args.limit, split="val")
+    records = robustness.score_groups(Detector(args.model), items, REAL_GROUPS, args.data)
     scores = np.array([r["score"] for r in records if r["score"] is not None], dtype=np.float64)
     if len(scores) == 0:
         print("error: no face was found in the validation group scenes", file=sys.stderr)
@@ -84,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     evidence = {
         "rule": f"smallest margin above the threshold that at most {budget:.0%} of real faces in validation group scenes reach",
         "budget": budget, "val_group_faces": int(len(scores)), "val_group_pictures": len(items),
-        "val_rate_at_uncertain_margin": round(float(np.mean(scores >= threshold + config.uncertain_margin)), 4),
-        "val_rate_at_fake_margin": round(float(np.mean(scores >= new_cut)), 4),
+        "val_rate_at_uncertain_margin": round(share_at_or_above(scores, threshold + config.uncertain_margin), 4),
+        "val_rate_at_fake_margin": round(share_at_or_above(scores, new_cut), 4),
     }
     report = {"fake_margin": margin, **evidence, "test_cost": cost_on_runs(args.test_runs, old_cut, new_cut)}
     print(json.dumps(report, indent=1))
