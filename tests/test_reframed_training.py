@@ -148,9 +148,10 @@ def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path,
     code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
                           "--version", "9.9.9", "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0",
                           "--val-per-stream", "3", "--shares", "real:toy=0.5", "fake:toy=0.3", "fake:sbi=0.1", "fake:swap=0.1",
-                          "--framings", "plain=0", "grid=2"])
+                          "--framings", "plain=0", "grid=2", "--input-size", "96"])
     assert code == 0
     config = json.loads((out / "best" / "config.json").read_text())
+    assert config["input_size"] == 96
     assert config["training"]["framings"]["plain"] == 0 and config["training"]["framings"]["grid"] == 2
     assert config["version"] == "9.9.9" and config["crop_margin"] == 0.3
     assert config["training"]["recipe"].startswith("reframed") and "calibration" in config["training"]

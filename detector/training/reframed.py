@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--weight-decay", type=float, default=0.02)
     parser.add_argument("--margin", type=float, default=CROP_MARGIN, help="crop margin (0.3 = the app's 1.3x box)")
+    parser.add_argument("--input-size", type=int, default=0,
+                        help="train and validate at this input size (px; the config carries it); default: the init model's")
     parser.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
     parser.add_argument("--val-per-stream", type=int, default=300)
     parser.add_argument("--max-minutes", type=float, default=0)
@@ -274,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     model = load_checkpoint(args.init)
     config = model.config
     config.name, config.version, config.crop_margin = args.name, args.version, args.margin
+    # EfficientNet's pooled head takes any input size, so a bigger one is a config change, not new weights.
+    config.input_size = args.input_size or config.input_size
     size = config.input_size
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
