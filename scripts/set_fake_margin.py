@@ -1,19 +1,38 @@
 """Choose how sure the model must be before a face is called "likely manipulated", from real group scenes.
 
     python -m scripts.set_fake_margin assets/models/dfx-lite0 [--data ../shared/data] [--limit 400]
-        [--budget 0.02] [--test-runs assets/runs/dfx-lite0_2.1.0_*_test.json] [--write]
+        [--layouts 1] [--budget 0.02] [--confidence 0.9] [--compare 0.8 0.9 0.95] [--test-groups]
+        [--test-runs RUN.json ...] [--write]
 
 The uncertain band around the threshold is chosen for accuracy on validation crops
 (`detector.training.calibrate`); it is symmetric. Real faces inside group photos score higher than
 real portraits, and journalists meet group photos: with 2.1.0's band (±0.13) 9.6 % of 395 real
 faces in composed test group scenes were called likely manipulated. This script composes the
 *validation* real pictures of every set into group scenes exactly as the robustness suite composes
-the test ones (`benchmarks.robustness`, condition `group`), scores them through the app's path,
-and sets `fake_margin`: the smallest distance above the threshold that at most `--budget` of those
-real faces reach (never narrower than the uncertain band). Faces between the threshold and that
-margin become "can't tell"; the lower edge of the band is unchanged. `--test-runs` reports what the
-new margin costs on stored test runs (fakes still called likely manipulated) next to the old band.
-`--write` stores the margin and its evidence in the checkpoint's config.json.
+the test ones (`benchmarks.robustness`, condition `group`; only faces of at least 80 px count, as
+issue 14's target says), scores them through the app's path, and sets `fake_margin`: the smallest
+grid distance above the threshold (never narrower than the uncertain band) for which
+
+- plain rule (no `--confidence`): at most `--budget` of those real faces reach it;
+- `--confidence C`: the one-sided Clopper-Pearson upper bound, at confidence C, on the share of real
+  faces that reach it is at most `--budget`. A rule that meets the budget only on the validation
+  sample misses it on another sample about half the time; the bound makes that C-sure instead.
+
+`--layouts K` composes every validation picture into K differently seeded scenes (other group mates,
+scale, place, background). That averages out the layout noise, but not the picture noise: the same
+face K times is not K faces. So the unit of evidence is the distinct picture: each picture's rate is
+the share of its layouts in which it is called likely manipulated, the estimate is the mean over
+pictures, and the bound is Clopper-Pearson at n = distinct pictures with the (fractional) count
+n x estimate. A per-picture share in [0, 1] varies no more than a coin with the same mean (its
+variance is at most p(1-p)), so this claims no more evidence than n independent pictures would give.
+
+Faces between the threshold and the margin become "can't tell"; the lower edge of the band is
+unchanged. The script prints one table: every rule (plain and each `--compare` confidence) with its
+margin, validation rate and bound, the rate on the test real group scenes (`--test-groups`: scored,
+never used to choose) and what it costs on the stored full test runs (share of fakes still called
+likely manipulated; default: this model's `assets/runs/<name>_<version>_*_test.json`).
+`--write` stores the chosen rule's margin and its evidence in the checkpoint's config.json.
+Exit codes: 0 done, 2 bad input, 3 no grid margin meets the budget under the chosen rule.
 """
 
 from __future__ import annotations
@@ -21,14 +40,55 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import beta
 
-from benchmarks.robustness import share_at_or_above
+from benchmarks.robustness import GROUP_MIN_FACE, share_at_or_above
 from detector.config import ModelConfig
 
 REAL_GROUPS = "real_groups"
+ROOT = Path(__file__).resolve().parents[1]
+UNREACHABLE = 3
+
+
+def upper_bound(hits: float, n: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound on a rate seen as `hits` out of `n` (hits may be fractional)."""
+    if n == 0 or hits >= n:
+        return 1.0
+    return float(beta.ppf(confidence, hits + 1, n - hits))
+
+
+def faces_by_picture(records: list[dict], min_face_px: float = GROUP_MIN_FACE) -> list[np.ndarray]:
+    """The scores of each distinct source picture's faces (one per layout it was found in), faces of at least
+    `min_face_px` only. Records without `face_px` (older scorers) are taken as they are."""
+    by_picture: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        if record["score"] is None or record.get("face_px", min_face_px) < min_face_px:
+            continue
+        by_picture[record["path"].split(":", 1)[-1]].append(record["score"])
+    return [np.asarray(scores, dtype=np.float64) for scores in by_picture.values()]
+
+
+def rate_at(pictures: list[np.ndarray], cut: float) -> float:
+    """The mean over pictures of the share of their faces at or above `cut` (each picture weighs the same)."""
+    return float(np.mean([(scores >= cut).mean() for scores in pictures])) if pictures else 0.0
+
+
+def rule_holds(pictures: list[np.ndarray], cut: float, budget: float, confidence: float | None) -> bool:
+    rate = rate_at(pictures, cut)
+    if confidence is None:
+        return rate <= budget
+    return upper_bound(rate * len(pictures), len(pictures), confidence) <= budget
+
+
+def choose_margin(pictures: list[np.ndarray], threshold: float, budget: float, confidence: float | None,
+                  smallest: float, largest: float) -> float | None:
+    """The smallest margin on a 0.01 grid in [smallest, largest] that meets the rule; None if none does."""
+    steps = range(int(round(smallest * 100)), int(round(largest * 100)) + 1)
+    return next((step / 100 for step in steps if rule_holds(pictures, threshold + step / 100, budget, confidence)), None)
 
 
 def cost_on_runs(paths: list[Path], old_cut: float, new_cut: float) -> dict[str, dict]:
@@ -46,52 +106,145 @@ def cost_on_runs(paths: list[Path], old_cut: float, new_cut: float) -> dict[str,
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def default_test_runs(config: ModelConfig) -> list[Path]:
+    """The model's stored full-test-split reference runs (scripts.ship_model writes them), if any."""
+    return sorted((ROOT / "assets" / "runs").glob(f"{config.name}_{config.version}_*_test.json"))
+
+
+def rule_name(confidence: float | None) -> str:
+    return "plain" if confidence is None else f"bound@{confidence:g}"
+
+
+def rule_row(rule: float | None, val: list[np.ndarray], test: list[np.ndarray] | None, config: ModelConfig,
+             budget: float, runs: list[Path]) -> dict:
+    """One table row: the margin a rule picks and what it gives on validation, test scenes and stored runs."""
+    threshold = config.threshold
+    margin = choose_margin(val, threshold, budget, rule, config.uncertain_margin, round(0.99 - threshold, 2))
+    row: dict = {"rule": rule_name(rule), "confidence": rule, "fake_margin": margin}
+    if margin is None:
+        return row
+    cut = threshold + margin
+    rate = rate_at(val, cut)
+    row.update(cut=round(cut, 4), val_rate=round(rate, 4),
+               val_bound={f"{c:g}": round(upper_bound(rate * len(val), len(val), c), 4) for c in (0.8, 0.9, 0.95)})
+    if test is not None:
+        row["test_rate"] = round(rate_at(test, cut), 4)
+    row["test_cost"] = cost_on_runs(runs, config.band()[1], cut)
+    return row
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def table(rows: list[dict], n_val: int, n_test: int | None, old_cut: float) -> str:
+    """The rules side by side, as markdown (fakes called likely manipulated per split: old edge -> this rule)."""
+    splits = sorted({s for row in rows for s in row.get("test_cost", {})})
+    # A one-class run's data names its paired reals too ("sd21_faces/test + reals of ..."): the first word says which.
+    head = ["rule", "margin", "cut", f"val rate ({n_val} pictures)", "val bound 0.8/0.9/0.95",
+            f"test groups ({n_test} pictures)" if n_test is not None else "test groups", *[f"fakes {s.split()[0]}" for s in splits]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        if row["fake_margin"] is None:
+            lines.append(f"| {row['rule']} | budget not reachable | " + " | ".join("–" for _ in head[2:]) + " |")
+            continue
+        cost = row["test_cost"]
+        cells = [row["rule"] + (" (chosen)" if row.get("chosen") else ""), f"{row['fake_margin']:.2f}", f"{row['cut']:.3f}", _pct(row["val_rate"]),
+                 " / ".join(_pct(b) for b in row["val_bound"].values()), _pct(row.get("test_rate")),
+                 *[f"{_pct(cost[s]['fakes_likely_manipulated'][1])} (of {cost[s]['n_fake']})" if s in cost else "–" for s in splits]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n(old edge {old_cut:.3f}; val/test rates: real faces >= {GROUP_MIN_FACE} px called likely manipulated, "\
+                              "mean over distinct pictures; bounds: one-sided Clopper-Pearson at n = distinct pictures)"
+
+
+def score_scenes(model: Path, data: Path, split: str, limit: int, layouts: int) -> list[dict]:
+    """Every layout's group scenes of a split's real pictures, scored through the app's path."""
+    from benchmarks import robustness
+    from detector.inference import Detector
+
+    detector = Detector(model)
+    items = robustness.test_items(data, REAL_GROUPS, limit, split=split)
+    records = [r for layout in range(layouts) for r in robustness.score_groups(detector, items, REAL_GROUPS, data, layout)]
+    small = sum(r.get("face_px", GROUP_MIN_FACE) < GROUP_MIN_FACE for r in records)
+    print(f"{split}: {len(records)} placed real pictures ({len(items)} distinct, {layouts} layout(s)); faces under {GROUP_MIN_FACE} px "
+          f"left out: {small}; no face found: {sum(r['score'] is None for r in records) - small}", file=sys.stderr)
+    return records
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="checkpoint folder")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
-    parser.add_argument("--limit", type=int, default=400, help="validation real pictures (seeded)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--limit", type=int, default=400, help="validation real pictures (seeded; 0: all of them)")
+    parser.add_argument("--layouts", type=int, default=1, help="differently seeded scenes per validation picture")
     parser.add_argument("--budget", type=float, default=None, help="share of real faces allowed (default: the config's false_alarm_budget or 2 %%)")
-    parser.add_argument("--test-runs", nargs="*", type=Path, default=[], help="stored test runs to report the cost on")
+    parser.add_argument("--confidence", type=float, default=None, help="choose by the Clopper-Pearson upper bound at this confidence (default: plain rate)")
+    parser.add_argument("--compare", nargs="*", type=float, default=[0.8, 0.9, 0.95], help="confidences shown beside the chosen rule")
+    parser.add_argument("--test-groups", action="store_true", help="also score the test real group scenes (reported, never used to choose)")
+    parser.add_argument("--test-runs", nargs="*", type=Path, default=None, help="stored test runs to report the cost on (default: the model's own)")
     parser.add_argument("--write", action="store_true", help="store fake_margin and its evidence in config.json")
     args = parser.parse_args(argv)
+    for value in (args.confidence, *args.compare):
+        if value is not None and not 0.5 <= value < 1:
+            parser.error(f"a confidence must be in [0.5, 1), got {value}")
+    if args.layouts < 1:
+        parser.error("--layouts must be at least 1")
+    return args
+
+
+def write_margin(folder: Path, config: ModelConfig, row: dict, evidence: dict) -> None:
+    """Store the chosen margin (none when it equals the symmetric band) and its evidence in config.json."""
+    margin = row["fake_margin"]
+    calibration = config.training.get("calibration", {})
+    config.fake_margin = None if margin == config.uncertain_margin else margin
+    config.training = {**config.training, "calibration": {**calibration, "fake_margin": {"value": margin, **evidence}}}
+    config.validate()
+    (folder / "config.json").write_text(config.to_json() + "\n", encoding="utf-8")
+    print(f"wrote fake_margin {config.fake_margin} to {folder / 'config.json'}")
+
+
+def evidence_of(row: dict, budget: float, val: list[np.ndarray], args: argparse.Namespace, config: ModelConfig) -> dict:
+    kind = "that at most" if args.confidence is None else f"whose {args.confidence:g} one-sided Clopper-Pearson upper bound says at most"
+    return {
+        "rule": f"smallest margin above the threshold {kind} {budget:.0%} of real faces >= {GROUP_MIN_FACE} px in validation group scenes reach",
+        "budget": budget, "confidence": args.confidence, "layouts": args.layouts,
+        "val_group_faces": int(sum(len(p) for p in val)), "val_group_pictures": len(val),
+        "val_rate_at_uncertain_margin": round(rate_at(val, config.threshold + config.uncertain_margin), 4),
+        "val_rate_at_fake_margin": row["val_rate"], "val_upper_bound": row["val_bound"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not (args.model / "config.json").is_file():
         print(f"error: {args.model} is not a checkpoint folder (no config.json)", file=sys.stderr)
         return 2
     if not args.data.is_dir():
         print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
         return 2
-    from benchmarks import robustness
-    from detector.inference import Detector
-    from detector.training.calibrate import FALSE_ALARM_BUDGET, false_alarm_margin
+    from detector.training.calibrate import FALSE_ALARM_BUDGET
 
     config = ModelConfig.load(args.model / "config.json")
-    calibration = config.training.get("calibration", {})
-    budget = args.budget if args.budget is not None else calibration.get("false_alarm_budget", FALSE_ALARM_BUDGET)
-    items = robustness.test_items(args.data, REAL_GROUPS, args.limit, split="val")
-    records = robustness.score_groups(Detector(args.model), items, REAL_GROUPS, args.data)
-    scores = np.array([r["score"] for r in records if r["score"] is not None], dtype=np.float64)
-    if len(scores) == 0:
-        print("error: no face was found in the validation group scenes", file=sys.stderr)
+    budget = args.budget if args.budget is not None else config.training.get("calibration", {}).get("false_alarm_budget", FALSE_ALARM_BUDGET)
+    val = faces_by_picture(score_scenes(args.model, args.data, "val", args.limit, args.layouts))
+    if not val:
+        print(f"error: no face of at least {GROUP_MIN_FACE} px was found in the validation group scenes", file=sys.stderr)
         return 2
-    threshold = config.threshold
-    margin = false_alarm_margin(np.zeros(len(scores), int), scores, threshold, budget, largest=round(0.99 - threshold, 2))
-    margin = max(margin, config.uncertain_margin)
-    old_cut, new_cut = config.band()[1], threshold + margin
-    evidence = {
-        "rule": f"smallest margin above the threshold that at most {budget:.0%} of real faces in validation group scenes reach",
-        "budget": budget, "val_group_faces": int(len(scores)), "val_group_pictures": len(items),
-        "val_rate_at_uncertain_margin": round(share_at_or_above(scores, threshold + config.uncertain_margin), 4),
-        "val_rate_at_fake_margin": round(share_at_or_above(scores, new_cut), 4),
-    }
-    report = {"fake_margin": margin, **evidence, "test_cost": cost_on_runs(args.test_runs, old_cut, new_cut)}
-    print(json.dumps(report, indent=1))
+    # The test scenes are the robustness suite's own (real_groups, --limit 400, layout 0): reported, never used to choose.
+    test = faces_by_picture(score_scenes(args.model, args.data, "test", 400, 1)) if args.test_groups else None
+    runs = default_test_runs(config) if args.test_runs is None else args.test_runs
+    rules = [None, *sorted({*args.compare, args.confidence} - {None})]
+    rows = [rule_row(rule, val, test, config, budget, runs) for rule in rules]
+    chosen = rows[rules.index(args.confidence)]
+    chosen["chosen"] = True
+    print(json.dumps({"budget": budget, "layouts": args.layouts, "val_pictures": len(val), "rows": rows}, indent=1))
+    print(table(rows, len(val), None if test is None else len(test), config.band()[1]))
+    if chosen["fake_margin"] is None:
+        print(f"error: no margin up to a cut of 0.99 keeps {rule_name(args.confidence)} of real group faces within {budget:.1%} "
+              f"({len(val)} validation pictures); use more pictures (--limit 0), a lower confidence or a larger budget", file=sys.stderr)
+        return UNREACHABLE
     if args.write:
-        config.fake_margin = None if margin == config.uncertain_margin else margin
-        config.training = {**config.training, "calibration": {**calibration, "fake_margin": {"value": margin, **evidence}}}
-        config.validate()
-        (args.model / "config.json").write_text(config.to_json() + "\n", encoding="utf-8")
-        print(f"wrote fake_margin {config.fake_margin} to {args.model / 'config.json'}")
+        write_margin(args.model, config, chosen, evidence_of(chosen, budget, val, args, config))
     return 0
 
 

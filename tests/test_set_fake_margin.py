@@ -1,6 +1,18 @@
 import json
+from types import SimpleNamespace
 
-from scripts.set_fake_margin import cost_on_runs, main
+import numpy as np
+import pytest
+
+from scripts.set_fake_margin import (
+    UNREACHABLE,
+    choose_margin,
+    cost_on_runs,
+    faces_by_picture,
+    main,
+    rate_at,
+    upper_bound,
+)
 
 
 def test_cost_on_runs_counts_faces_at_or_above_each_cut(tmp_path):
@@ -17,27 +29,134 @@ def test_a_folder_without_a_config_is_refused_in_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_write_sets_the_smallest_margin_for_the_budget_and_keeps_the_evidence(tmp_path, monkeypatch):
+def test_upper_bound_is_clopper_pearson():
+    # No hit in n: the exact one-sided bound is 1 - (1 - c)^(1/n).
+    assert upper_bound(0, 393, 0.9) == pytest.approx(1 - 0.1 ** (1 / 393))
+    # 7 of 393 (1.78 %, the plain rule's validation rate for 2.1.0) is not 90 %-sure to be under 2 %.
+    assert 0.02 < upper_bound(7, 393, 0.9) < 0.03
+    # Monotone in the count (fractional counts included) and in the confidence; n = 0 says nothing.
+    assert upper_bound(3, 393, 0.9) < upper_bound(3.5, 393, 0.9) < upper_bound(4, 393, 0.9) < upper_bound(4, 393, 0.95)
+    assert upper_bound(0, 0, 0.9) == 1.0 and upper_bound(5, 5, 0.9) == 1.0
+
+
+def pictures(scores: list[float]) -> list[np.ndarray]:
+    return [np.array([s]) for s in scores]
+
+
+def test_the_bound_picks_a_larger_margin_than_the_plain_rate():
+    # 400 real pictures: 8 score 0.70 and 6 score 0.80, the rest 0.2. Threshold 0.5, budget 2 %.
+    val = pictures([0.2] * 386 + [0.70] * 8 + [0.80] * 6)
+    plain = choose_margin(val, 0.5, 0.02, None, 0.1, 0.49)
+    bound = choose_margin(val, 0.5, 0.02, 0.9, 0.1, 0.49)
+    # The plain rule clears the eight at 0.70 (then 1.5 % remain); the 0.9 bound on 6/400 is 2.6 %, so it
+    # must clear the 0.80s too.
+    assert plain == 0.21 and rate_at(val, 0.5 + plain) == 0.015
+    assert bound == 0.31 and rate_at(val, 0.5 + bound) == 0.0 and upper_bound(0, 400, 0.9) <= 0.02
+
+
+def test_no_margin_is_returned_when_the_budget_cannot_be_met():
+    # 50 pictures: even with no hit the 0.9 bound is 4.5 %, above a 2 % budget at every margin.
+    assert choose_margin(pictures([0.1] * 50), 0.5, 0.02, 0.9, 0.1, 0.49) is None
+    assert choose_margin(pictures([0.1] * 50), 0.5, 0.02, None, 0.1, 0.49) == 0.1
+
+
+def test_faces_count_once_per_picture_and_only_from_80_px():
+    records = [
+        {"path": "scene0:a.jpg", "score": 0.9, "face_px": 120.0},
+        {"path": "scene4:a.jpg", "score": 0.1, "face_px": 118.0},  # the same picture in another layout
+        {"path": "scene1:b.jpg", "score": 0.95, "face_px": 79.9},  # too small: the target is for faces >= 80 px
+        {"path": "scene2:c.jpg", "score": None, "face_px": 60.0},
+        {"path": "scene3:d.jpg", "score": 0.2},  # an older record without a size is kept
+    ]
+    val = faces_by_picture(records)
+    assert sorted(len(p) for p in val) == [1, 2]
+    # a.jpg is called fake in one of its two layouts (0.5), d.jpg in none: mean over the 2 pictures.
+    assert rate_at(val, 0.8) == 0.25
+
+
+def test_group_faces_under_80_px_are_recorded_unscored(tmp_path, monkeypatch):
+    import benchmarks.robustness as robustness
+
+    def face(x, size, p):
+        return SimpleNamespace(box=(x, 10.0, x + size * 0.8, 10.0 + size), p_fake=p, logit=0.0)
+
+    placed = [((0, 0, 300, 300), 0, str(tmp_path / "big.jpg")), ((400, 0, 700, 300), 0, str(tmp_path / "small.jpg"))]
+    monkeypatch.setattr(robustness, "group_scenes", lambda items, seed: [(None, placed)])
+    detector = SimpleNamespace(analyze=lambda scene: SimpleNamespace(faces=[face(20, 100, 0.7), face(420, 70, 0.9)], seconds=0.2))
+    big, small = robustness.score_groups(detector, [], "toy", tmp_path)
+    assert big["score"] == 0.7 and big["face_px"] == 100.0
+    assert small["score"] is None and small["face_px"] == 70.0 and "80 px" in small["error"]
+
+
+def test_layouts_get_their_own_seed_and_layout_0_is_the_suites():
+    from benchmarks.robustness import layout_seed
+
+    assert layout_seed("real_groups", 0) == "real_groups"
+    assert len({layout_seed("real_groups", k) for k in range(3)}) == 3
+
+
+def planted(tmp_path, monkeypatch, scores: list[float], threshold: float = 0.5):
+    """A model folder and data folder whose validation group scenes score `scores` (one face per picture)."""
     import benchmarks.robustness as robustness
     import detector.inference as inference
     from detector.config import ModelConfig
 
-    folder = tmp_path / "model"
+    folder, data = tmp_path / "model", tmp_path / "data"
     folder.mkdir()
-    (folder / "config.json").write_text(ModelConfig(threshold=0.5, uncertain_margin=0.1).to_json())
-    data = tmp_path / "data"
     data.mkdir()
-    # 100 real faces: 10 score 0.65 (inside a 0.1 band's reach), 1 scores 0.95; the rest are low.
-    scores = [0.2] * 89 + [0.65] * 10 + [0.95]
+    (folder / "config.json").write_text(ModelConfig(threshold=threshold, uncertain_margin=0.1).to_json())
     monkeypatch.setattr(inference, "Detector", lambda model: object())
-    monkeypatch.setattr(robustness, "test_items", lambda data, name, limit, split: [("p", 0)] * 100)
-    monkeypatch.setattr(robustness, "score_groups", lambda det, items, name, data: [{"score": s, "label": 0} for s in scores])
-    assert main([str(folder), "--data", str(data), "--budget", "0.02", "--write"]) == 0
+    monkeypatch.setattr(robustness, "test_items", lambda data, name, limit, split: [("p", 0)] * len(scores))
+    monkeypatch.setattr(robustness, "score_groups", lambda det, items, name, data, layout=0: [
+        {"path": f"scene{i}:p{i}.jpg", "score": s, "label": 0, "face_px": 120.0} for i, s in enumerate(scores)])
+    return folder, data
+
+
+def test_write_sets_the_smallest_margin_for_the_budget_and_keeps_the_evidence(tmp_path, monkeypatch):
+    from detector.config import ModelConfig
+
+    # 100 real faces: 10 score 0.65 (inside a 0.1 band's reach), 1 scores 0.95; the rest are low.
+    folder, data = planted(tmp_path, monkeypatch, [0.2] * 89 + [0.65] * 10 + [0.95])
+    assert main([str(folder), "--data", str(data), "--budget", "0.02", "--test-runs", "--write"]) == 0
     config = ModelConfig.load(folder / "config.json")
     # 0.65 must be cleared (11 % > 2 %) but 0.95 may stay (1 %): the first grid margin above 0.15.
     assert config.fake_margin == 0.16 and config.band() == (0.4, 0.66)
     evidence = config.training["calibration"]["fake_margin"]
     assert evidence["val_rate_at_uncertain_margin"] == 0.11 and evidence["val_rate_at_fake_margin"] == 0.01
+    assert evidence["confidence"] is None and evidence["val_group_pictures"] == 100
     # A budget the symmetric band already meets leaves the band symmetric (no fake_margin key).
-    assert main([str(folder), "--data", str(data), "--budget", "0.5", "--write"]) == 0
+    assert main([str(folder), "--data", str(data), "--budget", "0.5", "--test-runs", "--write"]) == 0
     assert ModelConfig.load(folder / "config.json").fake_margin is None
+
+
+def test_confidence_writes_the_bound_rule_and_prints_one_table(tmp_path, monkeypatch, capsys):
+    from detector.config import ModelConfig
+
+    # 400 faces: 8 at 0.70, 6 at 0.80. Plain clears the 0.70s; the 0.9 bound on 6/400 (2.6 %) does not allow the 0.80s.
+    folder, data = planted(tmp_path, monkeypatch, [0.2] * 386 + [0.70] * 8 + [0.80] * 6)
+    assert main([str(folder), "--data", str(data), "--confidence", "0.9", "--test-runs", "--write"]) == 0
+    config = ModelConfig.load(folder / "config.json")
+    assert config.fake_margin == 0.31
+    evidence = config.training["calibration"]["fake_margin"]
+    assert evidence["confidence"] == 0.9 and evidence["val_upper_bound"]["0.9"] <= 0.02
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [line.split(" | ")[0] for line in table[1:]] == ["| plain", "| bound@0.8", "| bound@0.9 (chosen)", "| bound@0.95"]
+    assert "| 0.21 |" in table[1] and "| 0.31 |" in table[3]
+
+
+def test_a_budget_the_bound_cannot_meet_exits_3_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    folder, data = planted(tmp_path, monkeypatch, [0.1] * 50)
+    before = (folder / "config.json").read_text()
+    assert main([str(folder), "--data", str(data), "--confidence", "0.9", "--test-runs", "--write"]) == UNREACHABLE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: no margin") and "--limit 0" in err[-1]
+    assert (folder / "config.json").read_text() == before
+
+
+def test_a_confidence_outside_its_range_is_refused(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path), "--confidence", "1.5"])
+    assert exit_info.value.code == 2
+
+
