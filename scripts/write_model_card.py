@@ -84,10 +84,27 @@ def fake_margin_sentence(config: dict) -> str:
         return ""
     evidence = config.get("training", {}).get("calibration", {}).get("fake_margin", {})
     text = f"'Likely manipulated' only from {config['threshold'] + margin:.3f} (threshold + {margin:.2f})"
-    if evidence:
+    if evidence.get("confidence"):
+        # The bound rule (set_fake_margin --confidence): say what is claimed, at what confidence, on how many pictures.
+        bound = evidence["val_upper_bound"][f"{evidence['confidence']:g}"]
+        text += (f": {evidence['val_rate_at_fake_margin']:.2%} of real faces in validation group scenes reach it "
+                 f"({evidence['val_group_pictures']} distinct pictures, {evidence.get('layouts', 1)} layout(s) each), and the one-sided "
+                 f"{evidence['confidence']:.0%} Clopper-Pearson upper bound on that share is {bound:.2%}, within the {evidence['budget']:.0%} budget "
+                 f"({evidence['val_rate_at_uncertain_margin']:.1%} reached the symmetric band's edge; `scripts.set_fake_margin`)")
+    elif evidence:
         text += (f": at most {evidence['budget']:.0%} of {evidence['val_group_faces']} real faces in validation group scenes reach it "
                  f"({evidence['val_rate_at_uncertain_margin']:.1%} reached the symmetric band's edge; `scripts.set_fake_margin`)")
     return text + ". "
+
+
+def tta_sentence(config: dict) -> str:
+    """The test-time views the model is scored with, when the config sets them (absent means the crop alone)."""
+    tta = config.get("tta", "none")
+    if tta == "none":
+        return ""
+    views = {"flip": "the mean of the logits of each face crop and its horizontal mirror"}.get(tta, f"test-time views '{tta}'")
+    return (f"Scored with test-time views (`tta` \"{tta}\"): {views}, in the app and every evaluation; the temperature, "
+            "threshold and band below were calibrated on validation logits scored the same way. ")
 
 
 def card(folder: Path, ablation: dict | None) -> str:
@@ -112,7 +129,7 @@ def card(folder: Path, ablation: dict | None) -> str:
         "",
     ] + training_section(training) + [
         "## Calibration and threshold",
-        f"Temperature {fmt(config.get('temperature'))} fitted on the validation sets; decision threshold "
+        tta_sentence(config) + f"Temperature {fmt(config.get('temperature'))} fitted on the validation sets; decision threshold "
         f"{fmt(config.get('threshold'))} (Youden's J on calibrated validation scores); 'uncertain' within "
         f"±{fmt(config.get('uncertain_margin'))} of it. "
         + fake_margin_sentence(config)

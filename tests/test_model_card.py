@@ -47,3 +47,25 @@ def test_card_states_a_raised_upper_edge_and_its_evidence():
     text = fake_margin_sentence(config)
     assert "only from 0.850" in text and "at most 2% of 300 real faces" in text and "9.0% reached" in text
     assert fake_margin_sentence({"threshold": 0.5, "uncertain_margin": 0.1}) == ""
+
+
+def test_card_states_the_bound_rule_when_the_margin_was_chosen_by_it():
+    from scripts.write_model_card import fake_margin_sentence
+
+    evidence = {"budget": 0.02, "confidence": 0.9, "layouts": 3, "val_group_faces": 5800, "val_group_pictures": 1937,
+                "val_rate_at_uncertain_margin": 0.08, "val_rate_at_fake_margin": 0.015, "val_upper_bound": {"0.8": 0.0178, "0.9": 0.0192, "0.95": 0.0204}}
+    config = {"threshold": 0.535, "uncertain_margin": 0.13, "fake_margin": 0.34, "training": {"calibration": {"fake_margin": evidence}}}
+    text = fake_margin_sentence(config)
+    assert "only from 0.875" in text and "1937 distinct pictures, 3 layout(s)" in text
+    assert "90% Clopper-Pearson upper bound on that share is 1.92%, within the 2% budget" in text
+
+
+def test_card_states_the_tta_setting_when_the_config_has_one(tmp_path):
+    from scripts.write_model_card import card, tta_sentence
+
+    config = {"name": "m", "version": "2.2.0", "architecture": "tf_efficientnet_lite0", "input_size": 224, "mean": [0.5] * 3,
+              "std": [0.5] * 3, "threshold": 0.5, "uncertain_margin": 0.1, "temperature": 1.0, "tta": "flip",
+              "training": {**REFRAMED, "samples_per_epoch": 1, "epochs_run": 1, "seed": 0}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert '`tta` "flip"' in card(tmp_path, None) and "horizontal mirror" in card(tmp_path, None)
+    assert tta_sentence({**config, "tta": "none"}) == "" and tta_sentence({k: v for k, v in config.items() if k != "tta"}) == ""
