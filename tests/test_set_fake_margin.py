@@ -141,8 +141,10 @@ def test_confidence_writes_the_bound_rule_and_prints_one_table(tmp_path, monkeyp
     assert evidence["confidence"] == 0.9 and evidence["val_upper_bound"]["0.9"] <= 0.02
     out = capsys.readouterr().out
     table = [line for line in out.splitlines() if line.startswith("| ")]
-    assert [line.split(" | ")[0] for line in table[1:]] == ["| plain", "| bound@0.8", "| bound@0.9 (chosen)", "| bound@0.95"]
-    assert "| 0.21 |" in table[1] and "| 0.31 |" in table[3]
+    rules = ["| current config", "| plain", "| bound@0.8", "| bound@0.9 (chosen)", "| bound@0.95"]
+    assert [line.split(" | ")[0] for line in table[1:]] == rules
+    # The current config's edge (the symmetric band, 0.1) reaches 3.5 % of the planted faces.
+    assert "| 0.10 |" in table[1] and "| 3.50% |" in table[1] and "| 0.21 |" in table[2] and "| 0.31 |" in table[4]
 
 
 def test_a_budget_the_bound_cannot_meet_exits_3_and_writes_nothing(tmp_path, monkeypatch, capsys):
