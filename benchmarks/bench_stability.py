@@ -1,6 +1,7 @@
 """Cost of the stability check for one face: an analysis with the check vs a plain analysis.
 
     python -m benchmarks.bench_stability          target: <= 2x a plain analysis (idle, then next to a busy core)
+    python -m benchmarks.bench_stability --copies-graph cache/copies.int8.onnx   also with the copies scored in int8
     python -m benchmarks.bench_stability video    what the check adds to a clip (no target in the issue)
 
 The photo: 1920x1080, one face (the astronaut portrait on a wider canvas; face box about 185x240 px,
@@ -16,7 +17,9 @@ machine slows every variant alike (read the ratios of medians, not the milliseco
 torch model in passes of 8 crops (what the app ran before ONNX Runtime), and ONNX Runtime
 (detector/runtime.py): a call's crops cut into single-threaded runs of 2 (RUN_CROPS, what the app runs)
 or 6 that the free cores take in turn; and runs of at most 8 whose layers are shared by intra-op threads,
-sleeping between runs or spinning (ONNX Runtime's default).
+sleeping between runs or spinning (ONNX Runtime's default). With `--copies-graph` (an 8-bit graph from
+`scripts.quantize_copies --out`), or when the model folder holds an adopted one, the app's scorer is also
+timed with the check's copies scored by it (the faces stay fp32).
 The whole set is timed twice in one run: on an idle machine, then while a child process spins on one
 core (as benchmarks/bench_busy.py does; the thread policy of detector/threads.py adapts to it).
 """
@@ -27,6 +30,7 @@ import io
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from benchmarks.common import moving_face_clip, photo_1080p, report
 
@@ -55,10 +59,11 @@ def variants(detector, photo, data: bytes, rules) -> dict[str, Callable[[], obje
 
 
 def use(detector, scorer: tuple) -> None:
-    """Make the detector score with (ONNX Runtime scorer or None for torch, crops per pass)."""
+    """Make the detector score with (ONNX Runtime scorer or None for torch, crops per pass, the copies' own
+    scorer or None: like the faces)."""
     import detector.inference as inference
 
-    detector.runtime, inference.CPU_BATCH = scorer
+    detector.runtime, inference.CPU_BATCH, detector.copies_runtime = scorer
 
 
 def time_rounds(detector, scorers: dict, tasks: dict, rounds: int) -> dict[str, list[float]]:
@@ -86,7 +91,19 @@ def measure(detector, scorers: dict, tasks: dict, rounds: int) -> dict:
     return {"seconds": times, "median_s": median, "ratio_of_medians": ratios}
 
 
-def main(rounds: int = 10) -> dict:
+def copies_scorers(detector, onnx, graph_file: Path | None) -> dict:
+    """The app's scorer with the check's copies in int8: the model folder's adopted graph, and/or `graph_file`."""
+    from detector.runtime import OnnxScorer
+
+    found = {}
+    if detector.copies_runtime is not None:
+        found[f"onnx, runs of {onnx.run_crops}, int8 copies (shipped)"] = (onnx, 8, detector.copies_runtime)
+    if graph_file is not None:
+        found[f"onnx, runs of {onnx.run_crops}, int8 copies ({graph_file.name})"] = (onnx, 8, OnnxScorer(graph_file.read_bytes(), onnx.lock))
+    return found
+
+
+def main(rounds: int = 10, copies_graph: Path | None = None) -> dict:
     from benchmarks.bench_busy import with_busy_core
     from detector.inference import CPU_BATCH, Detector
     from detector.stability import PERTURBATIONS, AbstainRules, perturbed_crops
@@ -106,9 +123,11 @@ def main(rounds: int = 10) -> dict:
     shared = OnnxScorer(onnx._graph, onnx.lock, parallel=False)  # the same graph, threads sharing each layer
     spinning = OnnxScorer(onnx._graph, onnx.lock, parallel=False, spin=True)  # and ONNX Runtime's default wait
     sixes = OnnxScorer(onnx._graph, onnx.lock, run_crops=6)  # the same graph, bigger runs
-    scorers = {"torch, passes of 8": (None, 8), f"onnx, runs of {onnx.run_crops} over the cores": (onnx, 8),
-               "onnx, runs of 6 over the cores": (sixes, 8), "onnx, threads share layers, runs of 8": (shared, 8),
-               "onnx, threads share layers, spinning, runs of 8": (spinning, 8)}
+    scorers = {"torch, passes of 8": (None, 8, None), f"onnx, runs of {onnx.run_crops} over the cores": (onnx, 8, None),
+               **copies_scorers(detector, onnx, copies_graph),
+               "onnx, runs of 6 over the cores": (sixes, 8, None), "onnx, threads share layers, runs of 8": (shared, 8, None),
+               "onnx, threads share layers, spinning, runs of 8": (spinning, 8, None)}
+    shipped_copies = detector.copies_runtime
     assert CPU_BATCH == 8, "the app's CPU_BATCH must be the one timed as the app's scorer"
     tasks = variants(detector, photo, data, rules)
     for scorer in scorers.values():  # warm-up of every batch shape
@@ -121,7 +140,7 @@ def main(rounds: int = 10) -> dict:
     build_ms = (time.perf_counter() - start) / rounds * 1000
     idle = measure(detector, scorers, tasks, rounds)
     busy = with_busy_core(lambda: {**measure(detector, scorers, tasks, rounds), "busy_elsewhere_cores": watched_busy_elsewhere()})
-    use(detector, (onnx, CPU_BATCH))
+    use(detector, (onnx, CPU_BATCH, shipped_copies))
     rows = [(f"{key} ({load})", f"{value * 1000:.0f} ms", "") for load, run in (("idle", idle), ("busy core", busy))
             for key, value in run["median_s"].items()]
     rows.append(("building the 11 copies (idle)", f"{build_ms:.0f} ms", "PIL, from the face's window"))
@@ -129,7 +148,8 @@ def main(rounds: int = 10) -> dict:
              for load, run in (("idle", idle), ("busy core", busy)) for key, value in run["ratio_of_medians"].items()]
     return report("stability", rows, {
         "rounds": rounds, "photo": "1920x1080 JPEG q90, one face (box ~185x240 px, crop 309 px)",
-        "perturbations": list(PERTURBATIONS), "scorer_note": detector.scorer_note, "build_copies_ms": build_ms,
+        "perturbations": list(PERTURBATIONS), "scorer_note": detector.scorer_note, "copies_note": detector.copies_note,
+        "copies_graph": str(copies_graph) if copies_graph else None, "build_copies_ms": build_ms,
         "idle": idle, "busy_core": busy,
     })
 
@@ -172,6 +192,11 @@ def video(rounds: int = 3, seconds: int = 20) -> dict:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    video() if sys.argv[1:] == ["video"] else main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", choices=("photo", "video"), default="photo")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--copies-graph", type=Path, help="an int8 copies graph to time too (scripts.quantize_copies --out)")
+    args = parser.parse_args()
+    video() if args.what == "video" else main(args.rounds, args.copies_graph)

@@ -44,6 +44,9 @@ class ModelConfig:
     cam_layers: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data summary, seed, epochs, augmentations
     metrics: dict = field(default_factory=dict)  # headline test metrics per data set
+    # The 8-bit graph the stability check's copies may be scored with (scripts/quantize_copies.py): its file,
+    # SHA-256, the weights' SHA-256 it was built from and its calibration evidence. Empty: none.
+    copies_int8: dict = field(default_factory=dict)
     config_version: int = CONFIG_VERSION
 
     def to_json(self) -> str:
@@ -54,6 +57,8 @@ class ModelConfig:
             del data["fake_margin"]  # a symmetric band; likewise
         if data["tta"] == "none":
             del data["tta"]  # the default: a config without test-time views stays as it was written
+        if not data["copies_int8"]:
+            del data["copies_int8"]  # likewise: no int8 copies graph
         return json.dumps(data, indent=2, sort_keys=False)
 
     @classmethod
@@ -104,6 +109,8 @@ class ModelConfig:
             problems.append(f"tta must be one of {list(TTA_MODES)}")
         if not isinstance(self.cam_layers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.cam_layers.items()):
             problems.append("cam_layers must map layer names to module paths")
+        if not isinstance(self.copies_int8, dict):
+            problems.append("copies_int8 must be an object")
         if problems:
             raise CheckpointError("config.json is inconsistent: " + "; ".join(problems))
 

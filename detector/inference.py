@@ -17,7 +17,7 @@ from detector.config import ModelConfig
 from detector.display import round_probability
 from detector.faces import Face, FaceFinder, crop_face
 from detector.model import DeepfakeClassifier, folded_for_inference
-from detector.runtime import OnnxScorer, onnx_scorer
+from detector.runtime import OnnxScorer, copies_scorer, onnx_scorer
 from detector.scoring import batched_logits, calibrated_probability, to_input
 from detector.threads import set_cpu_threads
 
@@ -109,6 +109,10 @@ class Detector:
         # same logits to ~1e-5, about half the time per crop. Chosen when the first crop is scored.
         self.runtime: OnnxScorer | None = None
         self.scorer_note = "not chosen yet: the first scored crop chooses"
+        # The stability check's changed copies (never a face's own score) go through an 8-bit graph when the
+        # model folder has one built for these weights (detector/runtime.py, copies_scorer); else like faces.
+        self.copies_runtime: OnnxScorer | None = None
+        self.copies_note = "like the faces"
         self._runtime_chosen = self.device.type != "cpu"
         self._runtime_lock = threading.Lock()
         self.face_finder = FaceFinder(device=self.device, margin=self.config.crop_margin, fallback=fallback)
@@ -135,17 +139,32 @@ class Detector:
             with self._runtime_lock:
                 if not self._runtime_chosen:
                     self.runtime, self.scorer_note = onnx_scorer(self.scorer, self.config.input_size)
+                    if self.runtime is not None:  # torch scores everything when ONNX Runtime is not used
+                        self.copies_runtime, self.copies_note = copies_scorer(self.checkpoint, self.config, self.runtime.lock)
                     self._runtime_chosen = True
         return self.runtime
 
     def classify(self, crops: list[Image.Image]) -> np.ndarray:
         """Raw logits for face crops under the config's test-time views: with tta "flip", the mean of the
         logits of each crop and its horizontal mirror (the mirrors fill the same passes). Every path that
-        scores a face (analyze, the stability check's copies, video, batch, predict) comes through here."""
+        scores a face (analyze, video, batch, predict; the stability check's copies through classify_copies)
+        comes through here."""
+        return self._views(crops, self._logits)
+
+    def classify_copies(self, crops: list[Image.Image]) -> np.ndarray:
+        """Raw logits for the stability check's changed copies: by the 8-bit graph when the model folder has
+        one (self.copies_runtime), else exactly as classify() scores faces. Same test-time views."""
+        if self.device.type != "cpu" or self.cpu_runtime() is None or self.copies_runtime is None:
+            return self.classify(crops)
+        runtime = self.copies_runtime
+        return self._views(crops, lambda views: runtime.logits(to_input(views).numpy(), most_per_run=CPU_BATCH) if views else np.zeros(0, np.float32))
+
+    def _views(self, crops: list[Image.Image], logits: Callable[[list[Image.Image]], np.ndarray]) -> np.ndarray:
+        """`logits` of the crops under the config's test-time views (the mirrors fill the same passes)."""
         if self.config.tta == "flip" and len(crops):
-            both = self._logits([*crops, *(mirrored(c) for c in crops)])
+            both = logits([*crops, *(mirrored(c) for c in crops)])
             return (both[: len(crops)] + both[len(crops) :]) / 2
-        return self._logits(crops)
+        return logits(crops)
 
     def _logits(self, crops: list[Image.Image]) -> np.ndarray:
         """Raw logits for model inputs: batched forward passes (at most CPU_BATCH crops each on a CPU,
@@ -158,6 +177,13 @@ class Detector:
         if len(crops) == 0:
             return np.zeros(0, dtype=np.float32)
         return runtime.logits(to_input(crops).numpy(), most_per_run=CPU_BATCH)
+
+    def _faces_and_copies(self, crops: list[Image.Image], copies: list[Image.Image]) -> np.ndarray:
+        """Logits of the faces' crops then of their changed copies: one call filling the same passes, or two
+        when the copies have a scorer of their own (the faces' scores never go through it)."""
+        if not copies or self.device.type != "cpu" or self.cpu_runtime() is None or self.copies_runtime is None:
+            return self.classify(crops + copies)
+        return np.concatenate([self.classify(crops), self.classify_copies(copies)])
 
     def analyze(self, image: Image.Image,
                 extra: Callable[[Image.Image, list[Face]], list[Image.Image] | None] | None = None) -> ImageResult:
@@ -174,7 +200,7 @@ class Detector:
         detected = time.perf_counter()
         crops = [crop_face(image, f.crop_box, self.config.input_size) for f in faces]
         more = extra(image, faces) if extra is not None and faces else None
-        logits_all = self.classify(crops + list(more or []))
+        logits_all = self._faces_and_copies(crops, list(more or []))
         probs_all = self.p_fake_from_logits(logits_all)
         logits, probs = logits_all[: len(crops)], probs_all[: len(crops)]
         results = [

@@ -9,6 +9,12 @@ further apart than PROBE_TOLERANCE) keeps the torch scorer, and `Detector.scorer
 `DFX_SCORER=torch` forces the torch scorer. The explainers never use this: they need the torch model's
 layers and gradients.
 
+The stability check's changed copies (never a face's own score) may be scored by an 8-bit graph stored beside
+the weights (COPIES_FILE, built by scripts/quantize_copies.py from validation crops, with its evidence under
+config.json's `copies_int8`). `copies_scorer` loads it only when the file is there and both its SHA-256 and the
+SHA-256 of the weights it was built from match the config: a new model shipped into the folder, or no file,
+scores the copies like the faces. Nothing is built or written at run time.
+
 Cores follow the project's policy (detector/threads.py): each call uses as many cores as other programs
 leave free right now. By default a call's crops are split over them, each part run by a single-threaded
 session in its own thread (ONNX Runtime releases the GIL while it runs): for this small network, crops
@@ -18,17 +24,20 @@ times both; `parallel=False` is the other). A crop's logit does not depend on wh
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from detector.config import ModelConfig
 from detector.scoring import model_lock
 from detector.threads import set_cpu_threads
 
@@ -40,6 +49,8 @@ SPIN = False  # whether ONNX Runtime's worker threads spin between runs (see Onn
 # of 12 (one core; small runs' activations stay in the cache), so a call is cut into runs of 2 that the
 # free cores take in turn.
 RUN_CROPS = 2
+# The stability check's copies may be scored by an 8-bit graph stored beside the weights (scripts/quantize_copies.py).
+COPIES_FILE = "copies.int8.onnx"
 
 
 class OnnxScorer:
@@ -132,3 +143,30 @@ def onnx_scorer(model: nn.Module, input_size: int) -> tuple[OnnxScorer | None, s
     if not gap <= PROBE_TOLERANCE:
         return None, f"torch (ONNX Runtime's logits were {gap:.1e} from torch's on the probe, over {PROBE_TOLERANCE:g})"
     return scorer, f"ONNX Runtime {scorer._ort.__version__} (logits within {gap:.1e} of torch's on the probe)"
+
+
+def copies_scorer(folder: Path | None, config: ModelConfig, lock: threading.RLock) -> tuple[OnnxScorer | None, str]:
+    """(the 8-bit scorer for the stability check's copies, or None: they are scored like the faces; one line why)."""
+    from detector.checkpoint import WEIGHTS_FILE
+
+    evidence = config.copies_int8
+    if os.environ.get(SCORER_ENV, "").strip().lower() == "torch":
+        return None, f"like the faces ({SCORER_ENV}=torch)"
+    if not evidence or folder is None:
+        return None, "like the faces (no int8 copies graph for this model)"
+    path = Path(folder) / evidence.get("file", COPIES_FILE)
+    if not path.is_file():
+        return None, f"like the faces ({path.name} is missing)"
+    graph = path.read_bytes()
+    if hashlib.sha256(graph).hexdigest() != evidence.get("sha256"):
+        return None, f"like the faces ({path.name} is not the file config.json describes)"
+    weights = Path(folder) / WEIGHTS_FILE
+    if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != evidence.get("weights_sha256"):
+        # A new model shipped into the folder: the graph holds the old weights (rerun scripts.quantize_copies).
+        return None, f"like the faces ({path.name} was built from other weights)"
+    try:
+        scorer = OnnxScorer(graph, lock)
+        scorer.logits(probe_batch(config.input_size)[:1])
+    except Exception as error:  # noqa: BLE001 - a graph this ONNX Runtime cannot run: score the copies like the faces
+        return None, f"like the faces ({path.name} not used: {type(error).__name__})"
+    return scorer, f"int8 ({path.name}, calibrated on {evidence.get('calibration', {}).get('split', '?')} crops)"

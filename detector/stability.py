@@ -355,6 +355,12 @@ def judge(
     return verdict, reasons, flipped
 
 
+def copies_logits(detector, crops: list[Image.Image]) -> np.ndarray:
+    """Raw logits of changed copies: Detector.classify_copies (the 8-bit graph when the model has one), or
+    classify for a detector without it (the tests' planted ones)."""
+    return getattr(detector, "classify_copies", detector.classify)(crops)
+
+
 def all_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: float) -> list[Image.Image]:
     """The model inputs of every changed copy of every face, face after face, each in PERTURBATIONS order."""
     return [c for face in faces for c in perturbed_crops(image, face, size, margin)]
@@ -376,7 +382,7 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
         crops = all_copies(image, [f.face for f in faces], config.input_size, config.crop_margin)
         # One call for up to FACES_PER_PASS faces' copies; a crowd is cut into calls so memory stays flat.
         step = count * FACES_PER_PASS
-        probs = np.concatenate([detector.p_fake_from_logits(detector.classify(crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
+        probs = np.concatenate([detector.p_fake_from_logits(copies_logits(detector, crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
     results = []
     for i, result in enumerate(faces):
         copies = {name: float(p) for name, p in zip(PERTURBATIONS, probs[i * count:(i + 1) * count])}
@@ -522,7 +528,7 @@ def check_tracks(detector, result, rules: AbstainRules | None = None) -> dict[in
         positions, crops, deciding = _track_inputs(result, track, config.input_size)
         if not positions:
             continue
-        copies = np.asarray(detector.p_fake_from_logits(detector.classify(crops)), dtype=float).reshape(len(positions), count)
+        copies = np.asarray(detector.p_fake_from_logits(copies_logits(detector, crops)), dtype=float).reshape(len(positions), count)
         shift = copies - track.p_fake_per_frame[positions][:, None]
         by_change = {name: float(np.clip(track.score + shift[:, i].mean(), 0.0, 1.0)) for i, name in enumerate(PERTURBATIONS)}
         side = track.score >= config.threshold
