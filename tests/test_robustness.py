@@ -74,5 +74,5 @@ def test_verdict_shares_count_real_faces_at_or_above_the_upper_edge():
 
     records = [{"label": 0, "score": s} for s in (0.1, 0.7, 0.86, 0.9, None)] + [{"label": 1, "score": 0.99}]
     shares = verdict_shares(records, 0.86)
-    assert shares == {"fake_cut": 0.86, "reals_likely_manipulated": 0.5}
+    assert shares == {"fake_cut": 0.86, "reals_likely_manipulated": 0.5, "reals_counted": 4}
     assert verdict_shares([{"label": 1, "score": 0.9}], 0.5)["reals_likely_manipulated"] is None
