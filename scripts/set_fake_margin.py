@@ -61,15 +61,22 @@ def upper_bound(hits: float, n: int, confidence: float) -> float:
     return float(beta.ppf(confidence, hits + 1, n - hits))
 
 
-def faces_by_picture(records: list[dict], min_face_px: float = GROUP_MIN_FACE) -> list[np.ndarray]:
+def faces_by_picture(records: list[dict], min_face_px: float = GROUP_MIN_FACE) -> dict[str, np.ndarray]:
     """The scores of each distinct source picture's faces (one per layout it was found in), faces of at least
-    `min_face_px` only. Records without `face_px` (older scorers) are taken as they are."""
+    `min_face_px` only, keyed by the picture's path ("<set>/<split>/real/<file>"). Records without `face_px`
+    (older scorers) are taken as they are."""
     by_picture: dict[str, list[float]] = defaultdict(list)
     for record in records:
         if record["score"] is None or record.get("face_px", min_face_px) < min_face_px:
             continue
         by_picture[record["path"].split(":", 1)[-1]].append(record["score"])
-    return [np.asarray(scores, dtype=np.float64) for scores in by_picture.values()]
+    return {path: np.asarray(scores, dtype=np.float64) for path, scores in by_picture.items()}
+
+
+def per_set(pictures: dict[str, np.ndarray], cut: float) -> dict[str, tuple[int, float]]:
+    """Pictures and rate at `cut` per source set: the validation mix (mostly DFDC) is not the test's."""
+    sets = sorted({path.split("/")[0] for path in pictures})
+    return {s: (len(mine), rate_at(mine, cut)) for s in sets for mine in [[v for k, v in pictures.items() if k.split("/")[0] == s]]}
 
 
 def rate_at(pictures: list[np.ndarray], cut: float) -> float:
@@ -165,6 +172,16 @@ def table(rows: list[dict], n_val: int, n_test: int | None, old_cut: float) -> s
                               "mean over distinct pictures; bounds: one-sided Clopper-Pearson at n = distinct pictures)"
 
 
+def set_table(val: dict[str, np.ndarray], test: dict[str, np.ndarray], cut: float) -> str:
+    """The chosen cut's rate per source set, validation beside test: the pools mix the sets differently."""
+    val_sets, test_sets = per_set(val, cut), per_set(test, cut)
+    lines = [f"| set (cut {cut:.3f}) | val pictures | val rate | test pictures | test rate |", "|---|---|---|---|---|"]
+    for name in sorted({*val_sets, *test_sets}):
+        (nv, rv), (nt, rt) = val_sets.get(name, (0, None)), test_sets.get(name, (0, None))
+        lines.append(f"| {name} | {nv} | {_pct(rv)} | {nt or '–'} | {_pct(rt) if nt else '–'} |")
+    return "\n".join(lines)
+
+
 def score_scenes(model: Path, data: Path, split: str, limit: int, layouts: int) -> list[dict]:
     """Every layout's group scenes of a split's real pictures, scored through the app's path."""
     from benchmarks import robustness
@@ -175,7 +192,7 @@ def score_scenes(model: Path, data: Path, split: str, limit: int, layouts: int) 
     records = [r for layout in range(layouts) for r in robustness.score_groups(detector, items, REAL_GROUPS, data, layout)]
     small = sum(r.get("face_px", GROUP_MIN_FACE) < GROUP_MIN_FACE for r in records)
     print(f"{split}: {len(records)} placed real pictures ({len(items)} distinct, {layouts} layout(s)); faces under {GROUP_MIN_FACE} px "
-          f"left out: {small}; no face found: {sum(r['score'] is None for r in records) - small}", file=sys.stderr)
+          f"left out: {small}; no face found: {sum(r['score'] is None for r in records)}", file=sys.stderr)
     return records
 
 
@@ -234,12 +251,14 @@ def main(argv: list[str] | None = None) -> int:
 
     config = ModelConfig.load(args.model / "config.json")
     budget = args.budget if args.budget is not None else config.training.get("calibration", {}).get("false_alarm_budget", FALSE_ALARM_BUDGET)
-    val = faces_by_picture(score_scenes(args.model, args.data, "val", args.limit, args.layouts))
+    val_pictures = faces_by_picture(score_scenes(args.model, args.data, "val", args.limit, args.layouts))
+    val = list(val_pictures.values())
     if not val:
         print(f"error: no face of at least {GROUP_MIN_FACE} px was found in the validation group scenes", file=sys.stderr)
         return 2
     # The test scenes are the robustness suite's own (real_groups, --limit 400, layout 0): reported, never used to choose.
-    test = faces_by_picture(score_scenes(args.model, args.data, "test", 400, 1)) if args.test_groups else None
+    test_pictures = faces_by_picture(score_scenes(args.model, args.data, "test", 400, 1)) if args.test_groups else {}
+    test = list(test_pictures.values()) if args.test_groups else None
     runs = default_test_runs(config) if args.test_runs is None else args.test_runs
     rules = [None, *sorted({*args.compare, args.confidence} - {None})]
     rows = [rule_row(rule, val, test, config, budget, runs) for rule in rules]
@@ -250,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.insert(0, margin_row("current config", None, round(current, 2), val, test, config, runs))
     print(json.dumps({"budget": budget, "layouts": args.layouts, "val_pictures": len(val), "rows": rows}, indent=1))
     print(table(rows, len(val), None if test is None else len(test), config.band()[1]))
+    if chosen["fake_margin"] is not None:
+        print(set_table(val_pictures, test_pictures, chosen["cut"]))
     if chosen["fake_margin"] is None:
         print(f"error: no margin up to a cut of 0.99 keeps {rule_name(args.confidence)} of real group faces within {budget:.1%} "
               f"({len(val)} validation pictures); use more pictures (--limit 0), a lower confidence or a larger budget", file=sys.stderr)

@@ -68,7 +68,7 @@ def test_faces_count_once_per_picture_and_only_from_80_px():
         {"path": "scene2:c.jpg", "score": None, "face_px": 60.0},
         {"path": "scene3:d.jpg", "score": 0.2},  # an older record without a size is kept
     ]
-    val = faces_by_picture(records)
+    val = list(faces_by_picture(records).values())
     assert sorted(len(p) for p in val) == [1, 2]
     # a.jpg is called fake in one of its two layouts (0.5), d.jpg in none: mean over the 2 pictures.
     assert rate_at(val, 0.8) == 0.25
@@ -88,7 +88,7 @@ def test_group_faces_carry_their_size_and_false_alarms_count_only_80_px(tmp_path
     assert [(r["score"], r["face_px"]) for r in records] == [(0.7, 100.0), (0.9, 70.0)]
     # The 70 px face would be a false alarm at 0.8, but the target is for faces of at least 80 px.
     assert robustness.verdict_shares(records, 0.8) == {"fake_cut": 0.8, "reals_likely_manipulated": 0.0, "reals_counted": 1}
-    assert faces_by_picture(records) == [np.array([0.7])]
+    assert list(faces_by_picture(records)) == ["big.jpg"] and faces_by_picture(records)["big.jpg"].tolist() == [0.7]
 
 
 def test_layouts_get_their_own_seed_and_layout_0_is_the_suites():
@@ -111,7 +111,7 @@ def planted(tmp_path, monkeypatch, scores: list[float], threshold: float = 0.5):
     monkeypatch.setattr(inference, "Detector", lambda model: object())
     monkeypatch.setattr(robustness, "test_items", lambda data, name, limit, split: [("p", 0)] * len(scores))
     monkeypatch.setattr(robustness, "score_groups", lambda det, items, name, data, layout=0: [
-        {"path": f"scene{i}:p{i}.jpg", "score": s, "label": 0, "face_px": 120.0} for i, s in enumerate(scores)])
+        {"path": f"scene{i}:toy/val/real/p{i}.jpg", "score": s, "label": 0, "face_px": 120.0} for i, s in enumerate(scores)])
     return folder, data
 
 
@@ -143,11 +143,15 @@ def test_confidence_writes_the_bound_rule_and_prints_one_table(tmp_path, monkeyp
     evidence = config.training["calibration"]["fake_margin"]
     assert evidence["confidence"] == 0.9 and evidence["val_upper_bound"]["0.9"] <= 0.02
     out = capsys.readouterr().out
-    table = [line for line in out.splitlines() if line.startswith("| ")]
+    lines = out.splitlines()
+    first = lines.index(next(line for line in lines if line.startswith("| rule")))
+    table = lines[first : lines.index(next(line for line in lines if line.startswith("(old edge")))]
+    # The chosen cut per source set follows: one planted set, its 400 pictures, nothing left at 0.81.
+    assert "| toy | 400 | 0.00% | – | – |" in lines
     rules = ["| current config", "| plain", "| bound@0.8", "| bound@0.9 (chosen)", "| bound@0.95"]
-    assert [line.split(" | ")[0] for line in table[1:]] == rules
+    assert [line.split(" | ")[0] for line in table[2:]] == rules
     # The current config's edge (the symmetric band, 0.1) reaches 3.5 % of the planted faces.
-    assert "| 0.10 |" in table[1] and "| 3.50% |" in table[1] and "| 0.21 |" in table[2] and "| 0.31 |" in table[4]
+    assert "| 0.10 |" in table[2] and "| 3.50% |" in table[2] and "| 0.21 |" in table[3] and "| 0.31 |" in table[5]
 
 
 def test_a_budget_the_bound_cannot_meet_exits_3_and_writes_nothing(tmp_path, monkeypatch, capsys):
