@@ -54,9 +54,10 @@ ROOT = Path(__file__).resolve().parents[1]
 UNREACHABLE = 3
 
 
-def upper_bound(hits: float, n: int, confidence: float) -> float:
-    """One-sided Clopper-Pearson upper bound on a rate seen as `hits` out of `n` (hits may be fractional)."""
-    if n == 0 or hits >= n:
+def upper_bound(hits: float, n: float, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound on a rate seen as `hits` out of `n` (both may be fractional: an
+    averaged count, or Korn and Graubard's effective sample size of a weighted sample)."""
+    if n <= 0 or hits >= n:
         return 1.0
     return float(beta.ppf(confidence, hits + 1, n - hits))
 
@@ -79,23 +80,39 @@ def per_set(pictures: dict[str, np.ndarray], cut: float) -> dict[str, tuple[int,
     return {s: (len(mine), rate_at(mine, cut)) for s in sets for mine in [[v for k, v in pictures.items() if k.split("/")[0] == s]]}
 
 
-def rate_at(pictures: list[np.ndarray], cut: float) -> float:
-    """The mean over pictures of the share of their faces at or above `cut` (each picture weighs the same)."""
-    return float(np.mean([(scores >= cut).mean() for scores in pictures])) if pictures else 0.0
+def rate_at(pictures: list[np.ndarray], cut: float, weights: np.ndarray | None = None) -> float:
+    """The (weighted) mean over pictures of the share of their faces at or above `cut`; equal weights by default."""
+    if not pictures:
+        return 0.0
+    return float(np.average([(scores >= cut).mean() for scores in pictures], weights=weights))
 
 
-def rule_holds(pictures: list[np.ndarray], cut: float, budget: float, confidence: float | None) -> bool:
-    rate = rate_at(pictures, cut)
+def effective_n(n: int, weights: np.ndarray | None) -> float:
+    """Kish's effective sample size of weighted pictures, (sum w)^2 / sum w^2: n for equal weights."""
+    return float(n if weights is None else weights.sum() ** 2 / (weights**2).sum())
+
+
+def set_weights(pictures: dict[str, np.ndarray], mix: dict[str, int]) -> np.ndarray:
+    """Per-picture weights that give each source set its share of `mix` (post-stratification)."""
+    sets = [path.split("/")[0] for path in pictures]
+    counts = {name: sets.count(name) for name in set(sets)}
+    total = sum(mix.values())
+    return np.array([mix.get(name, 0) / total / counts[name] for name in sets])
+
+
+def rule_holds(pictures: list[np.ndarray], cut: float, budget: float, confidence: float | None, weights: np.ndarray | None = None) -> bool:
+    rate = rate_at(pictures, cut, weights)
     if confidence is None:
         return rate <= budget
-    return upper_bound(rate * len(pictures), len(pictures), confidence) <= budget
+    n = effective_n(len(pictures), weights)
+    return upper_bound(rate * n, n, confidence) <= budget
 
 
 def choose_margin(pictures: list[np.ndarray], threshold: float, budget: float, confidence: float | None,
-                  smallest: float, largest: float) -> float | None:
+                  smallest: float, largest: float, weights: np.ndarray | None = None) -> float | None:
     """The smallest margin on a 0.01 grid in [smallest, largest] that meets the rule; None if none does."""
     steps = range(int(round(smallest * 100)), int(round(largest * 100)) + 1)
-    return next((step / 100 for step in steps if rule_holds(pictures, threshold + step / 100, budget, confidence)), None)
+    return next((step / 100 for step in steps if rule_holds(pictures, threshold + step / 100, budget, confidence, weights)), None)
 
 
 def cost_on_runs(paths: list[Path], old_cut: float, new_cut: float) -> dict[str, dict]:
@@ -123,22 +140,22 @@ def rule_name(confidence: float | None) -> str:
 
 
 def rule_row(rule: float | None, val: list[np.ndarray], test: list[np.ndarray] | None, config: ModelConfig,
-             budget: float, runs: list[Path]) -> dict:
+             budget: float, runs: list[Path], weights: np.ndarray | None = None) -> dict:
     """One table row: the margin a rule picks and what it gives on validation, test scenes and stored runs."""
-    margin = choose_margin(val, config.threshold, budget, rule, config.uncertain_margin, round(0.99 - config.threshold, 2))
-    return margin_row(rule_name(rule), rule, margin, val, test, config, runs)
+    margin = choose_margin(val, config.threshold, budget, rule, config.uncertain_margin, round(0.99 - config.threshold, 2), weights)
+    return margin_row(rule_name(rule), rule, margin, val, test, config, runs, weights)
 
 
 def margin_row(name: str, rule: float | None, margin: float | None, val: list[np.ndarray], test: list[np.ndarray] | None,
-               config: ModelConfig, runs: list[Path]) -> dict:
+               config: ModelConfig, runs: list[Path], weights: np.ndarray | None = None) -> dict:
     """What a margin gives on validation, test scenes and stored runs (None: no margin)."""
     row: dict = {"rule": name, "confidence": rule, "fake_margin": margin}
     if margin is None:
         return row
     cut = config.threshold + margin
-    rate = rate_at(val, cut)
+    rate, n = rate_at(val, cut, weights), effective_n(len(val), weights)
     row.update(cut=round(cut, 4), val_rate=round(rate, 4),
-               val_bound={f"{c:g}": round(upper_bound(rate * len(val), len(val), c), 4) for c in (0.8, 0.9, 0.95)})
+               val_bound={f"{c:g}": round(upper_bound(rate * n, n, c), 4) for c in (0.8, 0.9, 0.95)})
     if test is not None:
         row["test_rate"] = round(rate_at(test, cut), 4)
         row["test_faces_called_fake"] = round(rate_at(test, cut) * len(test), 2)  # a count: the test is one layout
@@ -151,11 +168,11 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.2%}"
 
 
-def table(rows: list[dict], n_val: int, n_test: int | None, old_cut: float) -> str:
+def table(rows: list[dict], n_val: str, n_test: int | None, old_cut: float) -> str:
     """The rules side by side, as markdown (fakes called likely manipulated per split: old edge -> this rule)."""
     splits = sorted({s for row in rows for s in row.get("test_cost", {})})
     # A one-class run's data names its paired reals too ("sd21_faces/test + reals of ..."): the first word says which.
-    head = ["rule", "margin", "cut", f"val rate ({n_val} pictures)", "val bound 0.8/0.9/0.95",
+    head = ["rule", "margin", "cut", f"val rate ({n_val})", "val bound 0.8/0.9/0.95",
             f"test groups ({n_test} pictures)" if n_test is not None else "test groups", *[f"fakes {s.split()[0]}" for s in splits]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -207,6 +224,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare", nargs="*", type=float, default=[0.8, 0.9, 0.95], help="confidences shown beside the chosen rule")
     parser.add_argument("--test-groups", action="store_true", help="also score the test real group scenes (reported, never used to choose)")
     parser.add_argument("--test-runs", nargs="*", type=Path, default=None, help="stored test runs to report the cost on (default: the model's own)")
+    parser.add_argument("--mix", choices=("val", "test-pool"), default="val",
+                        help="weigh the validation sets as they come (val) or to their shares of the test pool's real pictures (files counted, never scored)")
+    parser.add_argument("--records", type=Path, help="JSON of scored scenes: read if it matches (model, limit, layouts), else scored and written")
     parser.add_argument("--write", action="store_true", help="store fake_margin and its evidence in config.json")
     args = parser.parse_args(argv)
     for value in (args.confidence, *args.compare):
@@ -228,15 +248,42 @@ def write_margin(folder: Path, config: ModelConfig, row: dict, evidence: dict) -
     print(f"wrote fake_margin {config.fake_margin} to {folder / 'config.json'}")
 
 
-def evidence_of(row: dict, budget: float, val: list[np.ndarray], args: argparse.Namespace, config: ModelConfig) -> dict:
+def evidence_of(row: dict, budget: float, val: list[np.ndarray], weights: np.ndarray | None, args: argparse.Namespace,
+                config: ModelConfig) -> dict:
     kind = "that at most" if args.confidence is None else f"whose {args.confidence:g} one-sided Clopper-Pearson upper bound says at most"
+    mix = "" if weights is None else ", each set weighed to its share of the test pool's real pictures"
     return {
-        "rule": f"smallest margin above the threshold {kind} {budget:.0%} of real faces >= {GROUP_MIN_FACE} px in validation group scenes reach",
-        "budget": budget, "confidence": args.confidence, "layouts": args.layouts,
+        "rule": f"smallest margin above the threshold {kind} {budget:.0%} of real faces >= {GROUP_MIN_FACE} px in validation group scenes reach{mix}",
+        "budget": budget, "confidence": args.confidence, "layouts": args.layouts, "mix": args.mix,
         "val_group_faces": int(sum(len(p) for p in val)), "val_group_pictures": len(val),
-        "val_rate_at_uncertain_margin": round(rate_at(val, config.threshold + config.uncertain_margin), 4),
+        "val_effective_pictures": round(effective_n(len(val), weights), 1),
+        "val_rate_at_uncertain_margin": round(rate_at(val, config.threshold + config.uncertain_margin, weights), 4),
         "val_rate_at_fake_margin": row["val_rate"], "val_upper_bound": row["val_bound"],
     }
+
+
+def scored_scenes(args: argparse.Namespace, config: ModelConfig) -> tuple[list[dict], list[dict] | None]:
+    """The validation (and with --test-groups, test) scene records: from --records when it holds this model's
+    scenes for these settings, else scored now (and written there). Scoring is the slow part; the rules are not."""
+    key = {"model": f"{config.name} {config.version}", "threshold": config.threshold, "limit": args.limit, "layouts": args.layouts}
+    if args.records and args.records.is_file():
+        stored = json.loads(args.records.read_text())
+        if stored["key"] == key and (stored["test"] is not None or not args.test_groups):
+            return stored["val"], stored["test"] if args.test_groups else None
+    val = score_scenes(args.model, args.data, "val", args.limit, args.layouts)
+    test = score_scenes(args.model, args.data, "test", 400, 1) if args.test_groups else None
+    if args.records:
+        args.records.write_text(json.dumps({"key": key, "val": val, "test": test}, default=float))
+    return val, test
+
+
+def test_pool_mix(data: Path) -> dict[str, int]:
+    """Real pictures per source set in the test pool the robustness suite composes its group scenes from (counted, not scored)."""
+    from benchmarks import robustness
+
+    items = robustness.test_items(data, REAL_GROUPS, 0, split="test")
+    sets = [Path(path).relative_to(data).parts[0] for path, _ in items]
+    return {name: sets.count(name) for name in set(sets)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,24 +298,27 @@ def main(argv: list[str] | None = None) -> int:
 
     config = ModelConfig.load(args.model / "config.json")
     budget = args.budget if args.budget is not None else config.training.get("calibration", {}).get("false_alarm_budget", FALSE_ALARM_BUDGET)
-    val_pictures = faces_by_picture(score_scenes(args.model, args.data, "val", args.limit, args.layouts))
+    val_records, test_records = scored_scenes(args, config)
+    val_pictures = faces_by_picture(val_records)
     val = list(val_pictures.values())
     if not val:
         print(f"error: no face of at least {GROUP_MIN_FACE} px was found in the validation group scenes", file=sys.stderr)
         return 2
     # The test scenes are the robustness suite's own (real_groups, --limit 400, layout 0): reported, never used to choose.
-    test_pictures = faces_by_picture(score_scenes(args.model, args.data, "test", 400, 1)) if args.test_groups else {}
-    test = list(test_pictures.values()) if args.test_groups else None
+    test_pictures = faces_by_picture(test_records) if test_records is not None else {}
+    test = list(test_pictures.values()) if test_records is not None else None
+    weights = set_weights(val_pictures, test_pool_mix(args.data)) if args.mix == "test-pool" else None
     runs = default_test_runs(config) if args.test_runs is None else args.test_runs
     rules = [None, *sorted({*args.compare, args.confidence} - {None})]
-    rows = [rule_row(rule, val, test, config, budget, runs) for rule in rules]
+    rows = [rule_row(rule, val, test, config, budget, runs, weights) for rule in rules]
     chosen = rows[rules.index(args.confidence)]
     chosen["chosen"] = True
     # The config's current upper edge first, measured on the same scenes, so every rule has its baseline.
     current = config.band()[1] - config.threshold
-    rows.insert(0, margin_row("current config", None, round(current, 2), val, test, config, runs))
-    print(json.dumps({"budget": budget, "layouts": args.layouts, "val_pictures": len(val), "rows": rows}, indent=1))
-    print(table(rows, len(val), None if test is None else len(test), config.band()[1]))
+    rows.insert(0, margin_row("current config", None, round(current, 2), val, test, config, runs, weights))
+    n_val = f"{len(val)} pictures" + ("" if weights is None else f", test-pool mix: effective {effective_n(len(val), weights):.0f}")
+    print(json.dumps({"budget": budget, "layouts": args.layouts, "mix": args.mix, "val_pictures": len(val), "rows": rows}, indent=1))
+    print(table(rows, n_val, None if test is None else len(test), config.band()[1]))
     if chosen["fake_margin"] is not None:
         print(set_table(val_pictures, test_pictures, chosen["cut"]))
     if chosen["fake_margin"] is None:
@@ -276,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({len(val)} validation pictures); use more pictures (--limit 0), a lower confidence or a larger budget", file=sys.stderr)
         return UNREACHABLE
     if args.write:
-        write_margin(args.model, config, chosen, evidence_of(chosen, budget, val, args, config))
+        write_margin(args.model, config, chosen, evidence_of(chosen, budget, val, weights, args, config))
     return 0
 
 
