@@ -1,8 +1,8 @@
 """Choose how sure the model must be before a face is called "likely manipulated", from real group scenes.
 
     python -m scripts.set_fake_margin assets/models/dfx-lite0 [--data ../shared/data] [--limit 400]
-        [--layouts 1] [--budget 0.02] [--confidence 0.9] [--compare 0.8 0.9 0.95] [--test-groups]
-        [--test-runs RUN.json ...] [--write]
+        [--layouts 1] [--budget 0.02] [--confidence 0.9] [--compare 0.8 0.9 0.95] [--mix val|test-pool]
+        [--test-groups] [--test-runs RUN.json ...] [--records FILE] [--write]
 
 The uncertain band around the threshold is chosen for accuracy on validation crops
 (`detector.training.calibrate`); it is symmetric. Real faces inside group photos score higher than
@@ -26,11 +26,19 @@ pictures, and the bound is Clopper-Pearson at n = distinct pictures with the (fr
 n x estimate. A per-picture share in [0, 1] varies no more than a coin with the same mean (its
 variance is at most p(1-p)), so this claims no more evidence than n independent pictures would give.
 
+`--mix test-pool` weighs each source set's validation pictures to that set's share of the real pictures
+the test group scenes are drawn from (files counted, never scored). The validation pool is 84 % DFDC, the
+test pool 74 %, and real FFHQ faces in groups are called fake far more often than DFDC's, so the plain
+validation mix underestimates the rate the test scenes measure. The weighted estimate is the weighted
+mean over pictures, and its bound is Clopper-Pearson at Kish's effective sample size (Korn and Graubard
+1998): uneven weights claim fewer pictures than there are.
+
 Faces between the threshold and the margin become "can't tell"; the lower edge of the band is
 unchanged. The script prints one table: every rule (plain and each `--compare` confidence) with its
 margin, validation rate and bound, the rate on the test real group scenes (`--test-groups`: scored,
 never used to choose) and what it costs on the stored full test runs (share of fakes still called
 likely manipulated; default: this model's `assets/runs/<name>_<version>_*_test.json`).
+`--records FILE` keeps the scored scenes (the slow part) for the next call with the same model and settings.
 `--write` stores the chosen rule's margin and its evidence in the checkpoint's config.json.
 Exit codes: 0 done, 2 bad input, 3 no grid margin meets the budget under the chosen rule.
 """

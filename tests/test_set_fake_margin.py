@@ -169,3 +169,46 @@ def test_a_confidence_outside_its_range_is_refused(tmp_path):
     assert exit_info.value.code == 2
 
 
+
+
+def test_test_pool_mix_reweighs_sets_and_the_bound_uses_the_effective_sample():
+    from scripts.set_fake_margin import effective_n, set_weights
+
+    # Validation: 90 pictures of set a (none called fake), 10 of set b (half called fake): 5 % pooled.
+    pictures = {f"a/val/real/{i}.jpg": np.array([0.1]) for i in range(90)}
+    pictures |= {f"b/val/real/{i}.jpg": np.array([0.9 if i % 2 else 0.1]) for i in range(10)}
+    weights = set_weights(pictures, {"a": 50, "b": 50})  # the test pool is half b
+    assert rate_at(list(pictures.values()), 0.5) == 0.05
+    assert rate_at(list(pictures.values()), 0.5, weights) == pytest.approx(0.25)
+    # Uneven weights carry less evidence than as many equal ones: 1 / (0.5^2/90 + 0.5^2/10) = 36 pictures.
+    assert effective_n(100, None) == 100 and effective_n(100, weights) == pytest.approx(36.0)
+    # A set the test pool lacks weighs nothing.
+    assert set_weights(pictures, {"a": 1})[-1] == 0.0
+
+
+def test_records_are_reused_only_for_the_same_model_and_settings(tmp_path, monkeypatch, capsys):
+    import benchmarks.robustness as robustness
+
+    folder, data = planted(tmp_path, monkeypatch, [0.2] * 386 + [0.70] * 8 + [0.80] * 6)
+    records = tmp_path / "records.json"
+    args = [str(folder), "--data", str(data), "--test-runs", "--records", str(records)]
+    assert main(args) == 0 and records.is_file()
+    # Scoring now would give other scores: a matching file must be read instead.
+    monkeypatch.setattr(robustness, "score_groups", lambda det, items, name, data, layout=0: [
+        {"path": f"scene{i}:toy/val/real/p{i}.jpg", "score": 0.99, "label": 0, "face_px": 120.0} for i in range(400)])
+    capsys.readouterr()
+    assert main(args) == 0 and '"fake_margin": 0.21' in capsys.readouterr().out
+    # Other settings (two layouts) do not match the file: scored again, every face at 0.99 cannot be cleared.
+    assert main([*args, "--layouts", "2"]) == UNREACHABLE
+
+
+def test_the_test_pool_mix_counts_real_test_files_per_set(tmp_path):
+    from scripts.set_fake_margin import test_pool_mix
+
+    for name, split, label, n in (("dfdc", "test", "real", 3), ("dfdc", "test", "fake", 5), ("stylegan1_ffhq", "test", "real", 2),
+                                  ("stylegan1_ffhq", "val", "real", 7), ("sd21_faces", "test", "fake", 4)):
+        folder = tmp_path / name / split / label
+        folder.mkdir(parents=True)
+        for i in range(n):
+            (folder / f"{i}.jpg").write_bytes(b"")  # counted, never opened
+    assert test_pool_mix(tmp_path) == {"dfdc": 3, "stylegan1_ffhq": 2}
