@@ -194,7 +194,8 @@ def table(rows: list[dict], n_val: str, n_test: int | None, old_cut: float) -> s
                  *[f"{cost[s]['fakes_likely_manipulated'][1]:.1%} of {cost[s]['n_fake']}" if s in cost else "–" for s in splits]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n(old edge {old_cut:.3f}; val/test rates: real faces >= {GROUP_MIN_FACE} px called likely manipulated, "\
-                              "mean over distinct pictures; bounds: one-sided Clopper-Pearson at n = distinct pictures)"
+                              "mean over distinct pictures; bounds: one-sided Clopper-Pearson at n = distinct pictures, "\
+                              "or their effective number under --mix test-pool)"
 
 
 def set_table(val: dict[str, np.ndarray], test: dict[str, np.ndarray], cut: float) -> str:
