@@ -316,7 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     # The test scenes are the robustness suite's own (real_groups, --limit 400, layout 0): reported, never used to choose.
     test_pictures = faces_by_picture(test_records) if test_records is not None else {}
     test = list(test_pictures.values()) if test_records is not None else None
-    weights = set_weights(val_pictures, test_pool_mix(args.data)) if args.mix == "test-pool" else None
+    weights = None
+    if args.mix == "test-pool":
+        mix = test_pool_mix(args.data)
+        weights = set_weights(val_pictures, mix) if mix else None
+        if weights is None or not weights.any():
+            print(f"error: --mix test-pool: no real test picture of the validation sets under {args.data}", file=sys.stderr)
+            return 2
     runs = default_test_runs(config) if args.test_runs is None else args.test_runs
     rules = [None, *sorted({*args.compare, args.confidence} - {None})]
     rows = [rule_row(rule, val, test, config, budget, runs, weights) for rule in rules]

@@ -87,8 +87,10 @@ def fake_margin_sentence(config: dict) -> str:
     if evidence.get("confidence"):
         # The bound rule (set_fake_margin --confidence): say what is claimed, at what confidence, on how many pictures.
         bound = evidence["val_upper_bound"][f"{evidence['confidence']:g}"]
+        mix = (f", each set weighed to its share of the test pool (effective {evidence['val_effective_pictures']:.0f} pictures)"
+               if evidence.get("mix") == "test-pool" else "")
         text += (f": {evidence['val_rate_at_fake_margin']:.2%} of real faces in validation group scenes reach it "
-                 f"({evidence['val_group_pictures']} distinct pictures, {evidence.get('layouts', 1)} layout(s) each), and the one-sided "
+                 f"({evidence['val_group_pictures']} distinct pictures, {evidence.get('layouts', 1)} layout(s) each{mix}), and the one-sided "
                  f"{evidence['confidence']:.0%} Clopper-Pearson upper bound on that share is {bound:.2%}, within the {evidence['budget']:.0%} budget "
                  f"({evidence['val_rate_at_uncertain_margin']:.1%} reached the symmetric band's edge; `scripts.set_fake_margin`)")
     elif evidence:

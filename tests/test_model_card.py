@@ -57,7 +57,9 @@ def test_card_states_the_bound_rule_when_the_margin_was_chosen_by_it():
     config = {"threshold": 0.535, "uncertain_margin": 0.13, "fake_margin": 0.34, "training": {"calibration": {"fake_margin": evidence}}}
     text = fake_margin_sentence(config)
     assert "only from 0.875" in text and "1937 distinct pictures, 3 layout(s)" in text
-    assert "90% Clopper-Pearson upper bound on that share is 1.92%, within the 2% budget" in text
+    assert "90% Clopper-Pearson upper bound on that share is 1.92%, within the 2% budget" in text and "weighed" not in text
+    evidence.update(mix="test-pool", val_effective_pictures=1800.6)
+    assert "3 layout(s) each, each set weighed to its share of the test pool (effective 1801 pictures))" in fake_margin_sentence(config)
 
 
 def test_card_states_the_tta_setting_when_the_config_has_one(tmp_path):

@@ -212,3 +212,29 @@ def test_the_test_pool_mix_counts_real_test_files_per_set(tmp_path):
         for i in range(n):
             (folder / f"{i}.jpg").write_bytes(b"")  # counted, never opened
     assert test_pool_mix(tmp_path) == {"dfdc": 3, "stylegan1_ffhq": 2}
+
+
+def test_write_with_the_test_pool_mix_records_it_and_refuses_data_without_a_test_pool(tmp_path, monkeypatch, capsys):
+    import benchmarks.robustness as robustness
+    from detector.config import ModelConfig
+
+    real_test_items = robustness.test_items
+    folder, data = planted(tmp_path, monkeypatch, [0.2] * 100)
+    monkeypatch.setattr(robustness, "test_items", real_test_items)  # the test pool is counted from the planted data folder
+    assert main([str(folder), "--data", str(data), "--test-runs", "--mix", "test-pool"]) == 2
+    assert "no real test picture" in capsys.readouterr().err.splitlines()[-1]
+    # Two validation sets, dfdc clean and stylegan1_ffhq with 10 of 50 high; the test pool is half and half.
+    scores = {f"dfdc/val/real/{i}.jpg": 0.2 for i in range(150)} | {f"stylegan1_ffhq/val/real/{i}.jpg": 0.8 if i < 10 else 0.2 for i in range(50)}
+    monkeypatch.setattr(robustness, "score_groups", lambda det, items, name, data, layout=0: [
+        {"path": f"scene{i}:{path}", "score": s, "label": 0, "face_px": 100.0} for i, (path, s) in enumerate(scores.items())])
+    for name in ("dfdc", "stylegan1_ffhq"):
+        (data / name / "test" / "real").mkdir(parents=True)
+        (data / name / "test" / "real" / "a.jpg").write_bytes(b"")
+    assert main([str(folder), "--data", str(data), "--test-runs", "--budget", "0.06", "--write"]) == 0
+    assert ModelConfig.load(folder / "config.json").fake_margin is None  # pooled: 5 %, the band already meets 6 %
+    assert main([str(folder), "--data", str(data), "--test-runs", "--budget", "0.06", "--mix", "test-pool", "--write"]) == 0
+    config = ModelConfig.load(folder / "config.json")
+    evidence = config.training["calibration"]["fake_margin"]
+    # Weighed half and half, stylegan1_ffhq's 20 % counts for 10 %: the 0.8s must be cleared.
+    assert config.fake_margin == 0.31 and evidence["mix"] == "test-pool" and evidence["val_rate_at_uncertain_margin"] == 0.1
+    assert evidence["val_effective_pictures"] == pytest.approx(1 / (0.25 / 150 + 0.25 / 50), abs=0.1)
