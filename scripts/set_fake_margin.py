@@ -295,6 +295,31 @@ def test_pool_mix(data: Path) -> dict[str, int]:
     return {name: sets.count(name) for name in set(sets)}
 
 
+def mix_weights(args: argparse.Namespace, val_pictures: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per-picture weights for --mix test-pool (None for the validation mix); raises ValueError without a test pool."""
+    if args.mix != "test-pool":
+        return None
+    mix = test_pool_mix(args.data)
+    weights = set_weights(val_pictures, mix) if mix else None
+    if weights is None or not weights.any():
+        raise ValueError(f"--mix test-pool: no real test picture of the validation sets under {args.data}")
+    return weights
+
+
+def compare_rules(args: argparse.Namespace, config: ModelConfig, budget: float, val: list[np.ndarray],
+                  test: list[np.ndarray] | None, weights: np.ndarray | None) -> tuple[list[dict], dict]:
+    """A row per rule (plain and each confidence) after the config's current edge; and the chosen rule's row."""
+    runs = default_test_runs(config) if args.test_runs is None else args.test_runs
+    rules = [None, *sorted({*args.compare, args.confidence} - {None})]
+    rows = [rule_row(rule, val, test, config, budget, runs, weights) for rule in rules]
+    chosen = rows[rules.index(args.confidence)]
+    chosen["chosen"] = True
+    # The config's current upper edge first, measured on the same scenes, so every rule has its baseline.
+    current = config.band()[1] - config.threshold
+    rows.insert(0, margin_row("current config", None, round(current, 2), val, test, config, runs, weights))
+    return rows, chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not (args.model / "config.json").is_file():
@@ -309,37 +334,26 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.budget if args.budget is not None else config.training.get("calibration", {}).get("false_alarm_budget", FALSE_ALARM_BUDGET)
     val_records, test_records = scored_scenes(args, config)
     val_pictures = faces_by_picture(val_records)
-    val = list(val_pictures.values())
+    # The test scenes are the robustness suite's own (real_groups, --limit 400, layout 0): reported, never used to choose.
+    test_pictures = faces_by_picture(test_records) if test_records is not None else {}
+    val, test = list(val_pictures.values()), (list(test_pictures.values()) if test_records is not None else None)
     if not val:
         print(f"error: no face of at least {GROUP_MIN_FACE} px was found in the validation group scenes", file=sys.stderr)
         return 2
-    # The test scenes are the robustness suite's own (real_groups, --limit 400, layout 0): reported, never used to choose.
-    test_pictures = faces_by_picture(test_records) if test_records is not None else {}
-    test = list(test_pictures.values()) if test_records is not None else None
-    weights = None
-    if args.mix == "test-pool":
-        mix = test_pool_mix(args.data)
-        weights = set_weights(val_pictures, mix) if mix else None
-        if weights is None or not weights.any():
-            print(f"error: --mix test-pool: no real test picture of the validation sets under {args.data}", file=sys.stderr)
-            return 2
-    runs = default_test_runs(config) if args.test_runs is None else args.test_runs
-    rules = [None, *sorted({*args.compare, args.confidence} - {None})]
-    rows = [rule_row(rule, val, test, config, budget, runs, weights) for rule in rules]
-    chosen = rows[rules.index(args.confidence)]
-    chosen["chosen"] = True
-    # The config's current upper edge first, measured on the same scenes, so every rule has its baseline.
-    current = config.band()[1] - config.threshold
-    rows.insert(0, margin_row("current config", None, round(current, 2), val, test, config, runs, weights))
+    try:
+        weights = mix_weights(args, val_pictures)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows, chosen = compare_rules(args, config, budget, val, test, weights)
     n_val = f"{len(val)} pictures" + ("" if weights is None else f", test-pool mix: effective {effective_n(len(val), weights):.0f}")
     print(json.dumps({"budget": budget, "layouts": args.layouts, "mix": args.mix, "val_pictures": len(val), "rows": rows}, indent=1))
     print(table(rows, n_val, None if test is None else len(test), config.band()[1]))
-    if chosen["fake_margin"] is not None:
-        print(set_table(val_pictures, test_pictures, chosen["cut"]))
     if chosen["fake_margin"] is None:
         print(f"error: no margin up to a cut of 0.99 keeps {rule_name(args.confidence)} of real group faces within {budget:.1%} "
               f"({len(val)} validation pictures); use more pictures (--limit 0), a lower confidence or a larger budget", file=sys.stderr)
         return UNREACHABLE
+    print(set_table(val_pictures, test_pictures, chosen["cut"]))
     if args.write:
         write_margin(args.model, config, chosen, evidence_of(chosen, budget, val, weights, args, config))
     return 0
