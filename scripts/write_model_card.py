@@ -26,13 +26,15 @@ MAKERS = {"dfdc": "DFDC face swaps (research-only terms)", "stylegan1_ffhq": "St
 
 def recipe_lines(training: dict) -> list[str]:
     """One recipe sentence, or (a model averaged from several training arms) one table row per arm."""
-    common = (f"AdamW (lr {training.get('lr')}), {training.get('optimizer', '')}, BCE on one logit, batch {training.get('batch_size')}, "
+    common = (f"{training.get('optimizer') or 'AdamW'} (lr {training.get('lr')}), BCE on one logit, batch {training.get('batch_size')}, "
               "best checkpoint chosen on mean validation AUC over plain and reframed crops, nothing frozen")
     arms = training.get("arms")
     if not arms:
         return ["", f"Recipe: {common}, {training.get('samples_per_epoch')} samples per epoch, {training.get('epochs_run')} epochs to "
                     f"the best checkpoint, seed {training.get('seed')}. Started from: {training.get('init')}."]
-    lines = ["", f"Recipe: {common}. Started from: {training.get('init')}, then trained in {len(arms)} arms whose weights were averaged:",
+    how = (f"then trained in {len(arms)} arms whose weights were averaged" if len(arms) > 1
+           else "then trained in one arm whose weights were averaged with the starting weights")
+    lines = ["", f"Recipe: {common}. Started from: {training.get('init')}, {how}:",
              "", "| arm | started from | pictures | epochs | hardware | history |", "|---|---|---|---|---|---|"]
     for name, arm in arms.items():
         lines.append(f"| {name} | {arm['from']} | {arm['pictures']} | {arm['epochs']} | {arm['hardware']} | `{arm['history']}` |")

@@ -25,6 +25,13 @@ def test_averaged_arms_get_one_row_each_and_the_mix_names_them():
     assert "of cpu_c1 best and gpu_g1 best" in text and "kept alpha 0.5" in text
 
 
+def test_one_arm_mixed_with_its_start_reads_as_one_arm():
+    arms = {"gpu_r288": {"from": "m 2.1.0", "pictures": "all", "epochs": "12 x 16,384 at 288 px", "hardware": "H200", "history": "h.json"}}
+    text = "\n".join(recipe_lines({**REFRAMED, "arms": arms}))
+    assert "trained in one arm whose weights were averaged with the starting weights" in text and "1 arms" not in text
+    assert "AdamW (lr 0.0001), BCE" in text and "| gpu_r288 | m 2.1.0 |" in text
+
+
 def test_card_states_the_false_alarms_the_band_leaves(tmp_path):
     from scripts.write_model_card import card
 
