@@ -242,7 +242,7 @@ class AbstainRules:
     def video_tolerance_words(self) -> str:
         """'more than 3 of the 11 changes (the photo's tolerance; ...)': the video rule for people."""
         tolerance, source = self.video_tolerance()
-        return f"more than {tolerance} of the {len(PERTURBATIONS)} changes ({source})"
+        return f"{_how_many(tolerance)} of the {len(PERTURBATIONS)} changes ({source})"
 
     def summary(self) -> str:
         """The limits in one or two sentences for people (pages, report)."""
@@ -257,11 +257,16 @@ class AbstainRules:
             parts.append(f"faces blurred below sharpness {self.min_sharpness:.0f} are *too blurred to judge*")
         if self.min_face_prob is not None:
             parts.append(f"boxes the face finder is less than {self.min_face_prob:g} sure of are not judged")
-        parts.append(f"a face is *can't tell* when more than {self.max_disagree} of its {len(PERTURBATIONS)} changed copies "
+        parts.append(f"a face is *can't tell* when {_how_many(self.max_disagree)} of its {len(PERTURBATIONS)} changed copies "
                      "land on the other side of the threshold")
         if self.max_disagree_video is not None and self.max_disagree_video != self.max_disagree:
-            parts.append(f"a video track when its verdict flips under more than {self.max_disagree_video} of the changes")
+            parts.append(f"a video track when its verdict flips under {_how_many(self.max_disagree_video)} of the changes")
         return f"Limits measured for this model: {'; '.join(parts)}."
+
+
+def _how_many(tolerance: int) -> str:
+    """'more than N', or 'any' for a tolerance of 0 ('more than 0' reads like a typo)."""
+    return "any" if tolerance == 0 else f"more than {tolerance}"
 
 
 class ChangedCopiesRange:

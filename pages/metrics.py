@@ -139,7 +139,7 @@ if runs_list:
             st.caption("Real faces only (group scenes composed from every set's real test pictures): the share with P(fake) at or "
                        "above the threshold (*called fake*) and the share the app calls *likely manipulated* (at or above the "
                        "verdict's upper edge; empty for runs stored before it was recorded).")
-            st.dataframe(alarms.style.format({"called fake": "{:.1%}", "likely manipulated": "{:.1%}"}, na_rep="–"), hide_index=True, width="stretch")
+            st.dataframe(alarms.style.format({"called fake": "{:.2%}", "likely manipulated": "{:.2%}"}, na_rep="–"), hide_index=True, width="stretch")
 
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():

@@ -329,6 +329,8 @@ def test_a_video_uses_its_own_measured_tolerance_else_the_photo_s(tmp_path):
     (folder / "abstain.json").write_text(json.dumps({"max_disagree": 3, "max_disagree_video": 5, "measured": True, "model": "m 1.0.0"}))
     assert AbstainRules.for_checkpoint(folder).video_tolerance() == (5, "measured on validation clips")
     assert "more than 5 of the changes" in AbstainRules.for_checkpoint(folder).summary()
+    assert "flips under any of the changes" in AbstainRules(max_disagree=2, max_disagree_video=0, measured=True).summary()
+    assert AbstainRules(max_disagree=2, max_disagree_video=0).video_tolerance_words().startswith("any of the 11 changes")
     (folder / "abstain.json").write_text(json.dumps({"max_disagree": 3, "measured": True, "model": "m 1.0.0"}))
     assert AbstainRules.for_checkpoint(folder).video_tolerance()[0] == 3  # an older file: the photo's
 
