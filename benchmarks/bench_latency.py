@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import photo_1080p, report, timed
+from benchmarks.common import interleaved, photo_1080p, report, timed
 
 
 def shipped() -> dict:
@@ -62,14 +61,9 @@ def compare(models: list[Path], rounds: int) -> dict:
     for name, d in detectors.items():
         calls[f"{name} analyze"] = lambda d=d: d.analyze(photo)
         calls[f"{name} analyze_checked"] = lambda d=d: analyze_checked(d, photo)
-    times: dict[str, list[float]] = {key: [] for key in calls}
     for fn in calls.values():
         fn()  # warm-up: the ONNX export and the first pass
-    for _ in range(rounds):
-        for key, fn in calls.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
+    times = interleaved(calls, rounds)
     medians = {key: statistics.median(t) for key, t in times.items()}
     rows = [(key, f"{medians[key] * 1000:.0f} ms", "target <= 250 ms") for key in calls]
     for name, d in detectors.items():

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import moving_face_clip, photo_1080p, report
+from benchmarks.common import interleaved, moving_face_clip, photo_1080p, report
 
 
 def jpeg(image, quality: int = 90) -> bytes:
@@ -173,13 +173,8 @@ def video(rounds: int = 3, seconds: int = 20) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         data = talking_head(Path(folder) / "clip.mp4", seconds).read_bytes()
     run = {flag: (lambda flag=flag: analyze_video_file(detector, data, "clip.mp4", stability=flag)) for flag in (False, True)}
-    run[True]()  # warm-up
-    times: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(rounds):
-        for flag, task in run.items():
-            start = time.perf_counter()
-            analysis = task()
-            times[flag].append(time.perf_counter() - start)
+    analysis = run[True]()  # warm-up; its tracks say how many frames the check re-scores
+    times = interleaved(run, rounds)
     plain, checked = statistics.median(times[False]), statistics.median(times[True])
     rescored = sum(len(t.stability.frames_checked) for t in analysis.tracks if t.stability is not None)
     rows = [("clip", f"{seconds} s", f"1280x720, {len(analysis.frames)} frames sampled, {len(analysis.tracks)} track(s)"),

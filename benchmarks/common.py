@@ -43,6 +43,18 @@ def timed(fn, repeat: int = 5, warmup: int = 1) -> dict:
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "n": repeat}
 
 
+def interleaved(calls: dict, rounds: int) -> dict:
+    """Seconds of every call per round, the calls taken in turn each round, so the machine's noise falls
+    on all of them alike (ratios between them are then worth reading)."""
+    times: dict = {key: [] for key in calls}
+    for _ in range(rounds):
+        for key, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return times
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
