@@ -30,6 +30,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +41,7 @@ from PIL import Image
 from detector.checkpoint import CONFIG_FILE, load_checkpoint
 from detector.faces import Face, crop_face, square_crop_box
 from detector.model import folded_for_inference
-from detector.runtime import COPIES_FILE, export_graph
+from detector.runtime import COPIES_FILE, OnnxScorer, export_graph
 from detector.scoring import to_input
 from detector.stability import perturbed_crops
 
@@ -121,11 +122,8 @@ def quantize(graph: bytes, batches: list[np.ndarray], fmt: str) -> bytes:
 
 
 def session(graph: bytes):
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    """A single-threaded session made exactly as the app makes its own (options included), so timings compare."""
+    return OnnxScorer(graph, threading.RLock()).session(1)
 
 
 def logits(graph_session, batches: list[np.ndarray]) -> np.ndarray:
