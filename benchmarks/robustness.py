@@ -180,8 +180,10 @@ def share_at_or_above(scores, cut: float) -> float | None:
     return float(np.mean(np.asarray(scores) >= cut)) if len(scores) else None
 
 
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2%}"  # two decimals: 8 of 395 is 2.03 %, not a met 2.0 %
+def share_text(value: float | None) -> str:
+    """A false-alarm share for a table. Two decimals: at ~400 faces one face is 0.25 points, and 8 of 395
+    (2.03 %) must not read as a met 2.0 %."""
+    return "–" if value is None else f"{value:.2%}"
 
 
 def markdown_table(folders: list[Path]) -> str:
@@ -194,7 +196,7 @@ def markdown_table(folders: list[Path]) -> str:
             info, m = run["info"], run["metrics"]
             if m.get("auc") is None:
                 alarms.append(f"| {info['set']} @ {info['condition']} | {run['model_version']} | {m['n']} | {m.get('n_unscored', 0)} | "
-                              f"{1 - m['specificity']:.2%} | {_share(info.get('reals_likely_manipulated'))} |")
+                              f"{share_text(1 - m['specificity'])} | {share_text(info.get('reals_likely_manipulated'))} |")
                 continue
             rows.setdefault((info["set"], run["model_version"]), {})[info["condition"]] = f"{m['auc']:.3f}"
     lines = ["| set | model | " + " | ".join(CONDITIONS) + " |", "|---|---|" + "---|" * len(CONDITIONS)]

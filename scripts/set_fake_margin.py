@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import beta
 
-from benchmarks.robustness import GROUP_MIN_FACE, share_at_or_above
+from benchmarks.robustness import GROUP_MIN_FACE, share_at_or_above, share_text
 from detector.config import ModelConfig
 
 REAL_GROUPS = "real_groups"
@@ -171,11 +171,6 @@ def margin_row(name: str, rule: float | None, margin: float | None, val: list[np
     return row
 
 
-def _pct(value: float | None) -> str:
-    # Two decimals: at ~400 faces one face is 0.25 points, and 2.03 % must not read as a met 2.0 %.
-    return "–" if value is None else f"{value:.2%}"
-
-
 def table(rows: list[dict], n_val: str, n_test: int | None, old_cut: float) -> str:
     """The rules side by side, as markdown (fakes called likely manipulated per split: old edge -> this rule)."""
     splits = sorted({s for row in rows for s in row.get("test_cost", {})})
@@ -188,9 +183,9 @@ def table(rows: list[dict], n_val: str, n_test: int | None, old_cut: float) -> s
             lines.append(f"| {row['rule']} | budget not reachable | " + " | ".join("–" for _ in head[2:]) + " |")
             continue
         cost = row["test_cost"]
-        cells = [row["rule"] + (" (chosen)" if row.get("chosen") else ""), f"{row['fake_margin']:.2f}", f"{row['cut']:.3f}", _pct(row["val_rate"]),
-                 " / ".join(_pct(b) for b in row["val_bound"].values()),
-                 _pct(row.get("test_rate")) + (f" ({row['test_faces_called_fake']:g})" if "test_rate" in row else ""),
+        cells = [row["rule"] + (" (chosen)" if row.get("chosen") else ""), f"{row['fake_margin']:.2f}", f"{row['cut']:.3f}", share_text(row["val_rate"]),
+                 " / ".join(share_text(b) for b in row["val_bound"].values()),
+                 share_text(row.get("test_rate")) + (f" ({row['test_faces_called_fake']:g})" if "test_rate" in row else ""),
                  *[f"{cost[s]['fakes_likely_manipulated'][1]:.1%} of {cost[s]['n_fake']}" if s in cost else "–" for s in splits]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n(old edge {old_cut:.3f}; val/test rates: real faces >= {GROUP_MIN_FACE} px called likely manipulated, "\
@@ -204,7 +199,7 @@ def set_table(val: dict[str, np.ndarray], test: dict[str, np.ndarray], cut: floa
     lines = [f"| set (cut {cut:.3f}) | val pictures | val rate | test pictures | test rate |", "|---|---|---|---|---|"]
     for name in sorted({*val_sets, *test_sets}):
         (nv, rv), (nt, rt) = val_sets.get(name, (0, None)), test_sets.get(name, (0, None))
-        lines.append(f"| {name} | {nv} | {_pct(rv)} | {nt or '–'} | {_pct(rt) if nt else '–'} |")
+        lines.append(f"| {name} | {nv} | {share_text(rv)} | {nt or '–'} | {share_text(rt) if nt else '–'} |")
     return "\n".join(lines)
 
 
