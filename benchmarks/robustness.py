@@ -16,7 +16,9 @@ Conditions (each picture generated deterministically from its file name by proje
              its size); the real faces' false-alarm share counts only faces of at least 80 px
 
 Every condition goes through the app's own path (`Detector.analyze`: MTCNN on the whole picture,
-the crop policy, the classifier), is stored as an evaluation run (data "<set>/test @ <condition>",
+the crop policy, the classifier); with `--checked`, through what the pages run (`analyze_image` with the
+stability check: each face's final verdict, "can't tell" and "too small to judge" included, is stored
+beside its score, and the real faces' share of each final verdict is stored with the run), is stored as an evaluation run (data "<set>/test @ <condition>",
 info.condition) and shows on the metrics page as a model x condition matrix. One-class sets are
 paired with the 200 real test portraits of `real_faces_300w_portraits`; `real_groups` is the group
 condition made only of real faces from every set (the "real group photo" false-alarm check).
@@ -36,6 +38,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from detector.display import LIKELY_MANIPULATED
 from detector.errors import DetectorError
 from detector.imageio import list_images, load_image
 from detector.stability import face_size
@@ -123,15 +126,36 @@ def group_scenes(items: list[tuple[Path, int]], seed: str) -> list[tuple[Image.I
     return scenes
 
 
-def score_pictures(detector, items, condition: str, data: Path) -> list[dict]:
+def analyze(detector, image: Image.Image, checked: bool):
+    """(ImageResult, each face's final verdict or None): the plain path, or what the pages run (the check)."""
+    if not checked:
+        return detector.analyze(image), None
+    from detector.analysis import analyze_image
+
+    analysis = analyze_image(detector, image, "robustness", stability=True, rules=detector_rules(detector))
+    return analysis.result, analysis.verdicts
+
+
+def detector_rules(detector):
+    """The checkpoint's abstain rules, loaded once per detector (every page and a batch scan use these)."""
+    if getattr(detector, "_robustness_rules", None) is None:
+        from detector.stability import AbstainRules
+
+        detector._robustness_rules = AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
+    return detector._robustness_rules
+
+
+def score_pictures(detector, items, condition: str, data: Path, checked: bool = False) -> list[dict]:
     records = []
     for path, label in items:
         record = {"path": str(Path(path).relative_to(data)), "label": int(label), "score": None, "n_faces": 0, "fallback": False, "seconds": 0.0, "error": None}
         try:
-            result = detector.analyze(reframe(load_image(path), condition, record["path"]))
+            result, verdicts = analyze(detector, reframe(load_image(path), condition, record["path"]), checked)
             record.update(score=result.p_fake, n_faces=len(result.faces), fallback=any(f.face.fallback for f in result.faces), seconds=round(result.seconds, 4))
             if result.p_fake is not None:
                 record["score_uncalibrated"] = float(1 / (1 + np.exp(-max(f.logit for f in result.faces))))
+                if verdicts is not None:  # the verdict of the face the picture's score comes from
+                    record["verdict"] = verdicts[max(range(len(result.faces)), key=lambda i: result.faces[i].p_fake)]
             else:
                 record["error"] = "no face found"
         except DetectorError as exc:
@@ -145,14 +169,14 @@ def layout_seed(set_name: str, layout: int) -> str:
     return set_name if layout == 0 else f"{set_name}#layout{layout}"
 
 
-def score_groups(detector, items, set_name: str, data: Path, layout: int = 0) -> list[dict]:
+def score_groups(detector, items, set_name: str, data: Path, layout: int = 0, checked: bool = False) -> list[dict]:
     """A record per placed face: the largest detected face whose centre lies inside its picture, with its
     size `face_px` (longest side of the detector box, as the app's size limit measures it). Every found face
     is scored, so the AUC cells stay comparable with the stored runs; the false-alarm share counts only
     faces of at least GROUP_MIN_FACE px (`verdict_shares`), the size issue 14's target is stated for."""
     records = []
     for scene_index, (scene, placed) in enumerate(group_scenes(items, layout_seed(set_name, layout))):
-        result = detector.analyze(scene)
+        result, verdicts = analyze(detector, scene, checked)
         for rect, label, path in placed:
             record = {"path": f"scene{scene_index}:{Path(path).relative_to(data)}", "label": label, "score": None,
                       "n_faces": 0, "fallback": False, "seconds": round(result.seconds / max(1, len(placed)), 4), "error": None}
@@ -161,6 +185,8 @@ def score_groups(detector, items, set_name: str, data: Path, layout: int = 0) ->
                 face = max(inside, key=lambda f: f.box[2] - f.box[0])
                 record.update(score=face.p_fake, n_faces=len(inside), face_px=round(face_size(face), 1),
                               score_uncalibrated=float(1 / (1 + np.exp(-face.logit))))
+                if verdicts is not None:
+                    record["verdict"] = verdicts[result.faces.index(face)]
             else:
                 record["error"] = "no face found"
             records.append(record)
@@ -171,8 +197,18 @@ def verdict_shares(records: list[dict], fake_cut: float) -> dict:
     """The verdict's upper edge ("likely manipulated" at or above it; the band may be asymmetric) and the share
     of scored real faces that reach it: the false alarms a reader sees, beside P(fake) >= threshold. In group
     scenes only faces of at least GROUP_MIN_FACE px count (records without a size: single pictures)."""
-    reals = [r["score"] for r in records if r["label"] == 0 and r["score"] is not None and r.get("face_px", GROUP_MIN_FACE) >= GROUP_MIN_FACE]
-    return {"fake_cut": round(fake_cut, 4), "reals_likely_manipulated": share_at_or_above(reals, fake_cut), "reals_counted": len(reals)}
+    counted = [r for r in records if r["label"] == 0 and r["score"] is not None and r.get("face_px", GROUP_MIN_FACE) >= GROUP_MIN_FACE]
+    shares = {"fake_cut": round(fake_cut, 4), "reals_likely_manipulated": share_at_or_above([r["score"] for r in counted], fake_cut),
+              "reals_counted": len(counted)}
+    if counted and all("verdict" in r for r in counted):
+        # What the pages show after the stability check: a face whose copies disagree is "can't tell", not a false alarm.
+        verdicts = [r["verdict"] for r in counted]
+        shares["reals_final_verdicts"] = {v: round(verdicts.count(v) / len(verdicts), 4) for v in sorted(set(verdicts))}
+        shares["reals_final_likely_manipulated"] = verdicts.count(LIKELY_MANIPULATED) / len(verdicts)
+    fakes = [r["verdict"] for r in records if r["label"] == 1 and "verdict" in r]
+    if fakes:  # what the check costs: fakes it turns into "can't tell"
+        shares["fakes_final_verdicts"] = {v: round(fakes.count(v) / len(fakes), 4) for v in sorted(set(fakes))}
+    return shares
 
 
 def share_at_or_above(scores, cut: float) -> float | None:
@@ -195,14 +231,19 @@ def markdown_table(folders: list[Path]) -> str:
             run = json.loads(path.read_text())
             info, m = run["info"], run["metrics"]
             if m.get("auc") is None:
-                alarms.append(f"| {info['set']} @ {info['condition']} | {run['model_version']} | {m['n']} | {m.get('n_unscored', 0)} | "
-                              f"{share_text(1 - m['specificity'])} | {share_text(info.get('reals_likely_manipulated'))} |")
+                checked = " · checked" if info.get("checked") else ""
+                alarms.append(f"| {info['set']} @ {info['condition']}{checked} | {run['model_version']} | {m['n']} | {m.get('n_unscored', 0)} | "
+                              f"{share_text(1 - m['specificity'])} | {share_text(info.get('reals_likely_manipulated'))} | "
+                              f"{share_text(info.get('reals_final_likely_manipulated'))} |")
                 continue
+            if info.get("checked"):
+                continue  # the same scores as the plain run: its AUC cell is already there
             rows.setdefault((info["set"], run["model_version"]), {})[info["condition"]] = f"{m['auc']:.3f}"
     lines = ["| set | model | " + " | ".join(CONDITIONS) + " |", "|---|---|" + "---|" * len(CONDITIONS)]
     lines += [f"| {s} | {v} | " + " | ".join(cells.get(c, "–") for c in CONDITIONS) + " |" for (s, v), cells in sorted(rows.items())]
     if alarms:
-        lines += ["", "| real faces only | model | faces | not found | P(fake) ≥ threshold | likely manipulated |", "|---|---|---|---|---|---|", *alarms]
+        lines += ["", "| real faces only | model | faces | not found | P(fake) ≥ threshold | likely manipulated | likely manipulated after the check |",
+                  "|---|---|---|---|---|---|---|", *alarms]
     return "\n".join(lines)
 
 
@@ -216,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=150, help="at most N pictures per class and set (seeded)")
     parser.add_argument("--db", type=Path, help="runs database (default: env DFX_RUNS_DB or runs/runs.sqlite)")
     parser.add_argument("--export-dir", type=Path, help="also write each run as JSON here")
+    parser.add_argument("--checked", action="store_true",
+                        help="analyse as the pages do (with the stability check) and store each face's final verdict; "
+                             "runs are named '... · checked' (same scores, so the AUC matrix keeps the plain runs)")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(args.table))
@@ -242,16 +286,18 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             start = time.time()
             if condition == "group":
-                records = score_groups(detector, items, set_name, args.data)
+                records = score_groups(detector, items, set_name, args.data, checked=args.checked)
             else:
-                records = score_pictures(detector, items, condition, args.data)
-            run = build_run(detector, f"{set_name}/test @ {condition}", records,
+                records = score_pictures(detector, items, condition, args.data, checked=args.checked)
+            suffix = " · checked" if args.checked else ""
+            run = build_run(detector, f"{set_name}/test @ {condition}{suffix}", records,
                             {"condition": condition, "set": set_name, "limit": args.limit, "wall_s": round(time.time() - start, 1),
-                             **verdict_shares(records, detector.config.band()[1])})
+                             "checked": args.checked, **verdict_shares(records, detector.config.band()[1])})
             store.add(run)
             if args.export_dir:
                 args.export_dir.mkdir(parents=True, exist_ok=True)
-                store.export_json(run.id, args.export_dir / f"{run.model_name}_{run.model_version}_{set_name}_{condition}.json")
+                name = f"{run.model_name}_{run.model_version}_{set_name}_{condition}{'_checked' if args.checked else ''}.json"
+                store.export_json(run.id, args.export_dir / name)
             m = run.metrics
             summary[f"{set_name} @ {condition}"] = {k: m.get(k) for k in ("auc", "recall", "specificity", "n", "n_unscored")}
             auc = "  -  " if m.get("auc") is None else f"{m['auc']:.3f}"

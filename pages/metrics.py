@@ -138,8 +138,10 @@ if runs_list:
         if not alarms.empty:
             st.caption("Real faces only (group scenes composed from every set's real test pictures): the share with P(fake) at or "
                        "above the threshold (*called fake*) and the share the app calls *likely manipulated* (at or above the "
-                       "verdict's upper edge; empty for runs stored before it was recorded).")
-            st.dataframe(alarms.style.format({"called fake": "{:.2%}", "likely manipulated": "{:.2%}"}, na_rep="–"), hide_index=True, width="stretch")
+                       "verdict's upper edge; empty for runs stored before it was recorded), and after the stability check the "
+                       "pages run (a face whose re-scored copies disagree is *can't tell* instead; runs made with `--checked`).")
+            shares = {c: "{:.2%}" for c in ("called fake", "likely manipulated", "likely manipulated after the check")}
+            st.dataframe(alarms.style.format(shares, na_rep="–"), hide_index=True, width="stretch")
 
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():

@@ -76,3 +76,51 @@ def test_verdict_shares_count_real_faces_at_or_above_the_upper_edge():
     shares = verdict_shares(records, 0.86)
     assert shares == {"fake_cut": 0.86, "reals_likely_manipulated": 0.5, "reals_counted": 4}
     assert verdict_shares([{"label": 1, "score": 0.9}], 0.5)["reals_likely_manipulated"] is None
+
+
+def test_verdict_shares_with_final_verdicts_count_what_the_pages_show():
+    from benchmarks.robustness import verdict_shares
+
+    records = [{"label": 0, "score": s, "verdict": v, "face_px": px} for s, v, px in (
+        (0.95, "likely_manipulated", 120), (0.9, "cant_tell", 120), (0.2, "no_sign_found", 90), (0.3, "no_sign_found", 100),
+        (0.99, "likely_manipulated", 60))]  # under 80 px: not counted
+    records.append({"label": 1, "score": 0.9, "verdict": "cant_tell"})
+    shares = verdict_shares(records, 0.86)
+    assert shares["reals_counted"] == 4 and shares["reals_likely_manipulated"] == 0.5
+    assert shares["reals_final_likely_manipulated"] == 0.25  # the "can't tell" face is not a false alarm any more
+    assert shares["reals_final_verdicts"] == {"cant_tell": 0.25, "likely_manipulated": 0.25, "no_sign_found": 0.5}
+    assert shares["fakes_final_verdicts"] == {"cant_tell": 1.0}
+
+
+def test_checked_runs_keep_the_matrix_and_add_the_final_false_alarms():
+    rows = [summary("2", "dfdc", "canvas", [0, 0, 1, 1], [0.1, 0.3, 0.2, 0.9]),
+            summary("2", "real_groups", "group", [0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3])]
+    checked = summary("2", "dfdc", "canvas", [0, 0, 1, 1], [0.9, 0.3, 0.2, 0.1])  # a different AUC must not replace the cell
+    checked["info"]["checked"] = True
+    group = summary("2", "real_groups", "group", [0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3])
+    group["info"].update(checked=True, reals_final_likely_manipulated=0.0)
+    frame = condition_frame([*rows, checked, group])
+    assert frame.loc["dfdc · 2", "canvas"] == 0.75
+    alarms = false_alarm_frame([*rows, group])
+    after = alarms["likely manipulated after the check"]
+    assert np.isnan(after.iloc[0]) and after.iloc[1] == 0.0  # a plain run has no final verdicts
+    assert list(alarms["condition"]) == ["group", "group · checked"]
+
+
+def test_checked_scoring_stores_each_face_verdict_with_the_same_scores(tmp_path, astronaut, detector):
+    from benchmarks.robustness import score_groups, score_pictures
+    from detector.display import VERDICT_WORDS
+
+    items = []
+    for i in range(3):
+        path = tmp_path / "set" / f"{i}.jpg"
+        path.parent.mkdir(exist_ok=True)
+        astronaut.crop((60 + 10 * i, 0, 420, 360)).save(path)
+        items.append((path, i % 2))
+    plain = score_groups(detector, items, "toy", tmp_path)
+    checked = score_groups(detector, items, "toy", tmp_path, checked=True)
+    assert [r["score"] for r in checked] == [r["score"] for r in plain]
+    found = [r for r in checked if r["score"] is not None]
+    assert found and all(r["verdict"] in VERDICT_WORDS for r in found) and all("verdict" not in r for r in plain)
+    pictures = score_pictures(detector, items[:1], "plain", tmp_path, checked=True)
+    assert pictures[0]["verdict"] in VERDICT_WORDS

@@ -324,7 +324,8 @@ def condition_frame(summaries: list[dict]) -> pd.DataFrame:
     cells = {}
     for row in sorted(summaries, key=lambda r: r["created"]):
         info, auc = row.get("info") or {}, row["metrics"].get("auc")
-        if info.get("condition") and info.get("set") and auc is not None:
+        # A checked run (the stability check on) has the plain run's scores: only its verdicts differ.
+        if info.get("condition") and info.get("set") and auc is not None and not info.get("checked"):
             cells[(f"{info['set']} · {row['model_version']}", info["condition"])] = float(auc)
     if not cells:
         return pd.DataFrame()
@@ -334,16 +335,20 @@ def condition_frame(summaries: list[dict]) -> pd.DataFrame:
 
 def false_alarm_frame(summaries: list[dict]) -> pd.DataFrame:
     """Reals-only robustness runs (composed real group scenes): the share of real faces with P(fake) at or
-    above the threshold ("called fake") and at or above the verdict's upper edge ("likely manipulated")."""
+    above the threshold ("called fake"), at or above the verdict's upper edge ("likely manipulated"), and
+    for runs made with the stability check, the share whose final verdict is "likely manipulated"."""
     rows = []
     for row in sorted(summaries, key=lambda r: r["created"]):
         info, metrics = row.get("info") or {}, row["metrics"]
         if info.get("condition") and metrics.get("n") and metrics.get("n_fake") == 0 and "specificity" in metrics:
-            rows.append({"set": info.get("set"), "condition": info["condition"], "model": row["model_version"],
+            condition = info["condition"] + (" · checked" if info.get("checked") else "")
+            rows.append({"set": info.get("set"), "condition": condition, "model": row["model_version"],
                          "real faces scored": metrics["n"], "not found": metrics.get("n_unscored", 0),
                          "called fake": 1.0 - float(metrics["specificity"]),
                          # runs made before the band could be asymmetric did not store it
-                         "likely manipulated": info.get("reals_likely_manipulated")})
+                         "likely manipulated": info.get("reals_likely_manipulated"),
+                         # the final verdict as the pages show it (only runs made with --checked have it)
+                         "likely manipulated after the check": info.get("reals_final_likely_manipulated")})
     return pd.DataFrame(rows)
 
 
