@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from detector.display import LIKELY_MANIPULATED
+from detector.display import LIKELY_MANIPULATED, format_share
 from detector.errors import DetectorError
 from detector.imageio import list_images, load_image
 from detector.stability import face_size
@@ -217,9 +217,8 @@ def share_at_or_above(scores, cut: float) -> float | None:
 
 
 def share_text(value: float | None) -> str:
-    """A false-alarm share for a table. Two decimals: at ~400 faces one face is 0.25 points, and 8 of 395
-    (2.03 %) must not read as a met 2.0 %."""
-    return "–" if value is None else f"{value:.2%}"
+    """A false-alarm share for a table (the metrics page's formatting: detector.display.format_share)."""
+    return format_share(value)
 
 
 def markdown_table(folders: list[Path]) -> str:

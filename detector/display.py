@@ -103,6 +103,12 @@ def round_probability(p: float, digits: int = 4) -> float:
     return round(min(max(float(p), step), 1.0 - step), digits)
 
 
+def format_share(value: float | None) -> str:
+    """A false-alarm share for a table: two decimals, because at ~400 faces one face is 0.25 points and
+    8 of 395 (2.03 %) must not read as a met 2.0 %; "–" where nothing was measured (None or NaN)."""
+    return "–" if value is None or value != value else f"{value:.2%}"
+
+
 def format_range(low: float, high: float, digits: int = 2) -> str:
     """A spread of probabilities, e.g. '0.41–0.88' (each end obeys format_probability)."""
     return f"{format_probability(low, digits)}–{format_probability(high, digits)}"

@@ -140,8 +140,9 @@ if runs_list:
                        "above the threshold (*called fake*) and the share the app calls *likely manipulated* (at or above the "
                        "verdict's upper edge; empty for runs stored before it was recorded), and after the stability check the "
                        "pages run (a face whose re-scored copies disagree is *can't tell* instead; runs made with `--checked`).")
-            shares = {c: "{:.2%}" for c in ("called fake", "likely manipulated", "likely manipulated after the check")}
-            st.dataframe(alarms.style.format(shares, na_rep="–"), hide_index=True, width="stretch")
+            # As text: Streamlit draws an empty number cell as "None" whatever the Styler says.
+            shares = ("called fake", "likely manipulated", "likely manipulated after the check")
+            st.dataframe(alarms.assign(**{c: alarms[c].map(display.format_share) for c in shares}), hide_index=True, width="stretch")
 
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():

@@ -82,3 +82,11 @@ def test_what_this_means_names_the_training_data_from_the_config():
     assert "my new set" in other and "DFDC" not in other
     streams = display.what_this_means({"streams": {"real:dfdc": 0.5, "fake:dfdc": 0.3, "fake:sbi": 0.2, "fake:unused": 0}})
     assert streams.count(display.DATA_DESCRIPTIONS["dfdc"]) == 1 and display.DATA_DESCRIPTIONS["sbi"] in streams and "unused" not in streams
+
+
+def test_format_share_has_two_decimals_and_a_dash_for_nothing_measured():
+    from detector.display import format_share
+
+    assert format_share(8 / 395) == "2.03%"  # not "2.0%", which would read as a met 2 % target
+    assert format_share(0.0) == "0.00%"
+    assert format_share(None) == "–" and format_share(float("nan")) == "–"

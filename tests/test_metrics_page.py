@@ -224,6 +224,26 @@ def test_robustness_runs_get_their_own_matrix_and_stay_out_of_the_default_select
     assert {r.id for r in runs} <= chosen and not chosen & condition_ids  # condition runs are not selected by default
 
 
+def test_false_alarm_table_prints_shares_and_a_dash_where_a_run_did_not_measure(db):
+    path, _ = db
+    store = RunStore(path, import_reference=False)
+    for checked, final in ((False, None), (True, 5 / 395)):
+        run = synthetic_run(7, "real_groups/test @ group" + (" · checked" if checked else ""))
+        run.scores = [{**r, "label": 0} for r in run.scores]
+        run.metrics = {"n": 200, "n_fake": 0, "specificity": 0.9}
+        run.info = {"condition": "group", "set": "real_groups", "checked": checked, "reals_likely_manipulated": 8 / 395,
+                    **({"reals_final_likely_manipulated": final} if checked else {})}
+        store.add(run)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "likely manipulated after the check" in d.value.columns)
+    table = table[table["model"] == "1"]  # the shipped models' stored runs are listed too
+    assert list(table["condition"]) == ["group", "group · checked"]
+    assert list(table["likely manipulated after the check"]) == ["–", "1.27%"]  # never "None" or "nan"
+    assert list(table["likely manipulated"]) == ["2.03%", "2.03%"] and list(table["called fake"]) == ["10.00%", "10.00%"]
+
+
 def test_confident_calls_partition_the_scored_images():
     run = synthetic_run(3, "set-c")
     calls = {kind: rm.confident_calls(run, 0.5, kind) for kind in rm.CALL_KINDS}

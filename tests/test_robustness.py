@@ -66,7 +66,7 @@ def test_condition_matrix_and_false_alarms_from_runs():
     assert frame.loc["dfdc · 2", "canvas"] == 0.75 and np.isnan(frame.loc["dfdc · 2", "plain"])
     alarms = false_alarm_frame(rows)
     assert len(alarms) == 1 and alarms.iloc[0]["called fake"] == 0.25 and alarms.iloc[0]["real faces scored"] == 4
-    assert alarms.iloc[0]["likely manipulated"] is None  # a run stored before the verdict's upper edge was
+    assert np.isnan(alarms.iloc[0]["likely manipulated"])  # a run stored before the verdict's upper edge was
 
 
 def test_verdict_shares_count_real_faces_at_or_above_the_upper_edge():

@@ -349,7 +349,11 @@ def false_alarm_frame(summaries: list[dict]) -> pd.DataFrame:
                          "likely manipulated": info.get("reals_likely_manipulated"),
                          # the final verdict as the pages show it (only runs made with --checked have it)
                          "likely manipulated after the check": info.get("reals_final_likely_manipulated")})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for column in ("likely manipulated", "likely manipulated after the check"):
+        if column in frame:  # None (not stored) becomes NaN, which the page prints as "–"
+            frame[column] = pd.to_numeric(frame[column])
+    return frame
 
 
 def condition_figure(frame: pd.DataFrame) -> go.Figure:
