@@ -49,6 +49,22 @@ def test_every_framing_keeps_the_face_where_the_box_says(framing):
             assert height * width > scaled_side**2  # there is more around the face than before
 
 
+def test_group_framing_makes_a_small_picture_among_others():
+    import cv2
+
+    image, box = marked_picture()
+    green = np.zeros((200, 200, 3), np.uint8)
+    green[..., 1] = 255
+    crowded = 0
+    for seed in range(12):
+        framed = frame(image, box, np.random.default_rng(seed), [green], framing="group")
+        scale = (framed.box[2] - framed.box[0]) / (box[2] - box[0])
+        assert 150 <= image.shape[1] * scale <= 360 + 1  # a group photo's picture size, not a portrait's
+        mask = np.all(framed.picture == (0, 255, 0), axis=2).astype(np.uint8)
+        crowded += cv2.connectedComponents(mask)[0] - 1 >= 2  # two or more neighbours (a green photo background is one)
+    assert crowded >= 6
+
+
 def test_reframed_crop_of_a_canvas_shows_background_that_plain_does_not():
     # A tight crop (the DFDC case) crops to itself when plain, and gains a border of surroundings on a canvas.
     image = np.full((224, 224, 3), MARKER, np.uint8)

@@ -12,6 +12,9 @@ through the same random reframing here:
     post        inside a social-media post mock-up (header, avatar, text lines, buttons)
     screenshot  a post mock-up inside a phone screenshot (status and navigation bars)
     grid        one cell of a grid of several pictures
+    group       a small picture among 2-5 others scattered on a large background (a group photo, a
+                collage): faces of roughly 60-200 px, the size range where real faces were most often
+                called fake in composed group scenes
 
 at a random scale (0.3-3x, a random resampling filter) and with a JPEG re-compression of the
 whole composed picture; then the face box (mapped through the same geometry and jittered by about
@@ -31,7 +34,7 @@ from detector.faces import CROP_MARGIN, crop_face, square_crop_box
 
 cv2.setNumThreads(1)
 
-FRAMINGS = ("plain", "canvas", "post", "screenshot", "grid")
+FRAMINGS = ("plain", "canvas", "post", "screenshot", "grid", "group")
 DEFAULT_FRAMING_WEIGHTS = {"plain": 0.3, "canvas": 0.25, "post": 0.15, "screenshot": 0.1, "grid": 0.2}
 RESAMPLERS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_LANCZOS4)
 MAX_CANVAS_SIDE = 1600
@@ -145,6 +148,8 @@ def frame(
     low = max(0.3, MIN_FACE_SIDE / face_side)
     high = max(low, min(3.0, MAX_CANVAS_SIDE / 2.5 / max(image.shape[:2])))
     scale = float(np.exp(rng.uniform(np.log(low), np.log(high)))) if rng.random() < 0.7 else 1.0
+    if framing == "group":  # pictures 150-360 px wide, as a group photo or collage holds them
+        scale = rng.uniform(150, 360) / image.shape[1]
     scale = min(max(scale, low), max(high, low))
     picture = _resize(image, scale, rng) if abs(scale - 1.0) > 1e-3 else image
     sy, sx = picture.shape[0] / image.shape[0], picture.shape[1] / image.shape[1]
@@ -155,6 +160,8 @@ def frame(
         composed, (ox, oy) = (post if framing == "post" else screenshot)(picture, rng)
     elif framing == "grid":
         composed, (ox, oy) = _grid(picture, rng, others)
+    elif framing == "group":
+        composed, (ox, oy) = _group(picture, rng, others)
     else:
         height, width = picture.shape[:2]
         canvas_h = int(min(MAX_CANVAS_SIDE, height * rng.uniform(1.2, 3.5)))
@@ -184,6 +191,32 @@ def _grid(picture: np.ndarray, rng: np.random.Generator, others: list[np.ndarray
             other = others[int(rng.integers(len(others)))]
             grid[y : y + cell_h, x : x + cell_w] = cv2.resize(other, (cell_w, cell_h), interpolation=cv2.INTER_AREA)
     return grid, offset
+
+
+def _group(picture: np.ndarray, rng: np.random.Generator, others: list[np.ndarray]) -> tuple[np.ndarray, tuple[int, int]]:
+    """The picture at a random place on a large background, with 2-5 other pictures (each 150-360 px wide,
+    maybe mirrored) scattered around it without overlapping."""
+    height, width = picture.shape[:2]
+    canvas_h = int(min(MAX_CANVAS_SIDE, max(height + 20, rng.uniform(700, 1100))))
+    canvas_w = int(min(MAX_CANVAS_SIDE, max(width + 20, rng.uniform(1100, 1600))))
+    canvas = background(canvas_h, canvas_w, rng, others)
+    ox, oy = int(rng.integers(0, canvas_w - width + 1)), int(rng.integers(0, canvas_h - height + 1))
+    canvas[oy : oy + height, ox : ox + width] = picture
+    taken = [(ox, oy, ox + width, oy + height)]
+    for _ in range(int(rng.integers(2, 6)) if others else 0):
+        other = others[int(rng.integers(len(others)))]
+        other = other[:, ::-1] if rng.random() < 0.5 else other
+        w = int(rng.uniform(150, 360))
+        h = max(8, round(other.shape[0] * w / other.shape[1]))
+        if h >= canvas_h or w >= canvas_w:
+            continue
+        for _ in range(20):
+            x, y = int(rng.integers(0, canvas_w - w + 1)), int(rng.integers(0, canvas_h - h + 1))
+            if all(x + w <= a or x >= c or y + h <= b or y >= d for a, b, c, d in taken):
+                canvas[y : y + h, x : x + w] = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
+                taken.append((x, y, x + w, y + h))
+                break
+    return canvas, (ox, oy)
 
 
 def jitter_box(box: tuple[float, float, float, float], rng: np.random.Generator, spread: float = 0.04) -> tuple[float, ...]:
