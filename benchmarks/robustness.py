@@ -256,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=150, help="at most N pictures per class and set (seeded)")
     parser.add_argument("--db", type=Path, help="runs database (default: env DFX_RUNS_DB or runs/runs.sqlite)")
     parser.add_argument("--export-dir", type=Path, help="also write each run as JSON here")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="val: the same conditions on the validation split, to compare candidate models without "
+                             "looking at test (runs named '<set>/val @ <condition>')")
     parser.add_argument("--checked", action="store_true",
                         help="analyse as the pages do (with the stability check) and store each face's final verdict; "
                              "runs are named '... · checked' (same scores, so the AUC matrix keeps the plain runs)")
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     store = RunStore(args.db)
     summary = {}
     for set_name in args.sets:
-        items = test_items(args.data, set_name, args.limit)
+        items = test_items(args.data, set_name, args.limit, args.split)
         conditions = ["group"] if set_name == "real_groups" else args.conditions
         for condition in conditions:
             if condition not in args.conditions:
@@ -289,13 +292,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 records = score_pictures(detector, items, condition, args.data, checked=args.checked)
             suffix = " · checked" if args.checked else ""
-            run = build_run(detector, f"{set_name}/test @ {condition}{suffix}", records,
-                            {"condition": condition, "set": set_name, "limit": args.limit, "wall_s": round(time.time() - start, 1),
+            run = build_run(detector, f"{set_name}/{args.split} @ {condition}{suffix}", records,
+                            {"condition": condition, "set": set_name, "split": args.split, "limit": args.limit, "wall_s": round(time.time() - start, 1),
                              "checked": args.checked, **verdict_shares(records, detector.config.band()[1])})
             store.add(run)
             if args.export_dir:
                 args.export_dir.mkdir(parents=True, exist_ok=True)
-                name = f"{run.model_name}_{run.model_version}_{set_name}_{condition}{'_checked' if args.checked else ''}.json"
+                split = "" if args.split == "test" else f"_{args.split}"
+                name = f"{run.model_name}_{run.model_version}_{set_name}{split}_{condition}{'_checked' if args.checked else ''}.json"
                 store.export_json(run.id, args.export_dir / name)
             m = run.metrics
             summary[f"{set_name} @ {condition}"] = {k: m.get(k) for k in ("auc", "recall", "specificity", "n", "n_unscored")}

@@ -99,8 +99,10 @@ def test_checked_runs_keep_the_matrix_and_add_the_final_false_alarms():
     checked["info"]["checked"] = True
     group = summary("2", "real_groups", "group", [0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3])
     group["info"].update(checked=True, reals_final_likely_manipulated=0.0)
-    frame = condition_frame([*rows, checked, group])
-    assert frame.loc["dfdc · 2", "canvas"] == 0.75
+    val = summary("2", "dfdc", "canvas", [0, 0, 1, 1], [0.9, 0.3, 0.2, 0.1])
+    val["info"]["split"] = "val"
+    frame = condition_frame([*rows, checked, group, val])
+    assert frame.loc["dfdc · 2", "canvas"] == 0.75 and frame.loc["dfdc (val) · 2", "canvas"] == 0.0  # never mixed with test
     alarms = false_alarm_frame([*rows, group])
     after = alarms["likely manipulated after the check"]
     assert np.isnan(after.iloc[0]) and after.iloc[1] == 0.0  # a plain run has no final verdicts

@@ -318,6 +318,11 @@ def scores_frame(run: Run) -> pd.DataFrame:
 CONDITION_ORDER = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
 
 
+def set_label(info: dict) -> str:
+    """A robustness run's set as a row label; runs on the validation split (model selection) say so."""
+    return info["set"] + (" (val)" if info.get("split", "test") != "test" else "")
+
+
 def condition_frame(summaries: list[dict]) -> pd.DataFrame:
     """Robustness suite runs (RunStore.list() rows with info.condition): rows 'set · model version',
     columns conditions in the suite's order, cell = ROC AUC (two-class runs only)."""
@@ -326,7 +331,7 @@ def condition_frame(summaries: list[dict]) -> pd.DataFrame:
         info, auc = row.get("info") or {}, row["metrics"].get("auc")
         # A checked run (the stability check on) has the plain run's scores: only its verdicts differ.
         if info.get("condition") and info.get("set") and auc is not None and not info.get("checked"):
-            cells[(f"{info['set']} · {row['model_version']}", info["condition"])] = float(auc)
+            cells[(f"{set_label(info)} · {row['model_version']}", info["condition"])] = float(auc)
     if not cells:
         return pd.DataFrame()
     frame = pd.Series(cells).unstack()
@@ -342,7 +347,7 @@ def false_alarm_frame(summaries: list[dict]) -> pd.DataFrame:
         info, metrics = row.get("info") or {}, row["metrics"]
         if info.get("condition") and metrics.get("n") and metrics.get("n_fake") == 0 and "specificity" in metrics:
             condition = info["condition"] + (" · checked" if info.get("checked") else "")
-            rows.append({"set": info.get("set"), "condition": condition, "model": row["model_version"],
+            rows.append({"set": set_label(info), "condition": condition, "model": row["model_version"],
                          "real faces scored": metrics["n"], "not found": metrics.get("n_unscored", 0),
                          "called fake": 1.0 - float(metrics["specificity"]),
                          # runs made before the band could be asymmetric did not store it
