@@ -18,7 +18,7 @@ from detector.display import round_probability
 from detector.faces import Face, FaceFinder, crop_face
 from detector.model import DeepfakeClassifier, folded_for_inference
 from detector.runtime import OnnxScorer, copies_scorer, onnx_scorer
-from detector.scoring import batched_logits, calibrated_probability, to_input
+from detector.scoring import batched_logits, calibrated_probability, register_stand_ins, to_input
 from detector.threads import set_cpu_threads
 
 # Crops per forward pass on CPU. Measured on the 2-core CPU (folded model, 1080p one-face photo's
@@ -118,6 +118,10 @@ class Detector:
         self.face_finder = FaceFinder(device=self.device, margin=self.config.crop_margin, fallback=fallback)
         # Shared with every explainer of this model (see DeepfakeClassifier.lock).
         self.lock = self.model.lock
+        # Explainers that need no weight gradients use cheaper equivalents of self.model: input gradients
+        # (saliency, SHAP) through the folded copy, scores (LIME's perturbed faces) the way classify() gets
+        # them (ONNX Runtime on a CPU, a crop's own logit, no test-time views). Grad-CAM keeps self.model.
+        register_stand_ins(self.model, folded=self.scorer, logits=self._logits)
 
     def warm_up(self) -> None:
         """One pass through MTCNN and the classifier, so the first real request is not the slow one."""

@@ -11,7 +11,8 @@ The model itself normalises (DeepfakeClassifier.forward), so its input is plain 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -19,6 +20,12 @@ from PIL import Image
 from torch import nn
 
 _FALLBACK_LOCK = threading.RLock()
+# model object -> weak references to cheaper stand-ins that compute the same function, registered by its
+# owner (the Detector): `folded` (batch norm folded into the convolutions; input gradients through it need
+# fewer saved activations) and `logits` (raw logits with no autograd at all: ONNX Runtime on a CPU, for an
+# (N, H, W, 3) crop array). Keyed by the object, so a copy (the sanity check's randomised model) never
+# borrows the original's stand-ins; weak both ways, so this table keeps neither the model nor its owner alive.
+_STAND_INS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def model_lock(model: nn.Module) -> threading.RLock:
@@ -91,3 +98,36 @@ def p_fake_of_crops(model: nn.Module, crops: Sequence[Image.Image] | np.ndarray,
                   channels_last: bool = False) -> np.ndarray:
     """Calibrated P(fake) for face crops, batched."""
     return calibrated_probability(batched_logits(model, crops, batch_size, channels_last), model_temperature(model))
+
+
+def register_stand_ins(model: nn.Module, folded: nn.Module | None = None,
+                       logits: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    """Let computations on `model` that need no weight gradients use cheaper equivalents (held weakly):
+    `folded`, a module with the same function (to float precision) for input gradients, and `logits`
+    (a bound method) giving `model`'s raw logits for an (N, H, W, 3) crop array where no gradient is needed."""
+    _STAND_INS[model] = (weakref.ref(folded) if folded is not None else _none,
+                         weakref.WeakMethod(logits) if logits is not None else _none)
+
+
+def _none() -> None:
+    return None
+
+
+def input_gradient_model(model: nn.Module) -> nn.Module:
+    """The module to take input gradients (saliency, SHAP) through: the folded stand-in registered for this
+    very model while its owner is alive, else the model itself."""
+    folded = _STAND_INS[model][0]() if model in _STAND_INS else None
+    return folded if folded is not None else model
+
+
+def forward_only_logits(model: nn.Module, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """Raw logits (N,) where no gradient is needed (LIME's perturbed faces, deletion curves): through the
+    `logits` stand-in registered for this very model (register_stand_ins) while its owner is alive, else
+    `batched_logits` (torch, inference mode). Chunks of `batch_size` crops bound the input held at once."""
+    logits = _STAND_INS[model][1]() if model in _STAND_INS else None
+    if logits is None:
+        return batched_logits(model, crops, batch_size)
+    if len(crops) == 0:
+        return np.zeros(0, dtype=np.float32)
+    step = batch_size or len(crops)
+    return np.concatenate([logits(crops[start : start + step]) for start in range(0, len(crops), step)]).astype(np.float32)

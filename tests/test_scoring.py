@@ -1,6 +1,10 @@
 """The model boundary (detector.scoring): the same crops give the same numbers on every path."""
 
+import copy
+import gc
+
 import numpy as np
+import pytest
 import torch
 
 from detector import scoring
@@ -50,3 +54,67 @@ def test_maps_explain_the_predicted_class_unless_asked_otherwise():
     config = ModelConfig(threshold=0.6)
     assert config.explained_class(0.6) == 1 and config.explained_class(0.59) == 0
     assert config.explained_class(0.9, other=True) == 0 and config.explained_class(0.1, other=True) == 1
+
+
+
+def counting(model, calls):
+    return model.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+
+
+def test_scores_without_gradients_go_through_the_detector_s_scorer(detector, astronaut):
+    """LIME's perturbed faces are scored the way classify() scores a crop (ONNX Runtime on a CPU), not by
+    torch's autograd-capable model: the model's forward pass is never called, and the map is the same."""
+    from xai import make_explainer
+
+    crop = np.asarray(detector.analyze(astronaut).faces[0].crop)
+    calls = []
+    hooks = [counting(detector.model, calls), counting(detector.scorer, calls)]
+    try:
+        fast = make_explainer("LIME", samples=16, segments=20).explain(detector.model, crop, 1)
+    finally:
+        [hook.remove() for hook in hooks]
+    assert calls == [], "LIME ran a torch model although the detector registered its scorer"
+    np.testing.assert_allclose(scoring.forward_only_logits(detector.model, crop[None]), detector.classify([crop]), atol=0)
+    # A copy of the model (the sanity check's randomised weights) is another object: scored by itself, in torch.
+    twin = copy.deepcopy(detector.model)
+    counting(twin, calls)
+    torch_map = make_explainer("LIME", samples=16, segments=20).explain(twin, crop, 1)
+    assert sum(calls) == 16
+    np.testing.assert_allclose(fast.signed, torch_map.signed, atol=1e-3)  # same weights: same map to float noise
+
+
+@pytest.mark.parametrize("family, params", [("Saliency", {"method": "SmoothGrad", "samples": 4}), ("SHAP", {"samples": 4, "segments": 20})])
+def test_input_gradients_go_through_the_folded_model(detector, astronaut, family, params):
+    """Saliency and SHAP differentiate the detector's folded copy (same function, lighter backward pass),
+    never the model as loaded, and their maps match the unfolded model's to float noise."""
+    from xai import make_explainer
+
+    crop = np.asarray(detector.analyze(astronaut).faces[0].crop)
+    loaded, folded = [], []
+    hooks = [counting(detector.model, loaded), counting(detector.scorer, folded)]
+    try:
+        fast = make_explainer(family, **params).explain(detector.model, crop, 1)
+    finally:
+        [hook.remove() for hook in hooks]
+    assert loaded == [] and sum(folded) > 0
+    plain = make_explainer(family, **params).explain(copy.deepcopy(detector.model), crop, 1)  # a copy: not folded
+    assert np.abs(fast.heatmap - plain.heatmap).max() < 0.02
+    assert np.corrcoef(fast.heatmap.ravel(), plain.heatmap.ravel())[0, 1] > 0.999
+
+
+def test_stand_ins_are_held_weakly(detector, astronaut):
+    """The table never keeps a stand-in's owner alive; once the owner is gone the model is used itself."""
+    class Owner:
+        def logits(self, crops):
+            return np.full(len(crops), 7.0, dtype=np.float32)
+
+    model = copy.deepcopy(detector.model)
+    crops = np.stack([np.asarray(detector.analyze(astronaut).faces[0].crop)] * 3)
+    owner, folded = Owner(), copy.deepcopy(detector.scorer)
+    scoring.register_stand_ins(model, folded=folded, logits=owner.logits)
+    np.testing.assert_array_equal(scoring.forward_only_logits(model, crops, batch_size=2), [7.0, 7.0, 7.0])
+    assert scoring.input_gradient_model(model) is folded
+    del owner, folded
+    gc.collect()
+    np.testing.assert_allclose(scoring.forward_only_logits(model, crops), scoring.batched_logits(detector.model, crops), atol=1e-5)
+    assert scoring.input_gradient_model(model) is model

@@ -93,9 +93,23 @@ def gradients_only_for(model: nn.Module, keep: nn.Module | None = None):
             parameter.requires_grad_(flag)
 
 
+def input_gradient_model(model: nn.Module) -> nn.Module:
+    """What the input-gradient methods (saliency, SHAP) differentiate: a Detector's model with batch norm
+    folded into its convolutions, the same function to float precision, when the Detector registered it
+    (detector.scoring.register_stand_ins); else the model itself. At 288 px the folded copy's backward pass
+    held ~100 MB instead of ~155 MB and took about half the time (benchmarks/bench_memory_steps.py).
+    Grad-CAM never uses it: its layers are the model's own."""
+    return scoring.input_gradient_model(model)
+
+
 def p_fake_of_crops(model: nn.Module, batch: np.ndarray, batch_size: int = 10) -> np.ndarray:
-    """P(fake) for (N, H, W, 3) images (uint8, or float in [0, 1]), batched, under the model lock."""
-    return scoring.p_fake_of_crops(model, batch, batch_size)
+    """P(fake) for (N, H, W, 3) images (uint8, or float in [0, 1]), batched, under the model lock.
+
+    No gradient is needed here, so a Detector's model is scored by its ONNX Runtime graph (the same
+    logits to ~1e-5): at a 288 px input torch's batches of 10 added ~300-500 MB to the app's peak RSS,
+    the graph's runs of 2 crops ~30 MB, in about half the time (detector.scoring.forward_only_logits)."""
+    logits = scoring.forward_only_logits(model, batch, batch_size)
+    return scoring.calibrated_probability(logits, scoring.model_temperature(model))
 
 
 def normalize(raw: np.ndarray, size: tuple[int, int], clip_percentile: float = 99.5) -> np.ndarray:

@@ -13,7 +13,16 @@ import torch
 from captum.attr import GradientShap
 from torch import nn
 
-from xai.base import BACKWARD_CHUNK, Explainer, SignedLogit, gradients_only_for, model_lock, signed_map, to_input
+from xai.base import (
+    BACKWARD_CHUNK,
+    Explainer,
+    SignedLogit,
+    gradients_only_for,
+    input_gradient_model,
+    model_lock,
+    signed_map,
+    to_input,
+)
 from xai.segments import region_means, superpixels
 from xai.settings import Setting
 
@@ -33,6 +42,7 @@ class ShapExplainer(Explainer):
         super().__init__(samples=samples, segments=segments, noise=noise, seed=seed, variant="captum GradientShap")
 
     def attribute(self, model: nn.Module, face: np.ndarray, target: int) -> tuple[np.ndarray, dict]:
+        model = input_gradient_model(model)  # same function, cheaper backward pass (see xai.base)
         p = self.params
         pixels = to_input(face, model).contiguous()
         blurred = to_input(cv2.GaussianBlur(face, (0, 0), 8.0), model).contiguous()
