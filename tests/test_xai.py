@@ -11,6 +11,7 @@ from scipy.stats import spearmanr
 from detector.faces import crop_face
 from xai import FAKE, REAL, cached_explain, make_explainer
 from xai.overlay import colorbar, render
+from xai.segments import superpixels
 
 # Small settings keep the suite fast; the defaults are exercised by the app tests.
 CASES = [
@@ -46,6 +47,9 @@ def test_map_shape_range_and_determinism(model, face, family, params):
     assert first.heatmap.std() > 0.01, "a flat map explains nothing"
     np.testing.assert_allclose(first.heatmap, second.heatmap, atol=1e-5)
     assert first.seconds > 0 and first.params
+    if first.segments is not None:  # stored compactly (the app caches up to 128 maps), the same regions as SLIC's
+        assert first.segments.dtype == np.uint8
+        np.testing.assert_array_equal(first.segments, superpixels(face, n_segments=params["segments"]))
     overlay = render(face, first, 0.5)
     assert overlay.size == (face.shape[1], face.shape[0]) and colorbar(first, width=224, numbers=False).size == (224, 18)
 
