@@ -87,3 +87,23 @@ def test_lime_finds_the_planted_evidence(textured_face, hide):
     assert explanation.signed[:40, :40].mean() > 0.3, "the detail pushes towards 'fake'"
     real = make_explainer("LIME", samples=48, segments=16, hide=hide).explain(model, textured_face, REAL)
     assert real.heatmap[:40, :40].mean() < heat[:40, :40].mean(), "for 'real' the same region is counter-evidence"
+
+
+def test_batches_are_sized_by_pixel_count_and_do_not_change_the_map(textured_face):
+    """By default as many perturbed faces per batch as BATCH_PIXELS allow (3 at 288 px, 4 at 224): a torch
+    model holds every layer's activations for the whole batch. The map does not depend on the batch size."""
+    from xai.lime_explainer import BATCH_PIXELS, batch_faces
+
+    assert batch_faces(np.zeros((288, 288, 3))) == 3 and batch_faces(np.zeros((224, 224, 3))) == 4
+    assert batch_faces(np.zeros((2000, 2000, 3))) == 1 and batch_faces(np.zeros((288, 288, 3)), 10) == 10
+    model, batches = TopLeftBrightness(), []
+    model.register_forward_hook(lambda module, args, out: batches.append(len(args[0])))
+    auto = make_explainer("LIME", samples=48, segments=16).explain(model, textured_face, FAKE)
+    per_batch = BATCH_PIXELS // (112 * 112)
+    assert batches == [per_batch] * (48 // per_batch) + ([48 % per_batch] if 48 % per_batch else [])
+    assert auto.params["batch_size"] is None
+    for size in (1, 10):
+        np.testing.assert_allclose(make_explainer("LIME", samples=48, segments=16, batch_size=size).explain(model, textured_face, FAKE).signed,
+                                   auto.signed, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        make_explainer("LIME", batch_size=0)

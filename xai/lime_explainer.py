@@ -33,6 +33,11 @@ from xai.segments import superpixels
 from xai.settings import Setting
 
 HIDE_MODES = ("blur", "mean")
+# Perturbed faces built and scored at once, by pixel count: 3 faces at 288 px (4 at 224). A model scored
+# by torch holds every layer's activations for the whole batch: at 288 px batches of 10 added ~360 MB to
+# the peak, batches of 3 ~120 MB, no slower on a CPU (a Detector's own model goes through ONNX Runtime
+# instead, in runs of 2: see xai.base.p_fake_of_crops; this still bounds the faces held at once).
+BATCH_PIXELS = 3 * 288 * 288
 DESIGNS = ("orthogonal", "paired", "random")
 
 
@@ -86,6 +91,11 @@ def sample_masks(rng: np.random.RandomState, samples: int, regions: int, design:
     return masks
 
 
+def batch_faces(face: np.ndarray, batch_size: int | None = None) -> int:
+    """Perturbed faces per batch: `batch_size`, or by pixel count (BATCH_PIXELS) when None."""
+    return batch_size if batch_size is not None else max(1, BATCH_PIXELS // (face.shape[0] * face.shape[1]))
+
+
 class LimeExplainer(Explainer):
     name = "LIME"
     how_to_read = ("Red patches pushed the answer towards 'fake', green ones towards 'real'. Found by hiding patches of the face in "
@@ -106,13 +116,15 @@ class LimeExplainer(Explainer):
     )
 
     def __init__(self, samples: int = 48, segments: int = 40, hide: str = "blur", design: str = "orthogonal",
-                 batch_size: int = 10, kernel_width: float = 0.25, seed: int = 0) -> None:
+                 batch_size: int | None = None, kernel_width: float = 0.25, seed: int = 0) -> None:
         if hide not in HIDE_MODES:
             raise ValueError(f"unknown hide mode {hide!r}; choose from {HIDE_MODES}")
         if design not in DESIGNS:
             raise ValueError(f"unknown mask design {design!r}; choose from {DESIGNS}")
         if samples < 2:
             raise ValueError("LIME needs at least 2 samples")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("LIME's batch_size must be at least 1 (or None: by pixel count)")
         super().__init__(samples=samples, segments=segments, hide=hide, design=design, batch_size=batch_size,
                          kernel_width=kernel_width, seed=seed)
 
@@ -123,10 +135,10 @@ class LimeExplainer(Explainer):
         rng = np.random.RandomState(p["seed"])
         masks = sample_masks(rng, p["samples"], regions, p["design"])
         background = hidden_face(face, segments, p["hide"])
+        step = batch_faces(face, p["batch_size"])
         p_fake = np.concatenate([
-            p_fake_of_crops(model, np.where(masks[start : start + p["batch_size"], segments][..., None] == 1, face, background),
-                          batch_size=p["batch_size"])
-            for start in range(0, len(masks), p["batch_size"])
+            p_fake_of_crops(model, np.where(masks[start : start + step, segments][..., None] == 1, face, background), batch_size=step)
+            for start in range(0, len(masks), step)
         ])
         distances = pairwise_distances(masks, masks[:1], metric="cosine").ravel()
         fit = lime_base.LimeBase(lime_kernel(p["kernel_width"]), random_state=rng)
