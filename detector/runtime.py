@@ -6,8 +6,9 @@ memory (no file written, nothing downloaded) from the very model the torch path 
 detector.model.folded_for_inference) the first time a crop is scored, and its logits are compared with
 that model's on a probe batch before it is used. Any failure (a package missing, an export error, logits
 further apart than PROBE_TOLERANCE) keeps the torch scorer, and `Detector.scorer_note` says why.
-`DFX_SCORER=torch` forces the torch scorer. The explainers never use this: they need the torch model's
-layers and gradients.
+`DFX_SCORER=torch` forces the torch scorer. Of the explainers only LIME (and the deletion curves) use it: a
+Detector's model scores their perturbed faces here (detector.scoring.register_stand_ins); the others need
+torch's layers and gradients.
 
 The stability check's changed copies (never a face's own score) may be scored by an 8-bit graph stored beside
 the weights (COPIES_FILE, built by scripts/quantize_copies.py from validation crops, with its evidence under
