@@ -2,6 +2,8 @@
 
     python -m benchmarks.bench_stability          target: <= 2x a plain analysis (idle, then next to a busy core)
     python -m benchmarks.bench_stability --copies-graph cache/copies.int8.onnx   also with the copies scored in int8
+    python -m benchmarks.bench_stability --staged   the app's scorer only: the staged check (shipped) beside the
+                                                    11-copies-in-one-pass check and a face that needs both stages
     python -m benchmarks.bench_stability video    what the check adds to a clip (no target in the issue)
 
 The photo: 1920x1080, one face (the astronaut portrait on a wider canvas; face box about 185x240 px,
@@ -20,6 +22,10 @@ or 6 that the free cores take in turn; and runs of at most 8 whose layers are sh
 sleeping between runs or spinning (ONNX Runtime's default). With `--copies-graph` (an 8-bit graph from
 `scripts.quantize_copies --out`), or when the model folder holds an adopted one, the app's scorer is also
 timed with the check's copies scored by it (the faces stay fp32).
+With `--staged` only the app's scorer is timed, and the checked tasks three ways: as shipped (the model's
+staged rule, detector/stability.py's AbstainRules.first_stage: for this photo's face the first stage only), all
+11 copies in one pass (the check before the staged rule), and with the second stage forced (what a face whose
+first stage flips once costs: two passes).
 The whole set is timed twice in one run: on an idle machine, then while a child process spins on one
 core (as benchmarks/bench_busy.py does; the thread policy of detector/threads.py adapts to it).
 """
@@ -39,6 +45,29 @@ def jpeg(image, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def staged_variants(detector, photo, data: bytes, rules) -> dict[str, Callable[[], object]]:
+    """The checked tasks under the shipped (staged) rule, all 11 copies in one pass, and both stages forced."""
+    from dataclasses import asdict, replace
+
+    from detector.analysis import analyze_image_bytes
+    from detector.stability import AbstainRules, analyze_checked
+
+    class BothStages(AbstainRules):
+        def rest_needed(self, verdict, flipped) -> bool:  # every face as if its first stage flipped once
+            return True
+
+    one_pass, both = replace(rules, first_stage=None), BothStages(**asdict(rules))
+    return {
+        "app plain": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=False),
+        "app checked": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=True, rules=rules),
+        "app checked, 11 in one pass": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=True, rules=one_pass),
+        "app checked, both stages": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=True, rules=both),
+        "model plain": lambda: detector.analyze(photo),
+        "model checked": lambda: analyze_checked(detector, photo, rules),
+        "model checked, 11 in one pass": lambda: analyze_checked(detector, photo, one_pass),
+    }
 
 
 def variants(detector, photo, data: bytes, rules) -> dict[str, Callable[[], object]]:
@@ -81,13 +110,16 @@ def time_rounds(detector, scorers: dict, tasks: dict, rounds: int) -> dict[str, 
 
 PAIRS = {"app": ("app plain", "app checked"), "model": ("model plain", "model checked"),
          "model, copies apart": ("model plain", "model checked apart")}
+STAGED_PAIRS = {"app": ("app plain", "app checked"), "app, 11 in one pass": ("app plain", "app checked, 11 in one pass"),
+                "app, both stages": ("app plain", "app checked, both stages"), "model": ("model plain", "model checked"),
+                "model, 11 in one pass": ("model plain", "model checked, 11 in one pass")}
 
 
-def measure(detector, scorers: dict, tasks: dict, rounds: int) -> dict:
+def measure(detector, scorers: dict, tasks: dict, rounds: int, pairs: dict = PAIRS) -> dict:
     """One timing of every (scorer, task), with the ratios of medians."""
     times = time_rounds(detector, scorers, tasks, rounds)
     median = {k: statistics.median(v) for k, v in times.items()}
-    ratios = {f"{s} / {name}": median[f"{s} / {checked}"] / median[f"{s} / {plain}"] for s in scorers for name, (plain, checked) in PAIRS.items()}
+    ratios = {f"{s} / {name}": median[f"{s} / {checked}"] / median[f"{s} / {plain}"] for s in scorers for name, (plain, checked) in pairs.items()}
     return {"seconds": times, "median_s": median, "ratio_of_medians": ratios}
 
 
@@ -103,10 +135,10 @@ def copies_scorers(detector, onnx, graph_file: Path | None) -> dict:
     return found
 
 
-def main(rounds: int = 10, copies_graph: Path | None = None) -> dict:
+def main(rounds: int = 10, copies_graph: Path | None = None, staged: bool = False) -> dict:
     from benchmarks.bench_busy import with_busy_core
     from detector.inference import CPU_BATCH, Detector
-    from detector.stability import PERTURBATIONS, AbstainRules, perturbed_crops
+    from detector.stability import PERTURBATIONS, AbstainRules, analyze_checked, perturbed_crops
     from detector.threads import watched_busy_elsewhere
 
     detector = Detector()
@@ -129,7 +161,10 @@ def main(rounds: int = 10, copies_graph: Path | None = None) -> dict:
                "onnx, threads share layers, spinning, runs of 8": (spinning, 8, None)}
     shipped_copies = detector.copies_runtime
     assert CPU_BATCH == 8, "the app's CPU_BATCH must be the one timed as the app's scorer"
-    tasks = variants(detector, photo, data, rules)
+    tasks, pairs = variants(detector, photo, data, rules), PAIRS
+    if staged:
+        scorers = {f"onnx, runs of {onnx.run_crops} over the cores (shipped)": (onnx, 8, shipped_copies)}
+        tasks, pairs = staged_variants(detector, photo, data, rules), STAGED_PAIRS
     for scorer in scorers.values():  # warm-up of every batch shape
         use(detector, scorer)
         for task in tasks.values():
@@ -138,18 +173,25 @@ def main(rounds: int = 10, copies_graph: Path | None = None) -> dict:
     for _ in range(rounds):
         perturbed_crops(photo, faces[0].face, detector.config.input_size, detector.config.crop_margin)
     build_ms = (time.perf_counter() - start) / rounds * 1000
-    idle = measure(detector, scorers, tasks, rounds)
-    busy = with_busy_core(lambda: {**measure(detector, scorers, tasks, rounds), "busy_elsewhere_cores": watched_busy_elsewhere()})
+    first, _ = rules.stages()
+    start = time.perf_counter()
+    for _ in range(rounds):
+        perturbed_crops(photo, faces[0].face, detector.config.input_size, detector.config.crop_margin, first)
+    build_first_ms = (time.perf_counter() - start) / rounds * 1000
+    idle = measure(detector, scorers, tasks, rounds, pairs)
+    busy = with_busy_core(lambda: {**measure(detector, scorers, tasks, rounds, pairs), "busy_elsewhere_cores": watched_busy_elsewhere()})
     use(detector, (onnx, CPU_BATCH, shipped_copies))
     rows = [(f"{key} ({load})", f"{value * 1000:.0f} ms", "") for load, run in (("idle", idle), ("busy core", busy))
             for key, value in run["median_s"].items()]
     rows.append(("building the 11 copies (idle)", f"{build_ms:.0f} ms", "PIL, from the face's window"))
+    rows.append((f"building the first stage's {len(first)} copies (idle)", f"{build_first_ms:.0f} ms", ", ".join(first)))
     rows += [(f"ratio {key} ({load})", f"{value:.2f}x", "target <= 2x: " + ("met" if value <= 2 else "NOT met"))
              for load, run in (("idle", idle), ("busy core", busy)) for key, value in run["ratio_of_medians"].items()]
-    return report("stability", rows, {
+    return report("stability_staged" if staged else "stability", rows, {
         "rounds": rounds, "photo": "1920x1080 JPEG q90, one face (box ~185x240 px, crop 309 px)",
         "perturbations": list(PERTURBATIONS), "scorer_note": detector.scorer_note, "copies_note": detector.copies_note,
-        "copies_graph": str(copies_graph) if copies_graph else None, "build_copies_ms": build_ms,
+        "copies_graph": str(copies_graph) if copies_graph else None, "build_copies_ms": build_ms, "build_first_stage_ms": build_first_ms,
+        "first_stage": list(rules.stages()[0]), "copies_scored_for_this_face": analyze_checked(detector, photo, rules).checks[0].copies_scored,
         "idle": idle, "busy_core": busy,
     })
 
@@ -193,5 +235,6 @@ if __name__ == "__main__":
     parser.add_argument("what", nargs="?", choices=("photo", "video"), default="photo")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--copies-graph", type=Path, help="an int8 copies graph to time too (scripts.quantize_copies --out)")
+    parser.add_argument("--staged", action="store_true", help="the app's scorer only: staged check vs 11 in one pass vs both stages")
     args = parser.parse_args()
-    video() if args.what == "video" else main(args.rounds, args.copies_graph)
+    video() if args.what == "video" else main(args.rounds, args.copies_graph, args.staged)

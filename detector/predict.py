@@ -45,7 +45,9 @@ def spread(face: dict) -> str:
     check = face.get("stability")
     if not check:
         return ""
-    return f" (range {format_range(check['p_fake_low'], check['p_fake_high'])} across {len(check['perturbations'])} changes)"
+    scored, total = len(check["perturbations"]), check.get("copies_total", len(check["perturbations"]))
+    staged = f" of {total} changes; staged check: the others only when one of these flips the verdict" if scored < total else " changes"
+    return f" (range {format_range(check['p_fake_low'], check['p_fake_high'])} across {scored}{staged})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,10 @@
 `check_faces(detector, image, faces)` re-scores every face under realistic changes a picture goes
 through on its way to a fact-checker (JPEG 90/70/50, rescale 0.5x/0.75x/1.5x, the crop shifted by
 ±8 %, a tighter and a looser crop, a horizontal flip), all faces' copies in ONE batched forward
-pass, and returns per face the spread of P(fake), whether the verdict flips, and the final verdict:
+pass, and returns per face the spread of P(fake), whether the verdict flips, and the final verdict.
+With a staged rule (AbstainRules.first_stage, measured per model) that pass holds only the copies most
+likely to flip a verdict; the others are scored, in a second pass, only for a face whose verdict one of
+those already flips (AbstainRules.rest_needed), and a face's check says how many copies were scored:
 - too small / too blurred / not clearly a face  -> not judged (no verdict colour);
 - a verdict that flips (more than `max_disagree` copies on the other side of the threshold)
   -> "can't tell";
@@ -32,6 +35,12 @@ from detector.faces import Face, crop_face, square_crop_box
 from detector.threads import cpu_threads_now
 
 RULES_FILE = "abstain.json"
+# First stages of the staged check chosen by `python -m benchmarks.staged_copies` (on validation records; stored in
+# benchmarks/results/staged_copies.json) for models whose abstain.json was written before the check had stages
+# (model folders are not rewritten for it; a `first_stage` in abstain.json wins). Model id -> copies scored first.
+MEASURED_FIRST_STAGES: dict[str, tuple[str, ...]] = {
+    "dfx-lite0 2.3.0": ("tighter", "scale0.5", "shift-8%", "jpeg50", "shift+8%", "flip", "looser"),
+}
 SHIFT = 0.08  # crop shifted by 8 % of its side
 TIGHT_MARGIN, LOOSE_MARGIN = 0.15, 0.5  # vs the crop policy's 0.3
 FACES_PER_PASS = 4  # 44 copies per forward pass at most: a group photo must not take gigabytes
@@ -146,17 +155,20 @@ def _build(jobs: list[Callable[[], Image.Image]]) -> list[Image.Image]:
     return list(_builders[workers].map(lambda job: job(), jobs))
 
 
-def window_crops(window: FaceWindow, size: int) -> list[Image.Image]:
-    """The model inputs of every changed copy of one face, in PERTURBATIONS order."""
+def window_crops(window: FaceWindow, size: int, names: Sequence[str] = PERTURBATIONS) -> list[Image.Image]:
+    """The model inputs of one face's changed copies under `names` (all 11 by default), in that order;
+    a copy not asked for is not built (the staged check builds its second stage only when needed)."""
     region = window.image.crop(window.crop_box)
-    jobs = [lambda change=change: change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0) for change in PIXEL_CHANGES.values()]
-    jobs += [lambda box=box: crop_face(window.image, box, size) for box in window.framing]
-    return _build(jobs)
+    jobs = {name: (lambda change=change: change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0))
+            for name, change in PIXEL_CHANGES.items()}
+    jobs |= {name: (lambda box=box: crop_face(window.image, box, size)) for name, box in zip(FRAMING_CHANGES, window.framing)}
+    return _build([jobs[name] for name in names])
 
 
-def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float) -> list[Image.Image]:
-    """The model inputs of every perturbed copy of one face of a picture, in PERTURBATIONS order."""
-    return window_crops(face_window(image, face, margin), size)
+def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float,
+                    names: Sequence[str] = PERTURBATIONS) -> list[Image.Image]:
+    """The model inputs of one face's perturbed copies under `names` (all 11 by default), in that order."""
+    return window_crops(face_window(image, face, margin), size, names)
 
 
 def face_size(face: Face) -> float:
@@ -201,6 +213,10 @@ class AbstainRules:
     # A video track's tolerance (changes under which its score may cross the threshold), chosen on composed
     # validation clips; None: not measured, the photo's max_disagree applies (video_tolerance()).
     max_disagree_video: int | None = None
+    # The staged check (issue 16's cost): these copies are scored for every face, the others only for a face whose
+    # verdict they could still change (AbstainRules.rest_needed). None: all 11 in one pass. Chosen on validation records by
+    # benchmarks/staged_copies.py; read from abstain.json, else MEASURED_FIRST_STAGES for the model.
+    first_stage: list[str] | None = None
     measured: bool = False
     source: str = "not measured for this model: only the stability rule applies"
     model: str = ""  # 'name version' of the checkpoint it was measured on
@@ -217,6 +233,8 @@ class AbstainRules:
         rules = cls(**{k: data[k] for k in asdict(cls()) if k in data})
         current = model_id(Path(folder))
         if rules.model == current:
+            if rules.first_stage is None and current in MEASURED_FIRST_STAGES:
+                rules.first_stage = list(MEASURED_FIRST_STAGES[current])
             return rules
         # A new model shipped into the same folder: its flip tolerance and floors are not known. The size
         # limit is what the input pipeline can resolve, so it is kept when the backbone, input size and
@@ -231,6 +249,29 @@ class AbstainRules:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
+
+    def stages(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the copies scored for every face, the copies scored only when rest_needed), each in PERTURBATIONS
+        order. Without a first stage (or one naming no known copy) all 11 are scored at once."""
+        first = tuple(name for name in PERTURBATIONS if name in (self.first_stage or ()))
+        if not first:
+            return PERTURBATIONS, ()
+        return first, tuple(name for name in PERTURBATIONS if name not in first)
+
+    def rest_needed(self, verdict: str, flipped: Sequence[str]) -> bool:
+        """Whether a face's second stage could still change its final verdict: judged on its first-stage copies it
+        keeps a verdict (not in the band, not too small, blurred or unclear, not already "can't tell" from too many
+        flips) that at least one of them disagrees with. A face none of whose first copies flips stops there: that
+        is the one approximation of the staged check, measured by benchmarks/staged_copies.py."""
+        return verdict in (display.LIKELY_MANIPULATED, display.NO_SIGN_FOUND) and len(flipped) > 0
+
+    def stages_words(self) -> str:
+        """The staged check in one sentence for people; '' when all 11 copies are always scored."""
+        first, rest = self.stages()
+        if not rest:
+            return ""
+        return (f"{len(first)} of the {len(PERTURBATIONS)} copies ({', '.join(first)}) are scored for every face, the other "
+                f"{len(rest)} only for a face whose verdict one of those already flips")
 
     def video_tolerance(self) -> tuple[int, str]:
         """(how many of the 11 changes may flip a video track's verdict, where that number comes from): the
@@ -259,6 +300,8 @@ class AbstainRules:
             parts.append(f"boxes the face finder is less than {self.min_face_prob:g} sure of are not judged")
         parts.append(f"a face is *can't tell* when {_how_many(self.max_disagree)} of its {len(PERTURBATIONS)} changed copies "
                      "land on the other side of the threshold")
+        if self.stages_words():
+            parts.append(self.stages_words())
         if self.max_disagree_video is not None and self.max_disagree_video != self.max_disagree:
             parts.append(f"a video track when its verdict flips under {_how_many(self.max_disagree_video)} of the changes")
         return f"Limits measured for this model: {'; '.join(parts)}."
@@ -305,11 +348,38 @@ class FaceStability(ChangedCopiesRange):
     def words(self) -> str:
         return display.verdict_words(self.verdict)
 
+    @property
+    def copies_scored(self) -> int:
+        """How many of the 11 changed copies were scored (fewer when the staged check stopped after its first stage)."""
+        return len(self.p_fake_by_change)
+
+    @property
+    def copies_total(self) -> int:
+        return len(PERTURBATIONS)
+
+    def copies_note(self) -> str:
+        """'' when all 11 copies were scored; else how many were, and why not the rest (said wherever the range is
+        shown, so a face whose check stopped early never reads as checked under all 11 changes)."""
+        total = len(PERTURBATIONS)
+        if self.copies_scored >= total:
+            return ""
+        return (f"{self.copies_scored} of {total} changed copies scored: the other {total - self.copies_scored} are scored "
+                "only when one of these flips a verdict")
+
+    def range_cell(self) -> str:
+        """The range of P(fake) under the changes for a table cell, with how many copies it spans when not all 11
+        ('–' for a face not judged)."""
+        if not self.judged:
+            return "–"
+        spread = display.format_range(self.low, self.high)
+        return f"{spread} ({self.copies_scored} of {len(PERTURBATIONS)} copies)" if self.copies_note() else spread
+
     def line(self) -> str:
         """Verdict words with P(fake) and its range beside them (no range for a face not judged)."""
         if not self.judged:
             return f"{self.words()} ({'; '.join(self.reasons)})"
-        return display.verdict_line(self.verdict, self.p_fake, (self.low, self.high) if self.p_fake_by_change else None)
+        line = display.verdict_line(self.verdict, self.p_fake, (self.low, self.high) if self.p_fake_by_change else None)
+        return f"{line} · {self.copies_scored} of {len(PERTURBATIONS)} copies scored" if self.copies_note() else line
 
     def to_dict(self) -> dict:
         return {
@@ -321,6 +391,8 @@ class FaceStability(ChangedCopiesRange):
             "flips": bool(self.flipped),
             "flipped_under": self.flipped,
             "perturbations": {k: display.round_probability(v) for k, v in self.p_fake_by_change.items()},
+            "copies_scored": self.copies_scored,
+            "copies_total": self.copies_total,
             "face_px": round(self.face_px, 1),
             "sharpness": round(self.sharpness, 1),
         }
@@ -366,38 +438,57 @@ def copies_logits(detector, crops: list[Image.Image]) -> np.ndarray:
     return getattr(detector, "classify_copies", detector.classify)(crops)
 
 
-def all_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: float) -> list[Image.Image]:
-    """The model inputs of every changed copy of every face, face after face, each in PERTURBATIONS order."""
-    return [c for face in faces for c in perturbed_crops(image, face, size, margin)]
+def all_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: float,
+               names: Sequence[str] = PERTURBATIONS) -> list[Image.Image]:
+    """The model inputs of the changed copies `names` of every face, face after face, each in that order."""
+    return [c for face in faces for c in perturbed_crops(image, face, size, margin, names)]
+
+
+def _score_copies(detector, image: Image.Image, faces: Sequence[Face], names: Sequence[str]) -> np.ndarray:
+    """P(fake) of the copies `names` of every face (all_copies order), in calls of at most FACES_PER_PASS faces'
+    copies so a crowd's memory stays flat."""
+    config = detector.config
+    crops = all_copies(image, faces, config.input_size, config.crop_margin, names)
+    step = len(names) * FACES_PER_PASS
+    parts = [detector.p_fake_from_logits(copies_logits(detector, crops[i:i + step])) for i in range(0, len(crops), step)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _by_name(names: Sequence[str], probs: np.ndarray, faces: int) -> list[dict[str, float]]:
+    count = len(names)
+    return [{name: float(p) for name, p in zip(names, probs[i * count:(i + 1) * count])} for i in range(faces)]
 
 
 def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRules | None = None,
                 scored: np.ndarray | None = None) -> list[FaceStability]:
-    """Stability check and final verdict for every face of one picture, one batched forward pass.
+    """Stability check and final verdict for every face of one picture.
 
-    `faces` are the picture's FaceResult objects (face, crop, p_fake, label) from Detector.analyze;
-    `scored`, the P(fake) of their copies (all_copies order) when already scored (analyze_checked).
-    """
+    All faces' first-stage copies (rules.stages(); all 11 without a staged rule) are scored in one batched
+    forward pass; the other copies only of the faces rules.rest_needed() picks, in a second pass. `faces` are the
+    picture's FaceResult objects (face, crop, p_fake, label) from Detector.analyze; `scored`, the P(fake) of
+    their first-stage copies (all_copies order) when already scored (analyze_checked)."""
     config = detector.config
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
-    count = len(PERTURBATIONS)
-    if scored is not None and len(scored) == count * len(faces):
-        probs = np.asarray(scored)
-    else:
-        crops = all_copies(image, [f.face for f in faces], config.input_size, config.crop_margin)
-        # One call for up to FACES_PER_PASS faces' copies; a crowd is cut into calls so memory stays flat.
-        step = count * FACES_PER_PASS
-        probs = np.concatenate([detector.p_fake_from_logits(copies_logits(detector, crops[i:i + step])) for i in range(0, len(crops), step)]) if crops else np.zeros(0)
-    results = []
-    for i, result in enumerate(faces):
-        copies = {name: float(p) for name, p in zip(PERTURBATIONS, probs[i * count:(i + 1) * count])}
-        size, sharp = face_size(result.face), sharpness(result.crop)
-        verdict, reasons, flipped = judge(
-            result.p_fake, result.label, copies, size, sharp, result.face.prob, result.face.fallback,
-            config.threshold, rules, tuple(config.labels),
-        )
-        results.append(FaceStability(result.p_fake, copies, flipped, size, sharp, result.face.prob, verdict, reasons))
-    return results
+    first, rest = rules.stages()
+    if scored is None or len(scored) != len(first) * len(faces):
+        scored = _score_copies(detector, image, [f.face for f in faces], first)
+    copies = _by_name(first, np.asarray(scored), len(faces))
+    measures = [(face_size(result.face), sharpness(result.crop)) for result in faces]
+
+    def judged(i: int) -> tuple[str, list[str], list[str]]:
+        result, (size, sharp) = faces[i], measures[i]
+        return judge(result.p_fake, result.label, copies[i], size, sharp, result.face.prob, result.face.fallback,
+                     config.threshold, rules, tuple(config.labels))
+
+    verdicts = [judged(i) for i in range(len(faces))]
+    pending = [i for i, (verdict, _, flipped) in enumerate(verdicts) if rest and rules.rest_needed(verdict, flipped)]
+    if pending:
+        more = _by_name(rest, _score_copies(detector, image, [faces[i].face for i in pending], rest), len(pending))
+        for i, found in zip(pending, more):
+            copies[i] = {name: {**copies[i], **found}[name] for name in PERTURBATIONS}
+            verdicts[i] = judged(i)
+    return [FaceStability(result.p_fake, found, flipped, size, sharp, result.face.prob, verdict, reasons)
+            for result, found, (size, sharp), (verdict, reasons, flipped) in zip(faces, copies, measures, verdicts)]
 
 
 @dataclass
@@ -421,14 +512,17 @@ class CheckedImage:
 def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = None) -> CheckedImage:
     """Detector.analyze plus the stability check: what a page, the CLI and a report show about a picture.
 
-    A picture of up to FACES_PER_PASS faces has its faces' crops and all their copies scored in one
-    classify call (the copies fill the faces' passes: no pass of one crop); a crowd's copies are scored
-    by check_faces in calls of bounded size."""
+    A picture of up to FACES_PER_PASS faces has its faces' crops and their first-stage copies (all 11
+    without a staged rule) scored in one classify call (the copies fill the faces' passes: no pass of one
+    crop); a crowd's copies are scored by check_faces in calls of bounded size, and a second stage, when a
+    face needs one, in a call of its own."""
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
     config = detector.config
 
+    first, _ = rules.stages()
+
     def copies(picture: Image.Image, faces: list[Face]) -> list[Image.Image] | None:
-        return all_copies(picture, faces, config.input_size, config.crop_margin) if len(faces) <= FACES_PER_PASS else None
+        return all_copies(picture, faces, config.input_size, config.crop_margin, first) if len(faces) <= FACES_PER_PASS else None
 
     result = detector.analyze(image, extra=copies)
     return CheckedImage(result, check_faces(detector, image, result.faces, rules, result.extra_p_fake), rules)

@@ -97,7 +97,8 @@ def stability_strip(faces, checks, config) -> go.Figure:
     """One row per face: its changed copies' P(fake) as dots, the original as a diamond, the threshold line."""
     figure = go.Figure()
     for face, check in zip(faces, checks):
-        row = f"face {face.index + 1}"
+        # A face whose staged check stopped after its first stage says so on its row: fewer dots, not fewer changes hidden.
+        row = f"face {face.index + 1}" + (f" ({check.copies_scored} of {check.copies_total})" if check.copies_note() else "")
         names = list(check.p_fake_by_change)
         figure.add_scatter(x=[check.p_fake_by_change[n] for n in names], y=[row] * len(names), mode="markers",
                            text=[f"{n}: P(fake) {display.format_probability(check.p_fake_by_change[n])}" for n in names],
@@ -134,7 +135,7 @@ with right:
 # Full width below the picture: in the narrow right column the last columns were cut off (issue 19).
 rows = [
     {"face #": f.index + 1, "verdict": c.words(), "P(fake)": display.format_probability(f.p_fake),
-     "range under changes": display.format_range(c.low, c.high) if c.judged else "–",
+     "range under changes": c.range_cell(),
      "face size (px)": round(c.face_px), "face detector sure": display.format_probability(f.face.prob, 3),
      "whole picture used (no face found)": "yes" if f.face.fallback else "no"}
     for f, c in zip(result.faces, checks)
@@ -154,7 +155,8 @@ if rows:
         st.caption("Each dot is the face re-scored after one change (JPEG 90/70/50, rescaled 0.5x/0.75x/1.5x, crop shifted "
                    "±8 %, tighter and looser crop, mirrored); the diamond is the picture as uploaded. Dots on both sides "
                    f"of the threshold line mean the verdict does not hold: more than {analysis.rules.max_disagree} across it "
-                   "and the face is *can't tell*.")
+                   "and the face is *can't tell*. " + (f"Staged check: {analysis.rules.stages_words()}; the '(n of 11)' beside "
+                   "a face says how many of its copies were scored." if analysis.rules.stages_words() else ""))
     export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
     c1, c2 = st.columns(2)
     c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export, "provenance": analysis.provenance.to_dict()}, indent=1), file_name=f"{name}.faces.json", mime="application/json")

@@ -400,6 +400,19 @@ def save(result: dict, path: Path | None) -> None:
         path.write_text(json.dumps(result))
 
 
+def staged_check(val: dict, test: dict | None, rules: AbstainRules) -> tuple[list[str] | None, dict]:
+    """The staged check's first stage chosen on the validation records (benchmarks/staged_copies.py), or None (all
+    11 copies in one pass) when it changes more than 1 final verdict on a split; with its evidence (per-file
+    changes left out)."""
+    from benchmarks.staged_copies import choose_first_stage  # imports this module: not at the top
+
+    first, evidence = choose_first_stage(val, test, rules)
+    for step in evidence["sweep"]:
+        for split in ("val", "test"):
+            step.get(split, {}).pop("changes", None)
+    return (first if evidence["adopted"] else None), evidence
+
+
 def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool,
                      videos_val: dict | None = None, videos_test: dict | None = None, out: Path | None = None) -> int:
     """Choose the limits (the video tolerance too when validation clips are given), print them with the
@@ -416,6 +429,10 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
         for key in ("video_val_before", "video_val_after", "video_test_before", "video_test_after"):
             if key in evidence:
                 print(key, {k: (v["coverage"], v["accuracy_given"]) for k, v in evidence[key].items()})
+    rules.first_stage, evidence["staged_check"] = staged_check(val, test, rules)
+    if rules.first_stage:
+        rules.source += (f"; the staged check scores {len(rules.first_stage)} copies first, chosen on validation pictures as the "
+                         "fewest that flip every face any copy flips (benchmarks/staged_copies.py)")
     if out:
         save({"rules": {k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, "evidence": evidence,
               "models": sorted({part.get("model") for part in (size, val, test, videos_val, videos_test) if part})}, out)

@@ -38,14 +38,20 @@ def test_json_keys_of_the_stability_check(tiny_checkpoint, capsys):
         assert {"p_fake_text", "verdict", "verdict_words", "stability"} <= set(face)
         check = face["stability"]
         assert set(check) == {"verdict", "verdict_words", "reasons", "p_fake_low", "p_fake_high", "flips",
-                              "flipped_under", "perturbations", "face_px", "sharpness"}
-        assert check["verdict"] == face["verdict"] and len(check["perturbations"]) == 11
+                              "flipped_under", "perturbations", "copies_scored", "copies_total", "face_px", "sharpness"}
+        assert check["verdict"] == face["verdict"] and len(check["perturbations"]) == check["copies_scored"] == check["copies_total"] == 11
         assert 0 < check["p_fake_low"] <= face["p_fake"] <= check["p_fake_high"] < 1
         assert face["verdict_words"] in ("likely manipulated", "no sign of manipulation found", "can't tell",
                                          "too small to judge", "too blurred to judge", "not clearly a face: not judged")
     assert predict.main(files + ["--model", str(tiny_checkpoint), "--json", "--no-stability"]) == 0
     faces = json.loads(capsys.readouterr().out.strip().splitlines()[-1])[0]["faces"]
     assert all(f["stability"] is None and f["verdict"] for f in faces)
+
+
+def test_text_output_says_when_a_staged_check_scored_fewer_copies():
+    check = {"p_fake_low": 0.2, "p_fake_high": 0.4, "perturbations": dict.fromkeys("abcdefg", 0.3), "copies_total": 11}
+    assert "across 7 of 11 changes; staged check" in predict.spread({"stability": check})
+    assert predict.spread({"stability": {**check, "copies_total": 7}}).endswith("across 7 changes)")
 
 
 def test_text_output_uses_verdict_words(tiny_checkpoint, capsys):

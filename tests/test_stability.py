@@ -460,3 +460,103 @@ def test_a_face_too_small_to_judge_never_decides_the_pictures_p_fake():
     assert out["p_fake_max_all_faces"] == pytest.approx(0.99)  # the raw max, under its own name
     alone = analysis(faces[1:]).to_dict()
     assert alone["p_fake"] is None and alone["headline_face"] is None and alone["p_fake_max_all_faces"] == pytest.approx(0.99)
+
+
+# ---- the staged check (issue 16's cost) --------------------------------------------------------------------
+
+def uniform_face(image: Image.Image) -> Face:
+    """A 'face' on the planted picture's plain grey background: every copy scores the detector's bias alone."""
+    return Face(box=(10.0, 10.0, 70.0, 70.0), prob=0.99, landmarks=None, crop_box=square_crop_box((10, 10, 70, 70), image.size))
+
+
+def test_a_subset_of_copies_is_the_same_pixels_as_in_the_full_set():
+    image, face = planted_picture()
+    full = dict(zip(PERTURBATIONS, perturbed_crops(image, face, 64, 0.3)))
+    names = ("looser", "jpeg50", "flip")
+    for name, crop in zip(names, perturbed_crops(image, face, 64, 0.3, names)):
+        assert np.array_equal(np.asarray(crop), np.asarray(full[name])), name
+
+
+def test_staged_check_stops_after_its_first_stage_when_no_copy_flips():
+    detector = PlantedDetector(gain=0.0, bias=4.0)  # clearly fake, every copy too
+    image, face = planted_picture()
+    rules = AbstainRules(first_stage=["tighter", "flip", "jpeg50"])
+    result = face_result(detector, image, face)
+    detector.calls.clear()
+    (check,) = check_faces(detector, image, [result], rules)
+    assert detector.calls == [3]  # one pass, the first stage only
+    assert list(check.p_fake_by_change) == ["jpeg50", "flip", "tighter"]  # PERTURBATIONS order
+    assert check.verdict == display.LIKELY_MANIPULATED and check.copies_scored == 3
+    # nothing claims all 11: the JSON, the line, the table cell and the report row say 3 of 11
+    assert check.to_dict()["copies_scored"] == 3 and check.to_dict()["copies_total"] == 11
+    assert "3 of 11 copies scored" in check.line() and "(3 of 11 copies)" in check.range_cell()
+    from detector.reporting.report import stability_row
+
+    assert "3 of 11 changed copies scored" in stability_row(check)
+
+
+def test_staged_check_scores_the_rest_only_for_a_face_a_first_copy_flips():
+    detector = PlantedDetector(gain=20.0, bias=3.0)
+    image, face = planted_picture()
+    faces = [face_result(detector, image, face), face_result(detector, image, uniform_face(image), 1)]
+    assert [f.label for f in faces] == ["fake", "fake"]
+    rules = AbstainRules(max_disagree=1, first_stage=["flip", "jpeg90", "tighter"])
+    detector.calls.clear()
+    planted, uniform = check_faces(detector, image, faces, rules)
+    assert detector.calls == [2 * 3, len(PERTURBATIONS) - 3]  # both faces' first stage, then the planted face's rest
+    assert uniform.copies_scored == 3 and uniform.verdict == display.LIKELY_MANIPULATED
+    # the face that went on gets exactly what the one-pass check gives it
+    (one_pass,) = check_faces(detector, image, faces[:1], AbstainRules(max_disagree=1))
+    assert list(planted.p_fake_by_change) == list(PERTURBATIONS) and planted.copies_note() == ""
+    assert planted.p_fake_by_change == pytest.approx(one_pass.p_fake_by_change)
+    assert (planted.verdict, planted.flipped) == (one_pass.verdict, one_pass.flipped)
+
+
+def test_staged_check_stops_when_the_rest_cannot_change_the_verdict():
+    image, face = planted_picture()
+    flipping = PlantedDetector(gain=20.0)
+    result = face_result(flipping, image, face)
+    flipping.calls.clear()
+    (check,) = check_faces(flipping, image, [result], AbstainRules(max_disagree=0, first_stage=["flip", "jpeg90"]))
+    assert flipping.calls == [2] and check.verdict == display.CANT_TELL  # already more flips than tolerated
+    in_band = PlantedDetector(gain=0.0, bias=0.0)  # P(fake) 0.5: the band's "can't tell" whatever the copies say
+    result = face_result(in_band, image, face)
+    in_band.calls.clear()
+    (check,) = check_faces(in_band, image, [result], AbstainRules(first_stage=["flip", "jpeg90"]))
+    assert in_band.calls == [2] and check.verdict == display.CANT_TELL
+
+
+def test_a_pictures_crops_and_first_stage_copies_are_scored_in_one_call(detector, astronaut):
+    from detector.stability import analyze_checked
+
+    first = ["tighter", "scale0.5", "flip"]
+    calls, classify = [], detector.classify
+    detector.classify = lambda crops: (calls.append(len(crops)), classify(crops))[1]
+    try:
+        checked = analyze_checked(detector, astronaut, AbstainRules(first_stage=first))
+    finally:
+        del detector.classify
+    faces = checked.result.faces
+    assert faces and calls[0] == len(faces) * (1 + len(first))
+    going_on = sum(c.copies_scored == len(PERTURBATIONS) for c in checked.checks)
+    assert calls[1:] == ([going_on * (len(PERTURBATIONS) - len(first))] if going_on else [])
+    for staged, full in zip(checked.checks, check_faces(detector, astronaut, faces, AbstainRules())):
+        assert staged.p_fake_by_change == pytest.approx({k: full.p_fake_by_change[k] for k in staged.p_fake_by_change}, abs=1e-5)
+
+
+def test_the_first_stage_is_read_per_model(tmp_path):
+    from detector.stability import MEASURED_FIRST_STAGES
+
+    config = {"name": "dfx-lite0", "version": "2.3.0", "architecture": "tf_efficientnet_lite0", "input_size": 288, "crop_margin": 0.3}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    measured = AbstainRules(max_disagree=2, measured=True, model="dfx-lite0 2.3.0")
+    (tmp_path / "abstain.json").write_text(measured.to_json())
+    rules = AbstainRules.for_checkpoint(tmp_path)  # written before the check had stages: the measured bridge
+    assert tuple(rules.first_stage) == MEASURED_FIRST_STAGES["dfx-lite0 2.3.0"]
+    assert len(rules.stages()[0]) + len(rules.stages()[1]) == len(PERTURBATIONS) and rules.stages()[1]
+    assert "only for a face whose verdict one of those already flips" in rules.summary()
+    (tmp_path / "abstain.json").write_text(AbstainRules(**{**json.loads(measured.to_json()), "first_stage": ["flip"]}).to_json())
+    assert AbstainRules.for_checkpoint(tmp_path).stages()[0] == ("flip",)  # abstain.json's own wins
+    (tmp_path / "config.json").write_text(json.dumps({**config, "version": "9.9.9"}))
+    assert AbstainRules.for_checkpoint(tmp_path).stages() == (PERTURBATIONS, ())  # another model: all 11 at once
+    assert AbstainRules(first_stage=["no such copy"]).stages() == (PERTURBATIONS, ())
