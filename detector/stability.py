@@ -266,12 +266,12 @@ class AbstainRules:
         return verdict in (display.LIKELY_MANIPULATED, display.NO_SIGN_FOUND) and len(flipped) > 0
 
     def stages_words(self) -> str:
-        """The staged check in one sentence for people; '' when all 11 copies are always scored."""
+        """The staged check for people, said after "... copies land on the other side of the threshold" (summary);
+        '' when all 11 copies are always scored."""
         first, rest = self.stages()
         if not rest:
             return ""
-        return (f"{len(first)} of the {len(PERTURBATIONS)} copies ({', '.join(first)}) are scored for every face, the other "
-                f"{len(rest)} only for a face whose verdict one of those already flips")
+        return f"{len(rest)} of them scored only when one of the other {len(first)} does"
 
     def video_tolerance(self) -> tuple[int, str]:
         """(how many of the 11 changes may flip a video track's verdict, where that number comes from): the
@@ -298,10 +298,9 @@ class AbstainRules:
             parts.append(f"faces blurred below sharpness {self.min_sharpness:.0f} are *too blurred to judge*")
         if self.min_face_prob is not None:
             parts.append(f"boxes the face finder is less than {self.min_face_prob:g} sure of are not judged")
+        staged = f" ({self.stages_words()})" if self.stages_words() else ""
         parts.append(f"a face is *can't tell* when {_how_many(self.max_disagree)} of its {len(PERTURBATIONS)} changed copies "
-                     "land on the other side of the threshold")
-        if self.stages_words():
-            parts.append(self.stages_words())
+                     f"land on the other side of the threshold{staged}")
         if self.max_disagree_video is not None and self.max_disagree_video != self.max_disagree:
             parts.append(f"a video track when its verdict flips under {_how_many(self.max_disagree_video)} of the changes")
         return f"Limits measured for this model: {'; '.join(parts)}."
@@ -372,7 +371,7 @@ class FaceStability(ChangedCopiesRange):
         if not self.judged:
             return "–"
         spread = display.format_range(self.low, self.high)
-        return f"{spread} ({self.copies_scored} of {len(PERTURBATIONS)} copies)" if self.copies_note() else spread
+        return f"{spread} ({self.copies_scored} of {len(PERTURBATIONS)})" if self.copies_note() else spread
 
     def line(self) -> str:
         """Verdict words with P(fake) and its range beside them (no range for a face not judged)."""

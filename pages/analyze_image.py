@@ -155,8 +155,7 @@ if rows:
         st.caption("Each dot is the face re-scored after one change (JPEG 90/70/50, rescaled 0.5x/0.75x/1.5x, crop shifted "
                    "±8 %, tighter and looser crop, mirrored); the diamond is the picture as uploaded. Dots on both sides "
                    f"of the threshold line mean the verdict does not hold: more than {analysis.rules.max_disagree} across it "
-                   "and the face is *can't tell*. " + (f"Staged check: {analysis.rules.stages_words()}; the '(n of 11)' beside "
-                   "a face says how many of its copies were scored." if analysis.rules.stages_words() else ""))
+                   "and the face is *can't tell*.")
     export = [{**f.to_dict(), "stability": c.to_dict()} for f, c in zip(result.faces, checks)]
     c1, c2 = st.columns(2)
     c1.download_button("Results JSON", json.dumps({"file": name, "sha256": digest, "model": f"{config.name} {config.version}", "faces": export, "provenance": analysis.provenance.to_dict()}, indent=1), file_name=f"{name}.faces.json", mime="application/json")

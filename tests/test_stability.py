@@ -489,7 +489,7 @@ def test_staged_check_stops_after_its_first_stage_when_no_copy_flips():
     assert check.verdict == display.LIKELY_MANIPULATED and check.copies_scored == 3
     # nothing claims all 11: the JSON, the line, the table cell and the report row say 3 of 11
     assert check.to_dict()["copies_scored"] == 3 and check.to_dict()["copies_total"] == 11
-    assert "3 of 11 copies scored" in check.line() and "(3 of 11 copies)" in check.range_cell()
+    assert "3 of 11 copies scored" in check.line() and check.range_cell().endswith("(3 of 11)")
     from detector.reporting.report import stability_row
 
     assert "3 of 11 changed copies scored" in stability_row(check)
@@ -554,7 +554,7 @@ def test_the_first_stage_is_read_per_model(tmp_path):
     rules = AbstainRules.for_checkpoint(tmp_path)  # written before the check had stages: the measured bridge
     assert tuple(rules.first_stage) == MEASURED_FIRST_STAGES["dfx-lite0 2.3.0"]
     assert len(rules.stages()[0]) + len(rules.stages()[1]) == len(PERTURBATIONS) and rules.stages()[1]
-    assert "only for a face whose verdict one of those already flips" in rules.summary()
+    assert "on the other side of the threshold (4 of them scored only when one of the other 7 does)" in rules.summary()
     (tmp_path / "abstain.json").write_text(AbstainRules(**{**json.loads(measured.to_json()), "first_stage": ["flip"]}).to_json())
     assert AbstainRules.for_checkpoint(tmp_path).stages()[0] == ("flip",)  # abstain.json's own wins
     (tmp_path / "config.json").write_text(json.dumps({**config, "version": "9.9.9"}))
