@@ -137,6 +137,7 @@ def copies_scorers(detector, onnx, graph_file: Path | None) -> dict:
 
 def main(rounds: int = 10, copies_graph: Path | None = None, staged: bool = False) -> dict:
     from benchmarks.bench_busy import with_busy_core
+    from detector.analysis import analyze_image_bytes
     from detector.inference import CPU_BATCH, Detector
     from detector.stability import PERTURBATIONS, AbstainRules, analyze_checked, perturbed_crops
     from detector.threads import watched_busy_elsewhere
@@ -191,7 +192,10 @@ def main(rounds: int = 10, copies_graph: Path | None = None, staged: bool = Fals
         "rounds": rounds, "photo": "1920x1080 JPEG q90, one face (box ~185x240 px, crop 309 px)",
         "perturbations": list(PERTURBATIONS), "scorer_note": detector.scorer_note, "copies_note": detector.copies_note,
         "copies_graph": str(copies_graph) if copies_graph else None, "build_copies_ms": build_ms, "build_first_stage_ms": build_first_ms,
+        # How many copies the staged check scored for the face: the undecoded picture (model tasks) and the JPEG (app tasks)
+        # can differ (the JPEG moves the face's score).
         "first_stage": list(rules.stages()[0]), "copies_scored_for_this_face": analyze_checked(detector, photo, rules).checks[0].copies_scored,
+        "copies_scored_app_face": analyze_image_bytes(detector, data, "photo.jpg", rules=rules).checks[0].copies_scored,
         "idle": idle, "busy_core": busy,
     })
 

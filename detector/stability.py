@@ -362,8 +362,9 @@ class FaceStability(ChangedCopiesRange):
         total = len(PERTURBATIONS)
         if self.copies_scored >= total:
             return ""
-        return (f"{self.copies_scored} of {total} changed copies scored: the other {total - self.copies_scored} are scored "
-                "only when one of these flips a verdict")
+        return (f"{self.copies_scored} of {total} changed copies scored: the other {total - self.copies_scored} only when one "
+                f"of these flips a '{display.verdict_words(display.LIKELY_MANIPULATED)}' or "
+                f"'{display.verdict_words(display.NO_SIGN_FOUND)}' verdict")
 
     def range_cell(self) -> str:
         """The range of P(fake) under the changes for a table cell, with how many copies it spans when not all 11
