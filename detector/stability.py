@@ -35,12 +35,6 @@ from detector.faces import Face, crop_face, square_crop_box
 from detector.threads import cpu_threads_now
 
 RULES_FILE = "abstain.json"
-# First stages of the staged check chosen by `python -m benchmarks.staged_copies` (on validation records; stored in
-# benchmarks/results/staged_copies.json) for models whose abstain.json was written before the check had stages
-# (model folders are not rewritten for it; a `first_stage` in abstain.json wins). Model id -> copies scored first.
-MEASURED_FIRST_STAGES: dict[str, tuple[str, ...]] = {
-    "dfx-lite0 2.3.0": ("tighter", "scale0.5", "shift-8%", "jpeg50", "shift+8%", "flip", "looser"),
-}
 SHIFT = 0.08  # crop shifted by 8 % of its side
 TIGHT_MARGIN, LOOSE_MARGIN = 0.15, 0.5  # vs the crop policy's 0.3
 FACES_PER_PASS = 4  # 44 copies per forward pass at most: a group photo must not take gigabytes
@@ -215,7 +209,7 @@ class AbstainRules:
     max_disagree_video: int | None = None
     # The staged check (issue 16's cost): these copies are scored for every face, the others only for a face whose
     # verdict they could still change (AbstainRules.rest_needed). None: all 11 in one pass. Chosen on validation records by
-    # benchmarks/staged_copies.py; read from abstain.json, else MEASURED_FIRST_STAGES for the model.
+    # benchmarks/staged_copies.py; scripts/measure_abstain.py writes it into abstain.json (the model folder's own).
     first_stage: list[str] | None = None
     measured: bool = False
     source: str = "not measured for this model: only the stability rule applies"
@@ -233,8 +227,6 @@ class AbstainRules:
         rules = cls(**{k: data[k] for k in asdict(cls()) if k in data})
         current = model_id(Path(folder))
         if rules.model == current:
-            if rules.first_stage is None and current in MEASURED_FIRST_STAGES:
-                rules.first_stage = list(MEASURED_FIRST_STAGES[current])
             return rules
         # A new model shipped into the same folder: its flip tolerance and floors are not known. The size
         # limit is what the input pipeline can resolve, so it is kept when the backbone, input size and
