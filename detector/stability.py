@@ -527,7 +527,8 @@ def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:
     screenshot copies, the share of pictures given a verdict and the accuracy of those verdicts,
     before (the model's uncertain band only) and after (band + size/blur limits + stability check)."""
     evidence = rules.evidence or {}
-    size_rows = [{"face size (px)": int(s), "mean AUC": round(a, 3)} for s, a in (evidence.get("mean_auc_by_size") or {}).items()]
+    # Sizes as text: the last row is "as in the data set", and a column of numbers and text cannot go to Arrow.
+    size_rows = [{"face size (px)": str(int(s)), "mean AUC": round(a, 3)} for s, a in (evidence.get("mean_auc_by_size") or {}).items()]
     if size_rows and evidence.get("native_mean_auc") is not None:
         size_rows.append({"face size (px)": "as in the data set", "mean AUC": round(evidence["native_mean_auc"], 3)})
     selective = []
