@@ -8,6 +8,7 @@ import streamlit as st
 
 from detector.checkpoint import default_checkpoint, list_checkpoints
 from detector.errors import DetectorError
+from detector.memory import freeze_long_lived
 
 _legacy_mode_checked = False
 
@@ -66,6 +67,7 @@ def get_detector(checkpoint: str):
 
     detector = Detector(checkpoint)
     detector.warm_up()
+    freeze_long_lived()  # the model and the loaded modules live as long as the process (detector/memory.py)
     return detector
 
 
