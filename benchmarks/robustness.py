@@ -41,7 +41,7 @@ from PIL import Image
 from detector.display import LIKELY_MANIPULATED, format_share
 from detector.errors import DetectorError
 from detector.imageio import list_images, load_image
-from detector.stability import face_size
+from detector.stability import AbstainRules, face_size
 from detector.training.compose import background, screenshot
 from detector.training.sources import pick
 
@@ -126,31 +126,23 @@ def group_scenes(items: list[tuple[Path, int]], seed: str) -> list[tuple[Image.I
     return scenes
 
 
-def analyze(detector, image: Image.Image, checked: bool):
-    """(ImageResult, each face's final verdict or None): the plain path, or what the pages run (the check)."""
-    if not checked:
+def analyze(detector, image: Image.Image, rules=None):
+    """(ImageResult, each face's final verdict or None): the plain path, or with `rules` (the checkpoint's
+    detector.stability.AbstainRules) what the pages run, the stability check included."""
+    if rules is None:
         return detector.analyze(image), None
     from detector.analysis import analyze_image
 
-    analysis = analyze_image(detector, image, "robustness", stability=True, rules=detector_rules(detector))
+    analysis = analyze_image(detector, image, "robustness", stability=True, rules=rules)
     return analysis.result, analysis.verdicts
 
 
-def detector_rules(detector):
-    """The checkpoint's abstain rules, loaded once per detector (every page and a batch scan use these)."""
-    if getattr(detector, "_robustness_rules", None) is None:
-        from detector.stability import AbstainRules
-
-        detector._robustness_rules = AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
-    return detector._robustness_rules
-
-
-def score_pictures(detector, items, condition: str, data: Path, checked: bool = False) -> list[dict]:
+def score_pictures(detector, items, condition: str, data: Path, rules=None) -> list[dict]:
     records = []
     for path, label in items:
         record = {"path": str(Path(path).relative_to(data)), "label": int(label), "score": None, "n_faces": 0, "fallback": False, "seconds": 0.0, "error": None}
         try:
-            result, verdicts = analyze(detector, reframe(load_image(path), condition, record["path"]), checked)
+            result, verdicts = analyze(detector, reframe(load_image(path), condition, record["path"]), rules)
             record.update(score=result.p_fake, n_faces=len(result.faces), fallback=any(f.face.fallback for f in result.faces), seconds=round(result.seconds, 4))
             if result.p_fake is not None:
                 record["score_uncalibrated"] = float(1 / (1 + np.exp(-max(f.logit for f in result.faces))))
@@ -169,14 +161,14 @@ def layout_seed(set_name: str, layout: int) -> str:
     return set_name if layout == 0 else f"{set_name}#layout{layout}"
 
 
-def score_groups(detector, items, set_name: str, data: Path, layout: int = 0, checked: bool = False) -> list[dict]:
+def score_groups(detector, items, set_name: str, data: Path, layout: int = 0, rules=None) -> list[dict]:
     """A record per placed face: the largest detected face whose centre lies inside its picture, with its
     size `face_px` (longest side of the detector box, as the app's size limit measures it). Every found face
     is scored, so the AUC cells stay comparable with the stored runs; the false-alarm share counts only
     faces of at least GROUP_MIN_FACE px (`verdict_shares`), the size issue 14's target is stated for."""
     records = []
     for scene_index, (scene, placed) in enumerate(group_scenes(items, layout_seed(set_name, layout))):
-        result, verdicts = analyze(detector, scene, checked)
+        result, verdicts = analyze(detector, scene, rules)
         for rect, label, path in placed:
             record = {"path": f"scene{scene_index}:{Path(path).relative_to(data)}", "label": label, "score": None,
                       "n_faces": 0, "fallback": False, "seconds": round(result.seconds / max(1, len(placed)), 4), "error": None}
@@ -216,11 +208,6 @@ def share_at_or_above(scores, cut: float) -> float | None:
     return float(np.mean(np.asarray(scores) >= cut)) if len(scores) else None
 
 
-def share_text(value: float | None) -> str:
-    """A false-alarm share for a table (the metrics page's formatting: detector.display.format_share)."""
-    return format_share(value)
-
-
 def markdown_table(folders: list[Path]) -> str:
     """AUC per set and condition from exported runs (one folder per model), as a README table."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
@@ -232,8 +219,8 @@ def markdown_table(folders: list[Path]) -> str:
             if m.get("auc") is None:
                 checked = " · checked" if info.get("checked") else ""
                 alarms.append(f"| {info['set']} @ {info['condition']}{checked} | {run['model_version']} | {m['n']} | {m.get('n_unscored', 0)} | "
-                              f"{share_text(1 - m['specificity'])} | {share_text(info.get('reals_likely_manipulated'))} | "
-                              f"{share_text(info.get('reals_final_likely_manipulated'))} |")
+                              f"{format_share(1 - m['specificity'])} | {format_share(info.get('reals_likely_manipulated'))} | "
+                              f"{format_share(info.get('reals_final_likely_manipulated'))} |")
                 continue
             if info.get("checked"):
                 continue  # the same scores as the plain run: its AUC cell is already there
@@ -278,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     from detector.inference import Detector
 
     detector = Detector(args.model)
+    # --checked: the checkpoint's abstain rules, loaded once (as every page and a batch scan use them)
+    rules = AbstainRules.for_checkpoint(detector.checkpoint) if args.checked else None
     store = RunStore(args.db)
     summary = {}
     for set_name in args.sets:
@@ -288,9 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             start = time.time()
             if condition == "group":
-                records = score_groups(detector, items, set_name, args.data, checked=args.checked)
+                records = score_groups(detector, items, set_name, args.data, rules=rules)
             else:
-                records = score_pictures(detector, items, condition, args.data, checked=args.checked)
+                records = score_pictures(detector, items, condition, args.data, rules=rules)
             suffix = " · checked" if args.checked else ""
             run = build_run(detector, f"{set_name}/{args.split} @ {condition}{suffix}", records,
                             {"condition": condition, "set": set_name, "split": args.split, "limit": args.limit, "wall_s": round(time.time() - start, 1),

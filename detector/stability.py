@@ -477,7 +477,8 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
     if pending:
         more = _by_name(rest, _score_copies(detector, image, [faces[i].face for i in pending], rest), len(pending))
         for i, found in zip(pending, more):
-            copies[i] = {name: {**copies[i], **found}[name] for name in PERTURBATIONS}
+            merged = {**copies[i], **found}
+            copies[i] = {name: merged[name] for name in PERTURBATIONS}  # back in PERTURBATIONS order
             verdicts[i] = judged(i)
     return [FaceStability(result.p_fake, found, flipped, size, sharp, result.face.prob, verdict, reasons)
             for result, found, (size, sharp), (verdict, reasons, flipped) in zip(faces, copies, measures, verdicts)]

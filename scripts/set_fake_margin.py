@@ -54,8 +54,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import beta
 
-from benchmarks.robustness import GROUP_MIN_FACE, share_at_or_above, share_text
+from benchmarks.robustness import GROUP_MIN_FACE, share_at_or_above
 from detector.config import ModelConfig
+from detector.display import format_share
 
 REAL_GROUPS = "real_groups"
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,9 +184,9 @@ def table(rows: list[dict], n_val: str, n_test: int | None, old_cut: float) -> s
             lines.append(f"| {row['rule']} | budget not reachable | " + " | ".join("–" for _ in head[2:]) + " |")
             continue
         cost = row["test_cost"]
-        cells = [row["rule"] + (" (chosen)" if row.get("chosen") else ""), f"{row['fake_margin']:.2f}", f"{row['cut']:.3f}", share_text(row["val_rate"]),
-                 " / ".join(share_text(b) for b in row["val_bound"].values()),
-                 share_text(row.get("test_rate")) + (f" ({row['test_faces_called_fake']:g})" if "test_rate" in row else ""),
+        cells = [row["rule"] + (" (chosen)" if row.get("chosen") else ""), f"{row['fake_margin']:.2f}", f"{row['cut']:.3f}", format_share(row["val_rate"]),
+                 " / ".join(format_share(b) for b in row["val_bound"].values()),
+                 format_share(row.get("test_rate")) + (f" ({row['test_faces_called_fake']:g})" if "test_rate" in row else ""),
                  *[f"{cost[s]['fakes_likely_manipulated'][1]:.1%} of {cost[s]['n_fake']}" if s in cost else "–" for s in splits]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n(old edge {old_cut:.3f}; val/test rates: real faces >= {GROUP_MIN_FACE} px called likely manipulated, "\
@@ -199,7 +200,7 @@ def set_table(val: dict[str, np.ndarray], test: dict[str, np.ndarray], cut: floa
     lines = [f"| set (cut {cut:.3f}) | val pictures | val rate | test pictures | test rate |", "|---|---|---|---|---|"]
     for name in sorted({*val_sets, *test_sets}):
         (nv, rv), (nt, rt) = val_sets.get(name, (0, None)), test_sets.get(name, (0, None))
-        lines.append(f"| {name} | {nv} | {share_text(rv)} | {nt or '–'} | {share_text(rt) if nt else '–'} |")
+        lines.append(f"| {name} | {nv} | {format_share(rv)} | {nt or '–'} | {format_share(rt) if nt else '–'} |")
     return "\n".join(lines)
 
 

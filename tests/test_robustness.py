@@ -112,6 +112,7 @@ def test_checked_runs_keep_the_matrix_and_add_the_final_false_alarms():
 def test_checked_scoring_stores_each_face_verdict_with_the_same_scores(tmp_path, astronaut, detector):
     from benchmarks.robustness import score_groups, score_pictures
     from detector.display import VERDICT_WORDS
+    from detector.stability import AbstainRules
 
     items = []
     for i in range(3):
@@ -119,10 +120,11 @@ def test_checked_scoring_stores_each_face_verdict_with_the_same_scores(tmp_path,
         path.parent.mkdir(exist_ok=True)
         astronaut.crop((60 + 10 * i, 0, 420, 360)).save(path)
         items.append((path, i % 2))
+    rules = AbstainRules.for_checkpoint(detector.checkpoint)
     plain = score_groups(detector, items, "toy", tmp_path)
-    checked = score_groups(detector, items, "toy", tmp_path, checked=True)
+    checked = score_groups(detector, items, "toy", tmp_path, rules=rules)
     assert [r["score"] for r in checked] == [r["score"] for r in plain]
     found = [r for r in checked if r["score"] is not None]
     assert found and all(r["verdict"] in VERDICT_WORDS for r in found) and all("verdict" not in r for r in plain)
-    pictures = score_pictures(detector, items[:1], "plain", tmp_path, checked=True)
+    pictures = score_pictures(detector, items[:1], "plain", tmp_path, rules=rules)
     assert pictures[0]["verdict"] in VERDICT_WORDS
