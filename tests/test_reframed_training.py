@@ -205,3 +205,105 @@ def test_an_unknown_framing_is_refused_with_one_line(tmp_path, astronaut, tiny_c
                           "--version", "9.9.9", "--epochs", "1", "--workers", "0", "--framings", "collage=1"])
     assert code == 2
     assert "unknown framing" in capsys.readouterr().err
+
+
+def test_group_scene_crops_add_a_third_view_and_leave_the_first_two_alone(tmp_path, astronaut):
+    from detector.training.reframed import SourceBank, ValidationCrops
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    bank = SourceBank(sources, root, "val")
+    plain = ValidationCrops(bank, 64, 0.3, 3, seed=0)
+    grouped = ValidationCrops(bank, 64, 0.3, 3, seed=0, group_scenes=True)
+    for item in range(len(plain)):
+        two, index = plain[item]
+        three, same_index = grouped[item]
+        assert index == same_index and two.shape == (2, 64, 64, 3) and three.shape == (3, 64, 64, 3)
+        assert np.array_equal(three[:2], two)  # histories with and without the flag stay comparable
+        assert not np.array_equal(three[2], three[0])
+        assert np.array_equal(grouped[item][0], three)  # seeded: the same scene every epoch
+
+
+def test_group_scene_report_counts_reals_at_the_threshold_the_epoch_would_ship_with(tmp_path, astronaut):
+    from detector.training.calibrate import calibrated_probability, calibration_summary
+    from detector.training.reframed import SourceBank, group_scene_report
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    bank = SourceBank(sources, root, "val")
+    indices = np.arange(len(bank.pictures))
+    labels = np.array([p.label for p in bank.pictures])
+    rng = np.random.default_rng(1)
+    separable = np.where(labels == 1, 2.0, -2.0) + rng.normal(0, 0.3, len(labels))
+    group = np.where(labels == 1, 3.0, -3.0)
+    group[np.flatnonzero(labels == 0)[0]] = 3.0  # one real face looks fake in its group scene
+    logits = np.stack([separable, separable + 0.1, group], axis=1)
+    report = group_scene_report(bank, logits, indices, fake_margin=0.2)
+    reals = int((labels == 0).sum())
+    assert report["reals"] == reals and report["reals_at_threshold"] == pytest.approx(1 / reals)
+    calibration = calibration_summary(np.concatenate([labels, labels]), np.concatenate([logits[:, 0], logits[:, 1]]))
+    assert report["threshold"] == round(calibration["threshold"], 4)
+    lifted = calibrated_probability(np.array([3.0]), calibration["temperature"])[0]
+    expected = 1 / reals if lifted >= calibration["threshold"] + 0.2 else 0.0
+    assert report["reals_likely_manipulated"] == pytest.approx(expected)
+    assert report["toy/group_auc"] == pytest.approx((6 + 3 * 0.5) / 9, abs=1e-4)  # the planted real ties all 3 fakes
+
+
+@pytest.mark.parametrize("allowed_rise, saved", [(1.0, True), (-1.0, False)])
+def test_the_group_guard_decides_whether_a_better_epoch_is_saved(tmp_path, astronaut, tiny_checkpoint, allowed_rise, saved, monkeypatch):
+    from detector.training import reframed
+
+    # Eight samples do not reliably beat the start: make every later validation "better" so the guard decides.
+    real_report, calls = reframed.validation_report, []
+
+    def rising(*args):
+        calls.append(1)
+        return {**real_report(*args), "mean": 0.1 * len(calls)}
+
+    monkeypatch.setattr(reframed, "validation_report", rising)
+    sources, root = toy_sources(tmp_path, astronaut)
+    out = tmp_path / f"guard{allowed_rise}"
+    code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
+                          "--version", "9.9.9", "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0",
+                          "--val-per-stream", "3", "--shares", "real:toy=0.5", "fake:toy=0.5", "--input-size", "64",
+                          "--score-init", "--max-group-reals-rise", str(allowed_rise)])
+    assert code == 0
+    start = json.loads((out / "init_val.json").read_text())
+    epoch = json.loads((out / "history.json").read_text())[0]
+    assert set(start["val_group"]) >= {"threshold", "reals", "reals_at_threshold", "reals_likely_manipulated", "toy/group_auc"}
+    assert 0.0 <= epoch["val_group"]["reals_at_threshold"] <= 1.0
+    assert epoch["val_auc"] > start["val_auc"]
+    assert (out / "best").exists() == saved
+    assert ("not saved: val AUC" in (out / "train.log").read_text()) == (not saved)
+
+
+def test_the_group_guard_needs_the_starting_weights_scored(tmp_path, astronaut, tiny_checkpoint, capsys):
+    from detector.training import reframed
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(tmp_path / "x"),
+                          "--version", "9.9.9", "--epochs", "1", "--workers", "0", "--max-group-reals-rise", "0.01"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().startswith("error: --max-group-reals-rise")
+
+
+def test_group_guard_allows_only_what_the_start_plus_the_rise_allows():
+    from detector.training.reframed import group_guard_allows
+
+    def at(share: float) -> dict:
+        return {"val_group": {"reals_at_threshold": share}}
+
+    assert group_guard_allows(at(0.5), None, None)  # no guard asked for
+    assert group_guard_allows(at(0.12), at(0.10), 0.02) and not group_guard_allows(at(0.13), at(0.10), 0.02)
+    assert not group_guard_allows(at(0.0), None, 0.5)  # nothing to compare with: never saved
+
+
+def test_soup_reports_each_mixs_real_faces_in_group_scenes(tmp_path, astronaut, tiny_checkpoint, capsys):
+    from detector.training import soup
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    code = soup.main([str(tiny_checkpoint), str(tiny_checkpoint), "--alphas", "0", "1", "--sources", str(sources), "--root", str(root),
+                      "--val-per-stream", "3", "--workers", "0", "--group-scenes"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["alpha"] for line in lines] == [0.0, 1.0]
+    assert all(line["val_group"]["reals"] == 3 and "toy/group_auc" in line["val_group"] for line in lines)
+    assert lines[0]["val_group"] == lines[1]["val_group"]  # the same weights mixed with themselves

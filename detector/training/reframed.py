@@ -157,10 +157,11 @@ class ReframedStream(IterableDataset):
 
 
 class ValidationCrops(Dataset):
-    """Each validation picture's largest face, plain and in one seeded reframing."""
+    """Each validation picture's largest face, plain and in one seeded reframing; with `group_scenes`, also
+    composed into a group scene (a third crop, from its own seed, so the first two do not change)."""
 
-    def __init__(self, bank: SourceBank, size: int, margin: float, max_per_stream: int, seed: int) -> None:
-        self.bank, self.size, self.margin, self.seed = bank, size, margin, seed
+    def __init__(self, bank: SourceBank, size: int, margin: float, max_per_stream: int, seed: int, group_scenes: bool = False) -> None:
+        self.bank, self.size, self.margin, self.seed, self.group_scenes = bank, size, margin, seed, group_scenes
         rng = np.random.default_rng(seed)
         keep = []
         for indices in bank.by_stream.values():
@@ -179,7 +180,13 @@ class ValidationCrops(Dataset):
         others = [self.bank.image(int(rng.integers(len(self.bank.pictures)))) for _ in range(2)]
         framed = frame(image, box, rng, others, framing=VAL_FRAMINGS[index % len(VAL_FRAMINGS)])
         reframed = app_crop(jpeg_bytes_roundtrip(framed.picture, 75), framed.box, self.size, self.margin)
-        return np.stack([plain, reframed]), index
+        if not self.group_scenes:
+            return np.stack([plain, reframed]), index
+        group_rng = np.random.default_rng([self.seed, index, 2])
+        mates = [self.bank.image(int(group_rng.integers(len(self.bank.pictures)))) for _ in range(3)]
+        scene = frame(image, box, group_rng, mates, framing="group")
+        group = app_crop(jpeg_bytes_roundtrip(scene.picture, 75), scene.box, self.size, self.margin)
+        return np.stack([plain, reframed, group]), index
 
 
 def to_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -189,13 +196,13 @@ def to_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def validation_logits(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (N, 2): column 0 plain crop, column 1 reframed; and picture indices."""
+    """Logits (N, 2): column 0 plain crop, column 1 reframed (column 2: group scene, when made); and picture indices."""
     model.eval()
     logits, indices = [], []
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         for crops, index in loader:
             n = crops.shape[0]
-            out = model(to_input(crops.flatten(0, 1), device)).float().view(n, 2)
+            out = model(to_input(crops.flatten(0, 1), device)).float().view(n, -1)
             logits.append(out.cpu().numpy())
             indices.append(index.numpy())
     return np.concatenate(logits), np.concatenate(indices)
@@ -223,6 +230,43 @@ def validation_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray)
             report[f"{dataset}/{view}"] = float(roc_auc_score(labels[select], logits[select, column]))
     report["mean"] = float(np.mean(list(report.values())))
     return report
+
+
+def group_scene_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray, fake_margin: float) -> dict:
+    """How the real faces composed into group scenes (column 2) fare at the threshold this epoch would ship
+    with: calibrated on the plain and reframed crops as `save_calibrated` does, then the share of those reals
+    at or above the threshold and at or above threshold + `fake_margin` ("likely manipulated"), and the AUC
+    per two-class set in group scenes. Real faces in group photos are where more training has raised false
+    alarms while every other validation AUC rose (assets/experiments/gpu-arms-2.4/)."""
+    from detector.training.calibrate import calibrated_probability, calibration_summary
+
+    labels = np.array([bank.pictures[i].label for i in indices])
+    datasets = np.array([bank.pictures[i].dataset for i in indices])
+    calibration = calibration_summary(np.concatenate([labels, labels]), np.concatenate([logits[:, 0], logits[:, 1]]).astype(np.float64))
+    threshold = calibration["threshold"]
+    group = calibrated_probability(logits[:, 2].astype(np.float64), calibration["temperature"])
+    reals = group[labels == 0]
+    report = {
+        "threshold": round(threshold, 4),
+        "reals": int(len(reals)),
+        "reals_at_threshold": float((reals >= threshold).mean()) if len(reals) else None,
+        "reals_likely_manipulated": float((reals >= threshold + fake_margin).mean()) if len(reals) else None,
+    }
+    for dataset in sorted(set(datasets)):
+        mine = datasets == dataset
+        if labels[mine].min() != labels[mine].max():
+            report[f"{dataset}/group_auc"] = round(float(roc_auc_score(labels[mine], logits[mine, 2])), 4)
+    return report
+
+
+def group_guard_allows(record: dict, start: dict | None, max_rise: float | None) -> bool:
+    """With --max-group-reals-rise, an epoch may be saved only if its real faces in group scenes are called
+    fake at its threshold no more often than the starting weights' were, plus that much."""
+    if max_rise is None:
+        return True
+    if start is None:
+        return False
+    return record["val_group"]["reals_at_threshold"] <= start["val_group"]["reals_at_threshold"] + max_rise
 
 
 def learning_rate(base: float, step: int, total: int, warmup: int) -> float:
@@ -261,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--score-init", action="store_true",
                         help="score the starting weights on validation first (init_val.json); only a better epoch is saved. "
                              "With --epochs 0 this only scores a model.")
+    parser.add_argument("--group-scenes", action="store_true",
+                        help="also compose every validation picture into a group scene and report, per epoch, how often its "
+                             "real faces are called fake at that epoch's threshold (val_group; the mean AUC is unchanged)")
+    parser.add_argument("--max-group-reals-rise", type=float, default=None, metavar="SHARE",
+                        help="save an epoch only if that share is at most the starting weights' + SHARE "
+                             "(implies --group-scenes; needs --score-init)")
     args = parser.parse_args(argv)
 
     from detector.checkpoint import load_checkpoint
@@ -287,7 +337,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown framing(s) {sorted(unknown)}; known: {', '.join(FRAMINGS)}", file=sys.stderr)
         return 2
     stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings)
-    val_loader = DataLoader(ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.val_seed), batch_size=64, num_workers=args.workers)
+    guarded = args.max_group_reals_rise is not None
+    if guarded and not args.score_init:
+        print("error: --max-group-reals-rise compares with the starting weights: add --score-init", file=sys.stderr)
+        return 2
+    group_scenes = args.group_scenes or guarded
+    # "Likely manipulated" starts where the starting model's verdict does (its fake_margin, else its symmetric band).
+    likely_margin = config.fake_margin if config.fake_margin is not None else config.uncertain_margin
+    crops = ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.val_seed, group_scenes=group_scenes)
+    val_loader = DataLoader(crops, batch_size=64, num_workers=args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
     log = open(args.out / "train.log", "a", buffering=1)
 
@@ -295,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         log.write(text + "\n")
 
-    history, best, start_epoch = [], -1.0, 0
+    history, best, start_epoch, start = [], -1.0, 0, None
     resume = args.out / "resume.pt"
     if args.resume and resume.is_file():
         state = torch.load(resume, map_location=device, weights_only=True)
@@ -303,12 +361,17 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.load_state_dict(state["optimizer"])
         history, best, start_epoch = json.loads(state["history"]), float(state["best"]), int(state["epoch"]) + 1
         say(f"resumed after epoch {start_epoch} (best {best:.4f})")
+        if (args.out / "init_val.json").is_file():
+            start = json.loads((args.out / "init_val.json").read_text())
     if args.score_init and not history:
         # A continuation must beat its starting weights on the same validation to be saved.
         logits, indices = validation_logits(model, val_loader, device)
         report = validation_report(val_bank, logits, indices)
         best = report["mean"]
         scored = {"epoch": 0, "init": str(args.init), "val_auc": best, "val_auc_per_set": per_set(report)}
+        if group_scenes:
+            scored["val_group"] = group_scene_report(val_bank, logits, indices, likely_margin)
+        start = scored
         (args.out / "init_val.json").write_text(json.dumps(scored, indent=1))
         say(json.dumps(scored))
     counts = {n: len(train_bank.by_stream.get(n, train_bank.reals_with_points)) for n in stream.names}
@@ -350,9 +413,15 @@ def main(argv: list[str] | None = None) -> int:
             "val_auc_per_set": per_set(report),
             "seconds": round(time.time() - epoch_start, 1),
         }
+        if group_scenes:
+            record["val_group"] = group_scene_report(val_bank, logits, indices, likely_margin)
         history.append(record)
         say(json.dumps(record))
-        if record["val_auc"] > best:
+        if record["val_auc"] > best and not group_guard_allows(record, start, args.max_group_reals_rise):
+            say(f"not saved: val AUC {record['val_auc']:.4f} is higher, but real faces in group scenes are called fake "
+                f"{record['val_group']['reals_at_threshold']:.3f} of the time (start {start['val_group']['reals_at_threshold']:.3f}, "
+                f"allowed rise {args.max_group_reals_rise})")
+        elif record["val_auc"] > best:
             best = record["val_auc"]
             save_best(model, config, args, history, val_bank, logits, indices, streams, framings)
             say(f"new best val AUC {best:.4f}: saved {args.out / 'best'}")

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from detector.training.reframed import (
     SourceBank,
     ValidationCrops,
+    group_scene_report,
     per_set,
     save_calibrated,
     validation_logits,
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="save the best mix here (calibrated on validation)")
     parser.add_argument("--version", default="2.0.0")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--group-scenes", action="store_true",
+                        help="also report each mix's real faces in validation group scenes (as the trainer's --group-scenes)")
     args = parser.parse_args(argv)
 
     from detector.checkpoint import load_checkpoint
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = new_model.config
     bank = SourceBank(args.sources, args.root, "val")
-    crops = ValidationCrops(bank, config.input_size, config.crop_margin, args.val_per_stream, args.seed)
+    crops = ValidationCrops(bank, config.input_size, config.crop_margin, args.val_per_stream, args.seed, group_scenes=args.group_scenes)
+    likely_margin = config.fake_margin if config.fake_margin is not None else config.uncertain_margin
     # Crops are made once and reused for every mix: they do not depend on the weights.
     cached = list(DataLoader(crops, batch_size=64, num_workers=args.workers))
     # Clones: state_dict() tensors are the live weights, which load_state_dict overwrites in place.
@@ -68,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         logits, indices = validation_logits(new_model, cached, torch.device("cpu"))
         report = validation_report(bank, logits, indices)
         results[alpha] = report
-        print(json.dumps({"alpha": alpha, "val_auc": round(report["mean"], 4), **per_set(report)}), flush=True)
+        scored = {"alpha": alpha, "val_auc": round(report["mean"], 4), **per_set(report)}
+        if args.group_scenes:
+            scored["val_group"] = group_scene_report(bank, logits, indices, likely_margin)
+        print(json.dumps(scored), flush=True)
         if best is None or report["mean"] > results[best[0]]["mean"]:
             best = (alpha, logits, indices)
     alpha, logits, indices = best
