@@ -289,7 +289,7 @@ def test_group_guard_allows_only_what_the_start_plus_the_rise_allows():
     from detector.training.reframed import group_guard_allows
 
     def at(share: float) -> dict:
-        return {"val_group": {"reals_at_threshold": share}}
+        return {"val_group": {"reals_likely_manipulated": share, "reals_at_threshold": 0.9}}
 
     assert group_guard_allows(at(0.5), None, None)  # no guard asked for
     assert group_guard_allows(at(0.12), at(0.10), 0.02) and not group_guard_allows(at(0.13), at(0.10), 0.02)
@@ -307,3 +307,25 @@ def test_soup_reports_each_mixs_real_faces_in_group_scenes(tmp_path, astronaut, 
     assert [line["alpha"] for line in lines] == [0.0, 1.0]
     assert all(line["val_group"]["reals"] == 3 and "toy/group_auc" in line["val_group"] for line in lines)
     assert lines[0]["val_group"] == lines[1]["val_group"]  # the same weights mixed with themselves
+
+
+def test_neighbour_pictures_are_decoded_only_when_a_framing_uses_them_and_samples_do_not_change(tmp_path, astronaut, monkeypatch):
+    from detector.training import reframed
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    bank = reframed.SourceBank(sources, root, "train")
+    decoded = []
+    load = bank.image
+    monkeypatch.setattr(bank, "image", lambda index: decoded.append(index) or load(index))
+    stream = reframed.ReframedStream(bank, {"real:toy": 0.5, "fake:toy": 0.5}, 64, 0.3, seed=0)
+
+    def samples() -> list:
+        rng = np.random.default_rng(3)
+        return [stream.sample(rng) for _ in range(24)]
+
+    lazy = samples()
+    lazy_decodes, decoded[:] = len(decoded), []
+    monkeypatch.setattr(reframed, "LazyPictures", lambda load, indices: [load(i) for i in indices])
+    eager = samples()
+    assert all(np.array_equal(a[0], b[0]) and a[1:] == b[1:] for a, b in zip(lazy, eager))
+    assert len(decoded) == 24 * 3 and 24 <= lazy_decodes < len(decoded)

@@ -22,6 +22,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,24 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return augment.photometric(image, rng, p_rotate=0.2, degrees=8.0, p_jitter=0.7, p_degrade=0.3, p_noise=0.15, p_jpeg=0.4)
 
 
+class LazyPictures(Sequence):
+    """Pictures decoded on first use. Every sample draws two neighbour pictures, but only some framings
+    (grids, group scenes, photographic backgrounds) look at them: decoding them up front cost two of a
+    sample's four JPEG decodes for nothing most of the time. The draws themselves stay, so the stream of
+    samples for a seed is unchanged."""
+
+    def __init__(self, load: Callable[[int], np.ndarray], indices: list[int]) -> None:
+        self.load, self.indices, self.cache = load, indices, {}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> np.ndarray:
+        if item not in self.cache:
+            self.cache[item] = self.load(self.indices[item])
+        return self.cache[item]
+
+
 class ReframedStream(IterableDataset):
     """An endless stream of (crop uint8 HWC, label, stream index) drawn with fixed stream shares."""
 
@@ -141,7 +160,7 @@ class ReframedStream(IterableDataset):
                 image, face["box"], np.array(face["landmarks"]), picture.outline, bank.image(donor_index), np.array(donor["landmarks"]), rng
             )
             label = 1
-        others = [bank.image(int(rng.integers(len(bank.pictures)))) for _ in range(2)]
+        others = LazyPictures(bank.image, [int(rng.integers(len(bank.pictures))) for _ in range(2)])
         crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin, weights=self.framings)
         return photometric(crop, rng), label, stream
 
@@ -261,12 +280,14 @@ def group_scene_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray
 
 def group_guard_allows(record: dict, start: dict | None, max_rise: float | None) -> bool:
     """With --max-group-reals-rise, an epoch may be saved only if its real faces in group scenes are called
-    fake at its threshold no more often than the starting weights' were, plus that much."""
+    likely manipulated no more often than the starting weights' were, plus that much. The verdict a reader
+    sees, not the share at the threshold: continuing 2.3.0 moved the first 2.8 -> 4.7 % and the second only
+    14.6 -> 15.3 % on these scenes (assets/experiments/gpu-arms-2.4/)."""
     if max_rise is None:
         return True
     if start is None:
         return False
-    return record["val_group"]["reals_at_threshold"] <= start["val_group"]["reals_at_threshold"] + max_rise
+    return record["val_group"]["reals_likely_manipulated"] <= start["val_group"]["reals_likely_manipulated"] + max_rise
 
 
 def learning_rate(base: float, step: int, total: int, warmup: int) -> float:
@@ -309,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compose every validation picture into a group scene and report, per epoch, how often its "
                              "real faces are called fake at that epoch's threshold (val_group; the mean AUC is unchanged)")
     parser.add_argument("--max-group-reals-rise", type=float, default=None, metavar="SHARE",
-                        help="save an epoch only if that share is at most the starting weights' + SHARE "
+                        help="save an epoch only if its real faces in group scenes are called likely manipulated at most "
+                             "the starting weights' share + SHARE "
                              "(implies --group-scenes; needs --score-init)")
     args = parser.parse_args(argv)
 
@@ -418,8 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         history.append(record)
         say(json.dumps(record))
         if record["val_auc"] > best and not group_guard_allows(record, start, args.max_group_reals_rise):
-            say(f"not saved: val AUC {record['val_auc']:.4f} is higher, but real faces in group scenes are called fake "
-                f"{record['val_group']['reals_at_threshold']:.3f} of the time (start {start['val_group']['reals_at_threshold']:.3f}, "
+            say(f"not saved: val AUC {record['val_auc']:.4f} is higher, but real faces in group scenes are called likely manipulated "
+                f"{record['val_group']['reals_likely_manipulated']:.3f} of the time (start {start['val_group']['reals_likely_manipulated']:.3f}, "
                 f"allowed rise {args.max_group_reals_rise})")
         elif record["val_auc"] > best:
             best = record["val_auc"]
