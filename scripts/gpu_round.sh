@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# A training round on a lent GPU machine, host side (this machine). The device tool sends the checkout the
+# session started in, at most 64 MiB a call, and its machine reaches nothing else; so the training pictures
+# travel in three chunks under .gpu/ (ignored), and assets/ (70 MB of models and runs) is left out of the
+# checkout while the round runs.
+#   bash scripts/gpu_round.sh prepare [INIT=assets/models/dfx-lite0]   # pack, stage the start weights, hide assets/
+#   ... then three `run` calls, each right after the last (a machine stays warm 30 s):
+#     1. carry [".gpu/q0"]: bash scripts/gpu_device.sh setup
+#     2. carry [".gpu/q1"]: bash scripts/gpu_device.sh data
+#     3. carry [".gpu/q2"], timeout_s 600: MINUTES=8.9 LIMIT=578 bash scripts/gpu_device.sh train
+#        (arms: see scripts/gpu_device.sh; its outputs come back under the call's files_at)
+#   give_back, then:
+#   bash scripts/gpu_round.sh restore                                   # assets/ back
+# Records of past rounds: assets/experiments/gpu-arms-*/.
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+INIT=${INIT:-assets/models/dfx-lite0}
+case "${1:-}" in
+  prepare)
+    grep -qx '/.gpu/' "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$(git rev-parse --git-common-dir)/info/exclude"
+    if [ ! -d .gpu/q2/data ]; then
+      $PY -m scripts.pack_gpu_data --sources "${SOURCES:-cache/sources}" --root "${DATA:-../shared/data}" --out .gpu
+    fi
+    mkdir -p .gpu/q0/whl .gpu/q0/plotly .gpu/q2/init
+    # facenet-pytorch is the one package the device lacks (torch, timm, cv2, sklearn are there).
+    ls .gpu/q0/whl/facenet_pytorch-*.whl >/dev/null 2>&1 || \
+      $PY -m pip download --no-deps --only-binary=:all: -d .gpu/q0/whl "$(grep -i '^facenet-pytorch' requirements.txt)"
+    # Training never draws, but an import chain reaches plotly: a two-class stand-in saves a 30 MB wheel.
+    printf '"""Stand-in for plotly on the training machine (training never draws)."""\n\nclass Figure:\n    pass\n\n\nclass Heatmap:\n    pass\n' \
+      > .gpu/q0/plotly/__init__.py
+    printf 'from plotly import Figure, Heatmap  # noqa: F401\n' > .gpu/q0/plotly/graph_objects.py
+    cp "$INIT/model.safetensors" "$INIT/config.json" .gpu/q2/init/
+    git sparse-checkout set --no-cone '/*' '!/assets/'
+    echo "ready: start weights $(python3 -c "import json; print(json.load(open('.gpu/q2/init/config.json'))['version'])"); assets/ hidden until 'restore'"
+    du -sh .gpu/q0 .gpu/q1 .gpu/q2
+    ;;
+  restore)
+    git sparse-checkout disable
+    echo "assets/ restored"
+    ;;
+  *)
+    echo "usage: bash scripts/gpu_round.sh prepare|restore" >&2
+    exit 2
+    ;;
+esac
