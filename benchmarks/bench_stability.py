@@ -2,8 +2,8 @@
 
     python -m benchmarks.bench_stability          target: <= 2x a plain analysis (idle, then next to a busy core)
     python -m benchmarks.bench_stability --copies-graph cache/copies.int8.onnx   also with the copies scored in int8
-    python -m benchmarks.bench_stability --staged   the app's scorer only: the staged check (shipped) beside the
-                                                    11-copies-in-one-pass check and a face that needs both stages
+    python -m benchmarks.bench_stability --staged   the app's scorer (runs of 1) and runs of 2: a face that stops after
+                                                    the first stage, faces that need both, a face-filling picture
     python -m benchmarks.bench_stability video    what the check adds to a clip (no target in the issue)
 
 The photo: 1920x1080, one face (the astronaut portrait on a wider canvas; face box about 185x240 px,
@@ -17,15 +17,16 @@ crop 309 px), as JPEG bytes. Three pairs are timed:
 Each is timed with several scorers in the same process, interleaved round by round, so a busy
 machine slows every variant alike (read the ratios of medians, not the milliseconds): the folded
 torch model in passes of 8 crops (what the app ran before ONNX Runtime), and ONNX Runtime
-(detector/runtime.py): a call's crops cut into single-threaded runs of 2 (RUN_CROPS, what the app runs)
+(detector/runtime.py): a call's crops cut into single-threaded runs of RUN_CROPS (what the app runs)
 or 6 that the free cores take in turn; and runs of at most 8 whose layers are shared by intra-op threads,
 sleeping between runs or spinning (ONNX Runtime's default). With `--copies-graph` (an 8-bit graph from
 `scripts.quantize_copies --out`), or when the model folder holds an adopted one, the app's scorer is also
 timed with the check's copies scored by it (the faces stay fp32).
-With `--staged` only the app's scorer is timed, and the checked tasks three ways: as shipped (the model's
-staged rule, detector/stability.py's AbstainRules.first_stage: for this photo's face the first stage only), all
-11 copies in one pass (the check before the staged rule), and with the second stage forced (what a face whose
-first stage flips once costs: two passes).
+With `--staged` the app's scorer (runs of RUN_CROPS = 1 crop) and runs of 2 (the app before) are timed on: the app
+path, whose JPEG-decoded face needs both stages of the model's staged rule (AbstainRules.first_stage); the model path,
+whose undecoded face stops after the first stage, and the same with the second stage forced; and a face-filling
+picture (the photo's 309 px face crop, as the data sets hold faces), with and without reusing the copies whose
+input is pixel-identical to the face's crop (detector.stability.reused_inputs).
 The whole set is timed twice in one run: on an idle machine, then while a child process spins on one
 core (as benchmarks/bench_busy.py does; the thread policy of detector/threads.py adapts to it).
 """
@@ -47,9 +48,24 @@ def jpeg(image, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-def staged_variants(detector, photo, data: bytes, rules) -> dict[str, Callable[[], object]]:
-    """The checked tasks under the shipped (staged) rule, all 11 copies in one pass, and both stages forced."""
-    from dataclasses import asdict, replace
+def without_reuse(task: Callable[[], object]) -> Callable[[], object]:
+    """`task` with every copy scored even where its input equals the face's crop (the check before reuse)."""
+    import detector.stability as stability
+
+    def run():
+        saved, stability.reused_inputs = stability.reused_inputs, lambda window, names: {}
+        try:
+            return task()
+        finally:
+            stability.reused_inputs = saved
+
+    return run
+
+
+def staged_variants(detector, photo, data: bytes, rules, filling) -> dict[str, Callable[[], object]]:
+    """The checked tasks under the shipped (staged) rule, with both stages forced, and on a face-filling picture
+    with and without reusing the copies whose input is the face's own crop."""
+    from dataclasses import asdict
 
     from detector.analysis import analyze_image_bytes
     from detector.stability import AbstainRules, analyze_checked
@@ -58,15 +74,16 @@ def staged_variants(detector, photo, data: bytes, rules) -> dict[str, Callable[[
         def rest_needed(self, verdict, flipped) -> bool:  # every face as if its first stage flipped once
             return True
 
-    one_pass, both = replace(rules, first_stage=None), BothStages(**asdict(rules))
+    both = BothStages(**asdict(rules))
     return {
         "app plain": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=False),
         "app checked": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=True, rules=rules),
-        "app checked, 11 in one pass": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=True, rules=one_pass),
-        "app checked, both stages": lambda: analyze_image_bytes(detector, data, "photo.jpg", stability=True, rules=both),
         "model plain": lambda: detector.analyze(photo),
         "model checked": lambda: analyze_checked(detector, photo, rules),
-        "model checked, 11 in one pass": lambda: analyze_checked(detector, photo, one_pass),
+        "model checked, both stages": lambda: analyze_checked(detector, photo, both),
+        "filling plain": lambda: detector.analyze(filling),
+        "filling checked": lambda: analyze_checked(detector, filling, rules),
+        "filling checked, no reuse": without_reuse(lambda: analyze_checked(detector, filling, rules)),
     }
 
 
@@ -110,9 +127,11 @@ def time_rounds(detector, scorers: dict, tasks: dict, rounds: int) -> dict[str, 
 
 PAIRS = {"app": ("app plain", "app checked"), "model": ("model plain", "model checked"),
          "model, copies apart": ("model plain", "model checked apart")}
-STAGED_PAIRS = {"app": ("app plain", "app checked"), "app, 11 in one pass": ("app plain", "app checked, 11 in one pass"),
-                "app, both stages": ("app plain", "app checked, both stages"), "model": ("model plain", "model checked"),
-                "model, 11 in one pass": ("model plain", "model checked, 11 in one pass")}
+STAGED_PAIRS = {"app (JPEG: needs both stages)": ("app plain", "app checked"),
+                "model (stops after the first stage)": ("model plain", "model checked"),
+                "model, both stages forced": ("model plain", "model checked, both stages"),
+                "face-filling picture": ("filling plain", "filling checked"),
+                "face-filling picture, no reuse": ("filling plain", "filling checked, no reuse")}
 
 
 def measure(detector, scorers: dict, tasks: dict, rounds: int, pairs: dict = PAIRS) -> dict:
@@ -163,9 +182,12 @@ def main(rounds: int = 10, copies_graph: Path | None = None, staged: bool = Fals
     shipped_copies = detector.copies_runtime
     assert CPU_BATCH == 8, "the app's CPU_BATCH must be the one timed as the app's scorer"
     tasks, pairs = variants(detector, photo, data, rules), PAIRS
+    filling = photo.crop(faces[0].face.crop_box)  # the face filling its picture, as in the data sets' face crops
     if staged:
-        scorers = {f"onnx, runs of {onnx.run_crops} over the cores (shipped)": (onnx, 8, shipped_copies)}
-        tasks, pairs = staged_variants(detector, photo, data, rules), STAGED_PAIRS
+        twos = OnnxScorer(onnx._graph, onnx.lock, run_crops=2)  # what the app ran before runs of 1
+        scorers = {f"onnx, runs of {onnx.run_crops} over the cores (shipped)": (onnx, 8, shipped_copies),
+                   "onnx, runs of 2 over the cores": (twos, 8, shipped_copies)}
+        tasks, pairs = staged_variants(detector, photo, data, rules, filling), STAGED_PAIRS
     for scorer in scorers.values():  # warm-up of every batch shape
         use(detector, scorer)
         for task in tasks.values():
@@ -196,8 +218,19 @@ def main(rounds: int = 10, copies_graph: Path | None = None, staged: bool = Fals
         # can differ (the JPEG moves the face's score).
         "first_stage": list(rules.stages()[0]), "copies_scored_for_this_face": analyze_checked(detector, photo, rules).checks[0].copies_scored,
         "copies_scored_app_face": analyze_image_bytes(detector, data, "photo.jpg", rules=rules).checks[0].copies_scored,
+        "filling_picture": f"{filling.width}x{filling.height}, the photo's face crop", **filling_facts(detector, filling, rules),
         "idle": idle, "busy_core": busy,
     })
+
+
+def filling_facts(detector, filling, rules) -> dict:
+    """How the face-filling picture's check went: copies scored, and which of them took the face's own score."""
+    from detector.stability import analyze_checked, face_window, reused_inputs
+
+    checked = analyze_checked(detector, filling, rules)
+    window = face_window(filling, checked.result.faces[0].face, detector.config.crop_margin)
+    return {"filling_faces": len(checked.result.faces), "filling_copies_scored": checked.checks[0].copies_scored,
+            "filling_reused": reused_inputs(window, list(checked.checks[0].p_fake_by_change))}
 
 
 def talking_head(path, seconds: int, fps: int = 25):

@@ -46,10 +46,11 @@ SCORER_ENV = "DFX_SCORER"  # "torch": never use ONNX Runtime
 PROBE_TOLERANCE = 1e-4  # largest logit difference accepted on the probe batch (measured: about 5e-6)
 OPSET = 17
 SPIN = False  # whether ONNX Runtime's worker threads spin between runs (see OnnxScorer.session)
-# Crops per single-threaded run: 12 crops took 125 ms in runs of 1 or 2, 137 in runs of 6, 148 in one run
-# of 12 (one core; small runs' activations stay in the cache), so a call is cut into runs of 2 that the
-# free cores take in turn.
-RUN_CROPS = 2
+# Crops per single-threaded run: at 224 px 12 crops took 125 ms in runs of 1 or 2, 137 in runs of 6, 148 in one
+# run of 12 (one core; small runs' activations stay in the cache). At 2.3.0's 288 px runs of 1 are the fastest:
+# 12 crops over two idle cores 107 ms vs 113 in runs of 2, 8 crops 71 vs 76 (same logits, bit for bit; README,
+# issue 16). So a call is cut into runs of one crop that the free cores take in turn.
+RUN_CROPS = 1
 # The stability check's copies may be scored by an 8-bit graph stored beside the weights (scripts/quantize_copies.py).
 COPIES_FILE = "copies.int8.onnx"
 

@@ -114,6 +114,7 @@ class FaceWindow:
     image: Image.Image
     crop_box: Box
     framing: tuple[Box, ...]  # FRAMING_CHANGES order
+    scaled: bool = False  # shrunk (videos): its pixels are no longer the picture's own
 
 
 def face_window(image: Image.Image, face: Face, margin: float, max_side: int | None = None) -> FaceWindow:
@@ -130,7 +131,7 @@ def face_window(image: Image.Image, face: Face, margin: float, max_side: int | N
         window = window.resize((max(1, round(window.width * scale)), max(1, round(window.height * scale))),
                                Image.BICUBIC, reducing_gap=3.0)
     moved = [tuple(round((v - o) * scale) for v, o in zip(b, (left, top, left, top))) for b in boxes]
-    return FaceWindow(window, moved[0], tuple(moved[1:]))
+    return FaceWindow(window, moved[0], tuple(moved[1:]), scale != 1.0)
 
 
 _builders: dict[int, ThreadPoolExecutor] = {}
@@ -157,6 +158,28 @@ def window_crops(window: FaceWindow, size: int, names: Sequence[str] = PERTURBAT
             for name, change in PIXEL_CHANGES.items()}
     jobs |= {name: (lambda box=box: crop_face(window.image, box, size)) for name, box in zip(FRAMING_CHANGES, window.framing)}
     return _build([jobs[name] for name in names])
+
+
+FACE_CROP = "face"  # reused_inputs: the copy's input is the face's own crop
+
+
+def reused_inputs(window: FaceWindow, names: Sequence[str]) -> dict[str, str]:
+    """The re-framed copies among `names` whose model input is pixel-identical to one already there: name -> the
+    input it equals, FACE_CROP (the face's own crop) or an earlier copy's name. Such a copy needs no forward pass of
+    its own: the same box cut out of the same pixels and resized the same way is the same input, so it gets the
+    same score. This happens when a face fills the picture (about a third of the validation faces, DFDC's face
+    crops among them): the shifted, tighter and looser squares slide or shrink into the picture's own square. A
+    shrunk window (videos) is not the picture's pixels, so there only copies are compared with each other."""
+    seen: dict[Box, str] = {} if window.scaled else {window.crop_box: FACE_CROP}
+    same = {}
+    for name, box in zip(FRAMING_CHANGES, window.framing):
+        if name not in names:
+            continue
+        if box in seen:
+            same[name] = seen[box]
+        else:
+            seen[box] = name
+    return same
 
 
 def perturbed_crops(image: Image.Image, face: Face, size: int, margin: float,
@@ -436,14 +459,57 @@ def all_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: flo
     return [c for face in faces for c in perturbed_crops(image, face, size, margin, names)]
 
 
-def _score_copies(detector, image: Image.Image, faces: Sequence[Face], names: Sequence[str]) -> np.ndarray:
-    """P(fake) of the copies `names` of every face (all_copies order), in calls of at most FACES_PER_PASS faces'
-    copies so a crowd's memory stays flat."""
+@dataclass
+class CopyPlan:
+    """The changed copies `names` of some faces as the check scores them: each distinct model input once.
+
+    `crops` are the inputs to score; `sources[i][j]` says where face i's copy names[j] gets its score: an index
+    into `crops`, or -1 for the face's own score (reused_inputs: a pixel-identical input)."""
+
+    names: tuple[str, ...]
+    crops: list[Image.Image]
+    sources: list[list[int]]
+
+    def p_fake(self, crops_p_fake: np.ndarray, faces_p_fake: Sequence[float]) -> np.ndarray:
+        """P(fake) of every face's copies in all_copies order, from the scores of `crops` and of the faces."""
+        scores = np.asarray(crops_p_fake, dtype=float)
+        return np.array([faces_p_fake[i] if k < 0 else scores[k] for i, row in enumerate(self.sources) for k in row])
+
+
+def plan_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: float, names: Sequence[str],
+                reuse_faces: bool = True) -> CopyPlan:
+    """The copies `names` of every face with each pixel-identical input built and scored once (reused_inputs);
+    `reuse_faces=False` when copies and faces are scored by different graphs (an int8 copies scorer): then a copy
+    never takes its face's score."""
+    crops, sources = [], []
+    for face in faces:
+        window = face_window(image, face, margin)
+        same = reused_inputs(window, names)
+        if not reuse_faces:
+            same = {name: to for name, to in same.items() if to != FACE_CROP}
+        built = iter(window_crops(window, size, [n for n in names if n not in same]))
+        index: dict[str, int] = {FACE_CROP: -1}
+        for name in names:
+            if name not in same:
+                index[name] = len(crops)
+                crops.append(next(built))
+        sources.append([index[same.get(name, name)] for name in names])
+    return CopyPlan(tuple(names), crops, sources)
+
+
+def reuse_face_scores(detector) -> bool:
+    """Whether a copy identical to its face's crop may take the face's score: when copies are scored like faces."""
+    return getattr(detector, "copies_runtime", None) is None
+
+
+def _score_copies(detector, image: Image.Image, faces: Sequence, names: Sequence[str]) -> np.ndarray:
+    """P(fake) of the copies `names` of every face (FaceResult objects; all_copies order), each distinct input scored
+    once (plan_copies), in calls of at most FACES_PER_PASS faces' worth of copies so a crowd's memory stays flat."""
     config = detector.config
-    crops = all_copies(image, faces, config.input_size, config.crop_margin, names)
-    step = len(names) * FACES_PER_PASS
-    parts = [detector.p_fake_from_logits(copies_logits(detector, crops[i:i + step])) for i in range(0, len(crops), step)]
-    return np.concatenate(parts) if parts else np.zeros(0)
+    plan = plan_copies(image, [f.face for f in faces], config.input_size, config.crop_margin, names, reuse_face_scores(detector))
+    step = max(1, len(names)) * FACES_PER_PASS
+    parts = [detector.p_fake_from_logits(copies_logits(detector, plan.crops[i:i + step])) for i in range(0, len(plan.crops), step)]
+    return plan.p_fake(np.concatenate(parts) if parts else np.zeros(0), [f.p_fake for f in faces])
 
 
 def _by_name(names: Sequence[str], probs: np.ndarray, faces: int) -> list[dict[str, float]]:
@@ -463,7 +529,7 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
     rules = rules if rules is not None else AbstainRules.for_checkpoint(getattr(detector, "checkpoint", None))
     first, rest = rules.stages()
     if scored is None or len(scored) != len(first) * len(faces):
-        scored = _score_copies(detector, image, [f.face for f in faces], first)
+        scored = _score_copies(detector, image, faces, first)
     copies = _by_name(first, np.asarray(scored), len(faces))
     measures = [(face_size(result.face), sharpness(result.crop)) for result in faces]
 
@@ -475,7 +541,7 @@ def check_faces(detector, image: Image.Image, faces: Sequence, rules: AbstainRul
     verdicts = [judged(i) for i in range(len(faces))]
     pending = [i for i, (verdict, _, flipped) in enumerate(verdicts) if rest and rules.rest_needed(verdict, flipped)]
     if pending:
-        more = _by_name(rest, _score_copies(detector, image, [faces[i].face for i in pending], rest), len(pending))
+        more = _by_name(rest, _score_copies(detector, image, [faces[i] for i in pending], rest), len(pending))
         for i, found in zip(pending, more):
             merged = {**copies[i], **found}
             copies[i] = {name: merged[name] for name in PERTURBATIONS}  # back in PERTURBATIONS order
@@ -513,12 +579,19 @@ def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = N
     config = detector.config
 
     first, _ = rules.stages()
+    plans: list[CopyPlan] = []
 
     def copies(picture: Image.Image, faces: list[Face]) -> list[Image.Image] | None:
-        return all_copies(picture, faces, config.input_size, config.crop_margin, first) if len(faces) <= FACES_PER_PASS else None
+        if len(faces) > FACES_PER_PASS:
+            return None
+        plans.append(plan_copies(picture, faces, config.input_size, config.crop_margin, first, reuse_face_scores(detector)))
+        return plans[0].crops
 
     result = detector.analyze(image, extra=copies)
-    return CheckedImage(result, check_faces(detector, image, result.faces, rules, result.extra_p_fake), rules)
+    scored = None
+    if plans and result.extra_p_fake is not None:
+        scored = plans[0].p_fake(result.extra_p_fake, [f.p_fake for f in result.faces])
+    return CheckedImage(result, check_faces(detector, image, result.faces, rules, scored), rules)
 
 
 def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:

@@ -558,3 +558,70 @@ def test_the_first_stage_is_read_per_model(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "version": "9.9.9"}))
     assert AbstainRules.for_checkpoint(tmp_path).stages() == (PERTURBATIONS, ())  # another model: all 11 at once
     assert AbstainRules(first_stage=["no such copy"]).stages() == (PERTURBATIONS, ())
+
+
+# ---- exact reuse: a copy whose input is pixel-identical to one already scored is not scored again ---------------
+
+def face_filling_picture() -> tuple[Image.Image, Face]:
+    """The planted face filling its picture (as in DFDC's face crops): the crop square is the whole picture, so the
+    shifted and looser squares slide or shrink back into it."""
+    image, face = planted_picture()
+    x1, y1, x2, y2 = face.crop_box
+    picture = image.crop(face.crop_box)
+    box = tuple(float(v) for v in (face.box[0] - x1, face.box[1] - y1, face.box[2] - x1, face.box[3] - y1))
+    return picture, Face(box=box, prob=0.999, landmarks=None, crop_box=square_crop_box(box, picture.size, 0.3))
+
+
+def test_copies_identical_to_the_faces_crop_are_found_and_really_are_the_same_pixels():
+    from detector.stability import FACE_CROP, face_window, reused_inputs
+
+    image, face = face_filling_picture()
+    assert face.crop_box == (0, 0, *image.size)
+    same = reused_inputs(face_window(image, face, 0.3), PERTURBATIONS)
+    assert same == {"shift+8%": FACE_CROP, "shift-8%": FACE_CROP, "looser": FACE_CROP}
+    own = np.asarray(crop_face(image, face.crop_box, 64))
+    for name, crop in zip(PERTURBATIONS, perturbed_crops(image, face, 64, 0.3)):
+        assert np.array_equal(np.asarray(crop), own) == (name in same), name
+    # a face inside a larger picture: every re-framed square differs
+    assert reused_inputs(face_window(*planted_picture(), 0.3), PERTURBATIONS) == {}
+
+
+def test_reused_copies_get_exactly_the_scores_a_forward_pass_gives_them_and_skip_it():
+    detector = PlantedDetector(gain=20.0, bias=1.0)
+    image, face = face_filling_picture()
+    result = face_result(detector, image, face)
+    detector.calls.clear()
+    (check,) = check_faces(detector, image, [result], AbstainRules())
+    assert detector.calls == [len(PERTURBATIONS) - 3]  # shift+8%, shift-8% and looser take the face's score
+    every = detector.p_fake_from_logits(detector.classify(perturbed_crops(image, face, detector.config.input_size, 0.3)))
+    assert list(check.p_fake_by_change) == list(PERTURBATIONS)
+    assert list(check.p_fake_by_change.values()) == [float(p) for p in every]  # exact, not approximately
+    assert check.flipped == ["flip"] and check.verdict == display.CANT_TELL  # the mirror still flips it (tolerance 0)
+
+
+def test_analyze_checked_scores_each_distinct_input_once(detector):
+    from detector.stability import analyze_checked
+
+    image, _ = face_filling_picture()
+    image = image.resize((320, 320))  # a face crop the size the data sets hold: MTCNN finds the planted face or falls back
+    calls, classify = [], detector.classify
+    detector.classify = lambda crops: (calls.append(len(crops)), classify(crops))[1]
+    try:
+        checked = analyze_checked(detector, image, AbstainRules())
+    finally:
+        del detector.classify
+    (face,) = checked.result.faces
+    (check,) = checked.checks
+    crops = perturbed_crops(image, face.face, detector.config.input_size, detector.config.crop_margin)
+    every = detector.p_fake_from_logits(detector.classify(crops))
+    reused = [n for n, c in zip(PERTURBATIONS, crops) if np.array_equal(np.asarray(c), np.asarray(face.crop))]
+    assert reused and calls == [1 + len(PERTURBATIONS) - len(reused)]
+    assert check.p_fake_by_change == pytest.approx(dict(zip(PERTURBATIONS, map(float, every))), abs=1e-5)
+    assert all(check.p_fake_by_change[n] == face.p_fake for n in reused)
+
+
+def test_a_shrunk_video_window_never_reuses_the_faces_own_score():
+    from detector.stability import face_window, reused_inputs
+
+    image, face = face_filling_picture()
+    assert reused_inputs(face_window(image, face, 0.3, max_side=100), PERTURBATIONS) == {"shift-8%": "shift+8%", "looser": "shift+8%"}
