@@ -13,14 +13,10 @@ from detector.imageio import IMAGE_SUFFIXES
 from detector.reporting.draw import draw_faces
 from detector.reporting.report import image_report, to_html, to_pdf
 from pages.common import explainer_widgets, provenance_panel, require_app_navigation, samples_dir, sidebar_detector
-from xai import FAKE, cached_explain
+from xai import FAKE, TYPICAL_MAP_SECONDS, cached_explain
 from xai.overlay import colorbar, colorbar_labels, legend_entries, png_bytes, render
 
 require_app_navigation()
-
-
-# Seconds per map for the ETA before this session has timed its own (benchmarks/bench_explain.py on a 2-core laptop CPU).
-TYPICAL_MAP_SECONDS = {"Grad-CAM": 0.1, "LIME": 1.5, "Saliency": 0.8, "SHAP": 1.2}
 
 
 def offer_report(slot, report, name: str, maps_pending: bool) -> None:
@@ -98,7 +94,7 @@ def stability_strip(faces, checks, config) -> go.Figure:
     figure = go.Figure()
     for face, check in zip(faces, checks):
         # A face whose staged check stopped after its first stage says so on its row: fewer dots, not fewer changes hidden.
-        row = f"face {face.index + 1}" + (f" ({check.copies_scored} of {check.copies_total})" if check.copies_note() else "")
+        row = f"face {face.index + 1}" + (f" ({check.copies_scored} of {check.copies_total})" if check.stopped_early else "")
         names = list(check.p_fake_by_change)
         figure.add_scatter(x=[check.p_fake_by_change[n] for n in names], y=[row] * len(names), mode="markers",
                            text=[f"{n}: P(fake) {display.format_probability(check.p_fake_by_change[n])}" for n in names],

@@ -486,7 +486,7 @@ def test_staged_check_stops_after_its_first_stage_when_no_copy_flips():
     (check,) = check_faces(detector, image, [result], rules)
     assert detector.calls == [3]  # one pass, the first stage only
     assert list(check.p_fake_by_change) == ["jpeg50", "flip", "tighter"]  # PERTURBATIONS order
-    assert check.verdict == display.LIKELY_MANIPULATED and check.copies_scored == 3
+    assert check.verdict == display.LIKELY_MANIPULATED and check.copies_scored == 3 and check.stopped_early
     # nothing claims all 11: the JSON, the line, the table cell and the report row say 3 of 11
     assert check.to_dict()["copies_scored"] == 3 and check.to_dict()["copies_total"] == 11
     assert "3 of 11 copies scored" in check.line() and check.range_cell().endswith("(3 of 11)")
@@ -507,7 +507,7 @@ def test_staged_check_scores_the_rest_only_for_a_face_a_first_copy_flips():
     assert uniform.copies_scored == 3 and uniform.verdict == display.LIKELY_MANIPULATED
     # the face that went on gets exactly what the one-pass check gives it
     (one_pass,) = check_faces(detector, image, faces[:1], AbstainRules(max_disagree=1))
-    assert list(planted.p_fake_by_change) == list(PERTURBATIONS) and planted.copies_note() == ""
+    assert list(planted.p_fake_by_change) == list(PERTURBATIONS) and planted.copies_note() == "" and not planted.stopped_early
     assert planted.p_fake_by_change == pytest.approx(one_pass.p_fake_by_change)
     assert (planted.verdict, planted.flipped) == (one_pass.verdict, one_pass.flipped)
 

@@ -136,3 +136,41 @@ def test_cache_key_is_per_model_object_not_per_address(model, face):
     first = cached_explain(model, face, "Grad-CAM", target=FAKE, method="Grad-CAM")
     again = cached_explain(twin, face, "Grad-CAM", target=FAKE, method="Grad-CAM")
     assert again is not first
+
+
+def test_cache_is_bounded_by_the_bytes_its_maps_hold():
+    from xai import ExplanationCache, explanation_bytes
+    from xai.base import Explanation
+
+    def explanation(side: int, signed: bool = False) -> Explanation:
+        heat = np.zeros((side, side), np.float32)
+        return Explanation(method="m", heatmap=heat, target=FAKE, params={}, seconds=0.0, how_to_read="",
+                           signed=heat.copy() if signed else None, segments=np.zeros((side, side), np.uint8))
+
+    assert explanation_bytes(explanation(10, signed=True)) == 400 + 400 + 100
+    cache = ExplanationCache(capacity=100, max_bytes=2000)
+    for key in "abc":
+        cache.get_or_compute(key, lambda: explanation(10))  # 500 bytes each
+    cache.get_or_compute("a", lambda: explanation(10))  # a hit: "b" is now the least recently used
+    cache.get_or_compute("d", lambda: explanation(10, signed=True))  # 900 bytes: 2400 > 2000, so "b" goes
+    assert list(cache.items) == ["c", "a", "d"] and cache.bytes == 1900
+    cache.get_or_compute("huge", lambda: explanation(30))  # 4500 bytes alone: over the bound, not kept (nor does it evict)
+    assert list(cache.items) == ["c", "a", "d"] and cache.bytes == 1900
+    small = ExplanationCache(capacity=2)  # the count bound still holds
+    for key in "xyz":
+        small.get_or_compute(key, lambda: explanation(4))
+    assert list(small.items) == ["y", "z"]
+
+
+def test_the_pages_time_estimate_per_map_follows_the_stored_benchmark():
+    """The image page's estimate before it has timed a map of its own: within 1.5x of the shipped model's stored medians."""
+    import json
+    from pathlib import Path
+
+    from xai import TYPICAL_MAP_SECONDS, families
+
+    stored = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "explain.json").read_text())
+    assert set(TYPICAL_MAP_SECONDS) == set(families())
+    for family, seconds in TYPICAL_MAP_SECONDS.items():
+        measured = stored["methods"][family]["median_s"]
+        assert measured / 1.5 <= seconds <= measured * 1.5, (family, seconds, measured)

@@ -15,9 +15,11 @@ import uuid
 import weakref
 from collections import OrderedDict
 
+import numpy as np
+
 from xai.base import FAKE, REAL, Explainer, Explanation, face_array
 
-__all__ = ["FAKE", "REAL", "Explainer", "Explanation", "families", "make_explainer", "cached_explain"]
+__all__ = ["FAKE", "REAL", "TYPICAL_MAP_SECONDS", "Explainer", "Explanation", "families", "make_explainer", "cached_explain"]
 
 
 def _registry() -> dict[str, type[Explainer]]:
@@ -27,6 +29,12 @@ def _registry() -> dict[str, type[Explainer]]:
     from xai.shap import ShapExplainer
 
     return {"Grad-CAM": GradCamExplainer, "LIME": LimeExplainer, "Saliency": SaliencyExplainer, "SHAP": ShapExplainer}
+
+
+# Seconds per map for a page's time estimate before it has timed its own: the shipped model's stored medians
+# (benchmarks/bench_explain.py, benchmarks/results/explain.json: dfx-lite0 2.3.0 at 288 px, a quiet 2-core CPU),
+# rounded up; tests/test_xai.py keeps them within 1.5x of that file.
+TYPICAL_MAP_SECONDS = {"Grad-CAM": 0.05, "LIME": 0.9, "Saliency": 0.6, "SHAP": 0.8}
 
 
 def families() -> dict[str, type[Explainer]]:
@@ -56,12 +64,25 @@ def model_key(model) -> str:
         return key
 
 
-class ExplanationCache:
-    """A bounded LRU cache keyed by (model, face pixels, method, parameters, target)."""
+def explanation_bytes(explanation: Explanation) -> int:
+    """Memory an explanation holds in its arrays (heatmap, signed map, superpixels, array extras)."""
+    arrays = [explanation.heatmap, explanation.signed, explanation.segments, *explanation.extra.values()]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
-    def __init__(self, capacity: int = 128) -> None:
-        self.capacity = capacity
-        self.items: OrderedDict[tuple, Explanation] = OrderedDict()
+
+# The maps the app keeps: by bytes, since a map's size follows the model's input (a LIME map at 288 px holds about
+# 0.75 MB, a Grad-CAM map 0.33 MB), so a count alone would let a bigger model's maps grow the server's memory.
+CACHE_BYTES = 48 * 2**20
+
+
+class ExplanationCache:
+    """A bounded LRU cache keyed by (model, face pixels, method, parameters, target): at most `capacity` maps and
+    `max_bytes` of their arrays (the least recently used go first; a map bigger than the bound alone is not kept)."""
+
+    def __init__(self, capacity: int = 128, max_bytes: int = CACHE_BYTES) -> None:
+        self.capacity, self.max_bytes = capacity, max_bytes
+        self.items: OrderedDict[tuple, tuple[Explanation, int]] = OrderedDict()
+        self.bytes = 0
         self.lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -70,13 +91,19 @@ class ExplanationCache:
             if key in self.items:
                 self.items.move_to_end(key)
                 self.hits += 1
-                return self.items[key]
+                return self.items[key][0]
         value = compute()
+        size = explanation_bytes(value)
         with self.lock:
             self.misses += 1
-            self.items[key] = value
-            while len(self.items) > self.capacity:
-                self.items.popitem(last=False)
+            if size > self.max_bytes:  # kept, it would push out every other map
+                return value
+            if key in self.items:  # computed twice at once (two sessions): keep one
+                self.bytes -= self.items.pop(key)[1]
+            self.items[key] = (value, size)
+            self.bytes += size
+            while self.items and (len(self.items) > self.capacity or self.bytes > self.max_bytes):
+                self.bytes -= self.items.popitem(last=False)[1][1]
         return value
 
 

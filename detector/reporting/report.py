@@ -129,7 +129,7 @@ def stability_row(check) -> str:
     """The face's P(fake) range over its perturbed copies, and which ones flip the verdict."""
     spread = f"P(fake) {display.format_range(check.low, check.high, 3)} across {len(check.p_fake_by_change)} copies"
     holds = f"; the verdict flips under {', '.join(check.flipped)}" if check.flipped else "; the verdict holds"
-    return spread + holds + (f" ({check.copies_note()})" if check.copies_note() else "")
+    return spread + holds + (f" ({check.copies_note()})" if check.stopped_early else "")
 
 
 def video_report(analysis: VideoAnalysis, maps: Maps | None = None, legend: Legend | None = None) -> Report:
