@@ -22,7 +22,8 @@ or 6 that the free cores take in turn; and runs of at most 8 whose layers are sh
 sleeping between runs or spinning (ONNX Runtime's default). With `--copies-graph` (an 8-bit graph from
 `scripts.quantize_copies --out`), or when the model folder holds an adopted one, the app's scorer is also
 timed with the check's copies scored by it (the faces stay fp32).
-With `--staged` the app's scorer (runs of RUN_CROPS = 1 crop) and runs of 2 (the app before) are timed on: the app
+With `--staged` the app's scorer (runs of RUN_CROPS = 1 crop, 'SAME' padding fixed in the graph), the same graph in
+runs of 2, and the app's scorer before (timm's size-dependent padding, runs of 2) are timed on: the app
 path, whose JPEG-decoded face needs both stages of the model's staged rule (AbstainRules.first_stage); the model path,
 whose undecoded face stops after the first stage, and the same with the second stage forced; and a face-filling
 picture (the photo's 309 px face crop, as the data sets hold faces), with and without reusing the copies whose
@@ -184,9 +185,14 @@ def main(rounds: int = 10, copies_graph: Path | None = None, staged: bool = Fals
     tasks, pairs = variants(detector, photo, data, rules), PAIRS
     filling = photo.crop(faces[0].face.crop_box)  # the face filling its picture, as in the data sets' face crops
     if staged:
-        twos = OnnxScorer(onnx._graph, onnx.lock, run_crops=2)  # what the app ran before runs of 1
+        from detector.runtime import export_graph
+
+        twos = OnnxScorer(onnx._graph, onnx.lock, run_crops=2)
+        # What the app ran before: timm's size-dependent padding in the graph, runs of 2.
+        before = OnnxScorer(export_graph(detector.scorer, detector.config.input_size, static_padding=False), onnx.lock, run_crops=2)
         scorers = {f"onnx, runs of {onnx.run_crops} over the cores (shipped)": (onnx, 8, shipped_copies),
-                   "onnx, runs of 2 over the cores": (twos, 8, shipped_copies)}
+                   "onnx, runs of 2 over the cores": (twos, 8, shipped_copies),
+                   "onnx, dynamic padding, runs of 2 (before)": (before, 8, shipped_copies)}
         tasks, pairs = staged_variants(detector, photo, data, rules, filling), STAGED_PAIRS
     for scorer in scorers.values():  # warm-up of every batch shape
         use(detector, scorer)

@@ -95,3 +95,33 @@ def test_torch_when_the_graph_scores_differently(monkeypatch, tiny_checkpoint, a
     crop = astronaut.resize((detector.config.input_size,) * 2)
     np.testing.assert_array_equal(detector.classify([crop]), batched_logits(detector.scorer, [crop], channels_last=True))
     assert detector.runtime is None and "from torch's on the probe" in detector.scorer_note
+
+
+def test_same_padding_is_exported_as_the_convolutions_own_pads(shipped_detector, astronaut):
+    """tf_efficientnet_lite0's stride-2 'SAME' convolutions pad by an amount timm computes from the input's size at
+    every call; the exported graph has it fixed for the model's input size: no Pad node (each cost ONNX Runtime two
+    layout conversions), the same logits as the model exported as it is."""
+    import onnx
+    import onnxruntime
+    import torch
+    from timm.layers.conv2d_same import Conv2dSame
+
+    scorer, size = shipped_detector.scorer, shipped_detector.config.input_size
+    assert sum(isinstance(m, Conv2dSame) for m in scorer.modules()) == 5  # what makes the test worth having
+    static = runtime.with_static_padding(scorer, size)
+    wrapped = [n for n, m in static.named_modules() if isinstance(m, runtime.StaticSameConv)]
+    assert len(wrapped) == 5 and all(n.endswith(".conv") and n[:-5] in wrapped  # each runs inside its fixed-padding wrapper
+                                     for n, m in static.named_modules() if isinstance(m, Conv2dSame))
+    assert sum(isinstance(m, Conv2dSame) for m in scorer.modules()) == 5  # a copy: the model itself is untouched
+    graph = runtime.export_graph(scorer, size)
+    assert "Pad" not in {node.op_type for node in onnx.load_from_string(graph).graph.node}
+    as_is = runtime.export_graph(scorer, size, static_padding=False)  # the export before: timm's dynamic padding
+    assert "Pad" in {node.op_type for node in onnx.load_from_string(as_is).graph.node}
+    pixels = np.stack([np.asarray(c, np.float32) / 255 for c in crops_of(shipped_detector, astronaut)[:4]]).transpose(0, 3, 1, 2)
+
+    def logits(g: bytes) -> np.ndarray:
+        return onnxruntime.InferenceSession(g, providers=["CPUExecutionProvider"]).run(None, {"pixels": pixels})[0].reshape(-1)
+
+    np.testing.assert_allclose(logits(graph), logits(as_is), atol=1e-6)
+    with torch.inference_mode():
+        np.testing.assert_allclose(static(torch.from_numpy(pixels)).reshape(-1).numpy(), logits(as_is), atol=2e-5)
