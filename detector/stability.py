@@ -6,7 +6,9 @@ through on its way to a fact-checker (JPEG 90/70/50, rescale 0.5x/0.75x/1.5x, th
 pass, and returns per face the spread of P(fake), whether the verdict flips, and the final verdict.
 With a staged rule (AbstainRules.first_stage, measured per model) that pass holds only the copies most
 likely to flip a verdict; the others are scored, in a second pass, only for a face whose verdict one of
-those already flips (AbstainRules.rest_needed), and a face's check says how many copies were scored:
+those already flips (AbstainRules.rest_needed), and a face's check says how many copies were scored. A copy
+whose model input is pixel-identical to the face's own crop (a face filling its picture: the re-framed squares
+clamp to the picture's own) takes the face's score instead of a forward pass (reused_inputs). Verdicts:
 - too small / too blurred / not clearly a face  -> not judged (no verdict colour);
 - a verdict that flips (more than `max_disagree` copies on the other side of the threshold)
   -> "can't tell";

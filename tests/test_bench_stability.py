@@ -1,31 +1,38 @@
-"""benchmarks/bench_stability.py --staged: the three checks it times side by side do what their names say."""
+"""benchmarks/bench_stability.py --staged: the checks it times side by side do what their names say."""
 
 from __future__ import annotations
+
+import pytest
 
 from detector.stability import PERTURBATIONS, AbstainRules
 
 
-def test_staged_variants_time_the_shipped_the_one_pass_and_the_forced_second_stage(detector, astronaut):
+def test_staged_variants_time_the_shipped_check_the_forced_second_stage_and_reuse(detector, astronaut):
     from benchmarks.bench_stability import jpeg, staged_variants
 
-    first = ["flip", "tighter"]
-    tasks = staged_variants(detector, astronaut, jpeg(astronaut), AbstainRules(first_stage=first))
+    first = ["flip", "looser"]
+    found = detector.analyze(astronaut).faces[0]
+    filling = astronaut.crop(found.face.crop_box)  # the face filling its picture: its looser square is its own crop
+    tasks = staged_variants(detector, astronaut, jpeg(astronaut), AbstainRules(first_stage=first), filling)
     calls, classify = [], detector.classify
     detector.classify = lambda crops: (calls.append(len(crops)), classify(crops))[1]
     try:
-        counted = {}
-        for name in ("app checked, 11 in one pass", "app checked, both stages", "model checked, 11 in one pass", "model checked"):
+        counted, checks = {}, {}
+        for name in ("model checked, both stages", "model checked", "app checked", "filling checked", "filling checked, no reuse"):
             calls.clear()
-            result = tasks[name]()
-            checks = result.checks
-            counted[name] = (list(calls), [c.copies_scored for c in checks])
+            checks[name] = tasks[name]().checks
+            counted[name] = (list(calls), [c.copies_scored for c in checks[name]])
     finally:
         del detector.classify
-    faces = len(counted["app checked, 11 in one pass"][1])
-    assert faces and counted["app checked, 11 in one pass"] == ([faces * (1 + len(PERTURBATIONS))], [len(PERTURBATIONS)] * faces)
-    assert counted["model checked, 11 in one pass"] == ([faces * (1 + len(PERTURBATIONS))], [len(PERTURBATIONS)] * faces)
+    faces = len(counted["model checked"][1])
     # forced: the first stage with the faces' crops, then every face's other 9 in a second call
-    assert counted["app checked, both stages"] == ([faces * (1 + len(first)), faces * (len(PERTURBATIONS) - len(first))],
-                                                   [len(PERTURBATIONS)] * faces)
-    calls_shipped, scored = counted["model checked"]
-    assert calls_shipped[0] == faces * (1 + len(first)) and set(scored) <= {len(first), len(PERTURBATIONS)}
+    assert faces and counted["model checked, both stages"] == ([faces * (1 + len(first)), faces * (len(PERTURBATIONS) - len(first))],
+                                                               [len(PERTURBATIONS)] * faces)
+    for name in ("model checked", "app checked"):  # as shipped: the first stage, then the rest only where needed
+        shipped, scored = counted[name]
+        assert shipped[0] == len(scored) * (1 + len(first)) and set(scored) <= {len(first), len(PERTURBATIONS)}
+    # the face-filling picture: its looser copy takes the face's score instead of a forward pass, with the same result
+    (reused_calls, _), (all_calls, _) = counted["filling checked"], counted["filling checked, no reuse"]
+    assert reused_calls[0] == all_calls[0] - 1
+    for reused, scored in zip(checks["filling checked"], checks["filling checked, no reuse"]):
+        assert reused.p_fake_by_change == pytest.approx(scored.p_fake_by_change, abs=1e-6) and reused.verdict == scored.verdict
