@@ -294,6 +294,7 @@ def test_group_guard_allows_only_what_the_start_plus_the_rise_allows():
     assert group_guard_allows(at(0.5), None, None)  # no guard asked for
     assert group_guard_allows(at(0.12), at(0.10), 0.02) and not group_guard_allows(at(0.13), at(0.10), 0.02)
     assert not group_guard_allows(at(0.0), None, 0.5)  # nothing to compare with: never saved
+    assert not group_guard_allows(at(0.0), {"val_auc": 0.9}, 0.5)
 
 
 def test_soup_reports_each_mixs_real_faces_in_group_scenes(tmp_path, astronaut, tiny_checkpoint, capsys):

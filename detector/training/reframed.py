@@ -285,8 +285,8 @@ def group_guard_allows(record: dict, start: dict | None, max_rise: float | None)
     14.6 -> 15.3 % on these scenes (assets/experiments/gpu-arms-2.4/)."""
     if max_rise is None:
         return True
-    if start is None:
-        return False
+    if start is None or "val_group" not in start:
+        return False  # nothing to compare with (a resumed run whose start was scored without --group-scenes)
     return record["val_group"]["reals_likely_manipulated"] <= start["val_group"]["reals_likely_manipulated"] + max_rise
 
 
