@@ -244,6 +244,9 @@ def test_group_scene_report_counts_reals_at_the_threshold_the_epoch_would_ship_w
     lifted = calibrated_probability(np.array([3.0]), calibration["temperature"])[0]
     expected = 1 / reals if lifted >= calibration["threshold"] + 0.2 else 0.0
     assert report["reals_likely_manipulated"] == pytest.approx(expected)
+    real_crops = np.concatenate([logits[labels == 0, 0], logits[labels == 0, 1]])
+    assert np.quantile(real_crops, 0.95) < 3.0  # so only the planted real is above it
+    assert report["reals_above_real_q95"] == pytest.approx(1 / reals)
     assert report["toy/group_auc"] == pytest.approx((6 + 3 * 0.5) / 9, abs=1e-4)  # the planted real ties all 3 fakes
 
 
@@ -268,8 +271,9 @@ def test_the_group_guard_decides_whether_a_better_epoch_is_saved(tmp_path, astro
     assert code == 0
     start = json.loads((out / "init_val.json").read_text())
     epoch = json.loads((out / "history.json").read_text())[0]
-    assert set(start["val_group"]) >= {"threshold", "reals", "reals_at_threshold", "reals_likely_manipulated", "toy/group_auc"}
-    assert 0.0 <= epoch["val_group"]["reals_at_threshold"] <= 1.0
+    assert set(start["val_group"]) >= {"threshold", "reals", "reals_above_real_q95", "reals_at_threshold", "reals_likely_manipulated",
+                                       "toy/group_auc"}
+    assert 0.0 <= epoch["val_group"]["reals_above_real_q95"] <= 1.0
     assert epoch["val_auc"] > start["val_auc"]
     assert (out / "best").exists() == saved
     assert ("not saved: val AUC" in (out / "train.log").read_text()) == (not saved)
@@ -289,7 +293,7 @@ def test_group_guard_allows_only_what_the_start_plus_the_rise_allows():
     from detector.training.reframed import group_guard_allows
 
     def at(share: float) -> dict:
-        return {"val_group": {"reals_likely_manipulated": share, "reals_at_threshold": 0.9}}
+        return {"val_group": {"reals_above_real_q95": share, "reals_likely_manipulated": 0.9}}
 
     assert group_guard_allows(at(0.5), None, None)  # no guard asked for
     assert group_guard_allows(at(0.12), at(0.10), 0.02) and not group_guard_allows(at(0.13), at(0.10), 0.02)

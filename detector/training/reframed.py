@@ -252,11 +252,17 @@ def validation_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray)
 
 
 def group_scene_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray, fake_margin: float) -> dict:
-    """How the real faces composed into group scenes (column 2) fare at the threshold this epoch would ship
-    with: calibrated on the plain and reframed crops as `save_calibrated` does, then the share of those reals
-    at or above the threshold and at or above threshold + `fake_margin` ("likely manipulated"), and the AUC
-    per two-class set in group scenes. Real faces in group photos are where more training has raised false
-    alarms while every other validation AUC rose (assets/experiments/gpu-arms-2.4/)."""
+    """How the real faces composed into group scenes (column 2) fare. Real faces in group photos are where more
+    training has raised false alarms while every other validation AUC rose (assets/experiments/gpu-arms-2.4/).
+
+    - `reals_above_real_q95`: the share of them scoring above the 95th percentile of the real plain and
+      reframed crops' scores, i.e. how many more false alarms a group scene brings at a fixed 5 % base rate.
+      No threshold is fitted, so it is steady across validation samples (the guard uses it);
+    - `reals_at_threshold` / `reals_likely_manipulated`: at the threshold this epoch would ship with
+      (calibrated as `save_calibrated` does) and at threshold + `fake_margin`: what the app would say, but
+      the fitted threshold swings with the sample (2.3.0: 0.572 or 0.693 on two seeds' crops, likely
+      manipulated 2.8 % or 0 %);
+    - the AUC per two-class set in group scenes."""
     from detector.training.calibrate import calibrated_probability, calibration_summary
 
     labels = np.array([bank.pictures[i].label for i in indices])
@@ -265,9 +271,12 @@ def group_scene_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray
     threshold = calibration["threshold"]
     group = calibrated_probability(logits[:, 2].astype(np.float64), calibration["temperature"])
     reals = group[labels == 0]
+    real_crops = np.concatenate([logits[labels == 0, 0], logits[labels == 0, 1]])
+    group_logits = logits[labels == 0, 2]
     report = {
         "threshold": round(threshold, 4),
         "reals": int(len(reals)),
+        "reals_above_real_q95": float((group_logits > np.quantile(real_crops, 0.95)).mean()) if len(reals) else None,
         "reals_at_threshold": float((reals >= threshold).mean()) if len(reals) else None,
         "reals_likely_manipulated": float((reals >= threshold + fake_margin).mean()) if len(reals) else None,
     }
@@ -279,15 +288,15 @@ def group_scene_report(bank: SourceBank, logits: np.ndarray, indices: np.ndarray
 
 
 def group_guard_allows(record: dict, start: dict | None, max_rise: float | None) -> bool:
-    """With --max-group-reals-rise, an epoch may be saved only if its real faces in group scenes are called
-    likely manipulated no more often than the starting weights' were, plus that much. The verdict a reader
-    sees, not the share at the threshold: continuing 2.3.0 moved the first 2.8 -> 4.7 % and the second only
-    14.6 -> 15.3 % on these scenes (assets/experiments/gpu-arms-2.4/)."""
+    """With --max-group-reals-rise, an epoch may be saved only if no more of its real faces in group scenes
+    score above its real crops' 95th percentile than the starting weights' did, plus that much. The fixed
+    percentile, not a fitted threshold: on two validation samples continuing 2.3.0 raised it 5.4 -> 6.0 % and
+    4.5 -> 5.2 %, while the likely-manipulated share read +1.9 and +4.3 points as the thresholds swung."""
     if max_rise is None:
         return True
     if start is None or "val_group" not in start:
         return False  # nothing to compare with (a resumed run whose start was scored without --group-scenes)
-    return record["val_group"]["reals_likely_manipulated"] <= start["val_group"]["reals_likely_manipulated"] + max_rise
+    return record["val_group"]["reals_above_real_q95"] <= start["val_group"]["reals_above_real_q95"] + max_rise
 
 
 def learning_rate(base: float, step: int, total: int, warmup: int) -> float:
@@ -330,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compose every validation picture into a group scene and report, per epoch, how often its "
                              "real faces are called fake at that epoch's threshold (val_group; the mean AUC is unchanged)")
     parser.add_argument("--max-group-reals-rise", type=float, default=None, metavar="SHARE",
-                        help="save an epoch only if its real faces in group scenes are called likely manipulated at most "
-                             "the starting weights' share + SHARE "
+                        help="save an epoch only if the share of real faces in group scenes scoring above its real crops' "
+                             "95th percentile is at most the starting weights' + SHARE "
                              "(implies --group-scenes; needs --score-init)")
     args = parser.parse_args(argv)
 
@@ -440,8 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         history.append(record)
         say(json.dumps(record))
         if record["val_auc"] > best and not group_guard_allows(record, start, args.max_group_reals_rise):
-            say(f"not saved: val AUC {record['val_auc']:.4f} is higher, but real faces in group scenes are called likely manipulated "
-                f"{record['val_group']['reals_likely_manipulated']:.3f} of the time (start {start['val_group']['reals_likely_manipulated']:.3f}, "
+            say(f"not saved: val AUC {record['val_auc']:.4f} is higher, but {record['val_group']['reals_above_real_q95']:.3f} of the real "
+                f"faces in group scenes score above the real crops' 95th percentile (start {start['val_group']['reals_above_real_q95']:.3f}, "
                 f"allowed rise {args.max_group_reals_rise})")
         elif record["val_auc"] > best:
             best = record["val_auc"]
