@@ -1,11 +1,21 @@
 """Which group-scene measure is steadier across validation samples: likely-manipulated share at the
 Youden threshold, or share of group-scene reals above the q-quantile of plain+reframed real crops."""
-import json, sys
+import json
+import sys
 from pathlib import Path
-import numpy as np, torch
+
+import numpy as np
+import torch
 from torch.utils.data import DataLoader
+
 from detector.checkpoint import load_checkpoint
-from detector.training.reframed import SourceBank, ValidationCrops, validation_logits, validation_report, group_scene_report
+from detector.training.reframed import (
+    SourceBank,
+    ValidationCrops,
+    group_scene_report,
+    validation_logits,
+    validation_report,
+)
 
 bank = SourceBank(Path("cache/sources"), Path("../shared/data"), "val")
 models = {"2.3.0": "assets/models/dfx-lite0", "cont": "runs/s12/cont/best", "mini": "runs/s12/mini/best"}
