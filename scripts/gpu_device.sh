@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A training round on a lent GPU machine, device side: runs there, from the carried checkout
 # (see scripts/gpu_round.sh for the host side and the three calls).
-#   bash scripts/gpu_device.sh setup    # chunk q0: pictures, metadata, facenet-pytorch, plotly stand-in
+#   bash scripts/gpu_device.sh setup    # chunk q0: pictures, metadata, facenet-pytorch
 #   bash scripts/gpu_device.sh data     # chunk q1: pictures
 #   bash scripts/gpu_device.sh train    # chunk q2: pictures, start weights; trains the arms side by side
 # Arms: ARMS holds one arm per line, "name seed extra-trainer-args..."; the default pair is the next round
@@ -24,8 +24,7 @@ case "${1:-}" in
     cp -r .gpu/q0/data/. "$WORK/data/"
     cp .gpu/q0/meta/*.gz "$WORK/meta/" && gunzip -f "$WORK"/meta/*.gz
     python3 -m pip install -q --no-index --no-deps --target "$WORK/site" .gpu/q0/whl/*.whl
-    cp -r .gpu/q0/plotly "$WORK/site/"
-    PYTHONPATH=$REPO:$WORK/site python3 -c "import detector.training.reframed, torch, timm; print(torch.__version__, timm.__version__, torch.cuda.get_device_name())"
+    PYTHONPATH=$REPO:$WORK/site python3 -c "import detector.training.reframed, detector.training.calibrate, torch, timm; print(torch.__version__, timm.__version__, torch.cuda.get_device_name())"
     echo "pictures: $(find "$WORK/data" -type f | wc -l)"; nproc
     ;;
   data)

@@ -21,14 +21,11 @@ case "${1:-}" in
     if [ ! -d .gpu/q2/data ]; then
       $PY -m scripts.pack_gpu_data --sources "${SOURCES:-cache/sources}" --root "${DATA:-../shared/data}" --out .gpu
     fi
-    mkdir -p .gpu/q0/whl .gpu/q0/plotly .gpu/q2/init
+    mkdir -p .gpu/q0/whl .gpu/q2/init
     # facenet-pytorch is the one package the device lacks (torch, timm, cv2, sklearn are there).
     ls .gpu/q0/whl/facenet_pytorch-*.whl >/dev/null 2>&1 || \
       $PY -m pip download --no-deps --only-binary=:all: -d .gpu/q0/whl "$(grep -i '^facenet-pytorch' requirements.txt)"
-    # Training never draws, but an import chain reaches plotly: a two-class stand-in saves a 30 MB wheel.
-    printf '"""Stand-in for plotly on the training machine (training never draws)."""\n\nclass Figure:\n    pass\n\n\nclass Heatmap:\n    pass\n' \
-      > .gpu/q0/plotly/__init__.py
-    printf 'from plotly import Figure, Heatmap  # noqa: F401\n' > .gpu/q0/plotly/graph_objects.py
+    rm -rf .gpu/q0/plotly  # training imports no plotly (tests/test_gpu_scripts.py), so no stand-in travels
     cp "$INIT/model.safetensors" "$INIT/config.json" .gpu/q2/init/
     git sparse-checkout set --no-cone '/*' '!/assets/'
     echo "ready: start weights $(python3 -c "import json; print(json.load(open('.gpu/q2/init/config.json'))['version'])"); assets/ hidden until 'restore'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +43,12 @@ def test_the_host_side_refuses_a_wrong_step_without_touching_the_checkout():
     done = subprocess.run(["bash", "scripts/gpu_round.sh", "nope"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.strip().startswith("usage:")
     assert (ROOT / "assets").is_dir()
+
+
+def test_training_imports_nothing_the_gpu_machine_lacks():
+    # The device has torch, timm, cv2 and sklearn; facenet-pytorch travels as a wheel; plotly and streamlit do not.
+    code = ("import sys; import detector.training.reframed, detector.training.calibrate, detector.training.soup, detector.checkpoint; "
+            "print(sorted(m for m in ('plotly', 'streamlit') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -41,6 +41,17 @@ from detector.imageio import list_images
 from detector.scoring import calibrated_probability
 
 
+def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    """ECE over equal-width bins: sum_b (n_b / n) * |mean(label) - mean(score)|."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        in_bin = index == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(labels[in_bin].mean() - scores[in_bin].mean())
+    return float(ece)
+
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
     """The error rate where false positive and false negative rates meet, from sklearn's ROC."""
     fpr, tpr, _ = roc_curve(labels, scores)

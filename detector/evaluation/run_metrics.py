@@ -23,7 +23,7 @@ from sklearn.metrics import (
 )
 
 from detector.config import PROJECT_ROOT
-from detector.evaluation.evaluate import compute_metrics
+from detector.evaluation.evaluate import compute_metrics, expected_calibration_error
 from detector.evaluation.runs import Run
 
 LABEL_NAMES = ["real", "fake"]
@@ -117,18 +117,6 @@ def report_frame(run: Run, threshold: float) -> pd.DataFrame:
     report = classification_report(labels, (scores >= threshold).astype(int), labels=[0, 1], target_names=LABEL_NAMES,
                                    output_dict=True, zero_division=0)
     return pd.DataFrame(report).T.round(4)
-
-
-def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
-    """ECE over equal-width bins: sum_b (n_b / n) * |mean(label) - mean(score)|."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        in_bin = index == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(labels[in_bin].mean() - scores[in_bin].mean())
-    return float(ece)
 
 
 def uncalibrated(run: Run) -> Run | None:

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_curve
 
 from detector.checkpoint import CONFIG_FILE, load_checkpoint
 from detector.config import ModelConfig
-from detector.evaluation.run_metrics import expected_calibration_error
+from detector.evaluation.evaluate import expected_calibration_error
 from detector.scoring import calibrated_probability
 from detector.training.crops import evaluate_validation, validation_sets
 
