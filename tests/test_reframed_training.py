@@ -254,13 +254,23 @@ def test_group_scene_report_counts_reals_at_the_threshold_the_epoch_would_ship_w
 def test_the_group_guard_decides_whether_a_better_epoch_is_saved(tmp_path, astronaut, tiny_checkpoint, allowed_rise, saved, monkeypatch):
     from detector.training import reframed
 
-    # Eight samples do not reliably beat the start: make every later validation "better" so the guard decides.
-    real_report, calls = reframed.validation_report, []
+    # Eight samples of toy training do not reliably beat the start (and a random tiny run can even end in
+    # non-finite logits): give every validation fixed, separable logits and a rising mean, so the guard decides.
+    real_logits, calls = reframed.validation_logits, []
+
+    def separable(model, loader, device):
+        logits, indices = real_logits(model, loader, device)
+        bank = loader.dataset.bank
+        labels = np.array([bank.pictures[i].label for i in indices], dtype=np.float64)
+        spread = np.linspace(-0.5, 0.5, len(indices))[:, None]
+        return (np.where(labels[:, None] == 1, 2.0, -2.0) + spread) * np.ones_like(logits), indices
 
     def rising(*args):
         calls.append(1)
         return {**real_report(*args), "mean": 0.1 * len(calls)}
 
+    real_report = reframed.validation_report
+    monkeypatch.setattr(reframed, "validation_logits", separable)
     monkeypatch.setattr(reframed, "validation_report", rising)
     sources, root = toy_sources(tmp_path, astronaut)
     out = tmp_path / f"guard{allowed_rise}"
@@ -334,3 +344,11 @@ def test_neighbour_pictures_are_decoded_only_when_a_framing_uses_them_and_sample
     eager = samples()
     assert all(np.array_equal(a[0], b[0]) and a[1:] == b[1:] for a, b in zip(lazy, eager))
     assert len(decoded) == 24 * 3 and 24 <= lazy_decodes < len(decoded)
+
+
+def test_a_temperature_fit_on_non_finite_logits_leaves_the_scores_alone():
+    from detector.training.calibrate import fit_temperature
+
+    labels = np.array([0.0, 1.0, 0.0, 1.0])
+    assert fit_temperature(labels, np.array([np.nan, 1.0, -2.0, 3.0])) == 1.0
+    assert 0.05 <= fit_temperature(labels, np.array([-1.0, 1.5, -2.0, 0.5])) <= 20.0

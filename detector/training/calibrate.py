@@ -79,7 +79,9 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
         return loss
 
     optimizer.step(closure)
-    return float(np.clip(log_t.exp().item(), 0.05, 20.0))
+    temperature = log_t.exp().item()
+    # A fit that did not converge to a number (non-finite logits) leaves the scores as they are.
+    return float(np.clip(temperature, 0.05, 20.0)) if np.isfinite(temperature) else 1.0
 
 
 def calibration_summary(labels: np.ndarray, logits: np.ndarray) -> dict:
