@@ -373,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --max-group-reals-rise compares with the starting weights: add --score-init", file=sys.stderr)
         return 2
     group_scenes = args.group_scenes or guarded
-    # "Likely manipulated" starts where the starting model's verdict does (its fake_margin, else its symmetric band).
-    likely_margin = config.fake_margin if config.fake_margin is not None else config.uncertain_margin
+    # "Likely manipulated" starts where the starting model's verdict does: the top of its band, above its threshold.
+    likely_margin = config.band()[1] - config.threshold
     crops = ValidationCrops(val_bank, size, args.margin, args.val_per_stream, args.val_seed, group_scenes=group_scenes)
     val_loader = DataLoader(crops, batch_size=64, num_workers=args.workers)
     args.out.mkdir(parents=True, exist_ok=True)

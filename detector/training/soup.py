@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     config = new_model.config
     bank = SourceBank(args.sources, args.root, "val")
     crops = ValidationCrops(bank, config.input_size, config.crop_margin, args.val_per_stream, args.seed, group_scenes=args.group_scenes)
-    likely_margin = config.fake_margin if config.fake_margin is not None else config.uncertain_margin
+    likely_margin = config.band()[1] - config.threshold  # where the model's "likely manipulated" starts
     # Crops are made once and reused for every mix: they do not depend on the weights.
     cached = list(DataLoader(crops, batch_size=64, num_workers=args.workers))
     # Clones: state_dict() tensors are the live weights, which load_state_dict overwrites in place.
