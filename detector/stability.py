@@ -381,9 +381,9 @@ class FaceStability(ChangedCopiesRange):
     def copies_note(self) -> str:
         """'' when all 11 copies were scored; else how many were, and why not the rest (said wherever the range is
         shown, so a face whose check stopped early never reads as checked under all 11 changes)."""
-        total = len(PERTURBATIONS)
         if not self.stopped_early:
             return ""
+        total = self.copies_total
         return (f"{self.copies_scored} of {total} changed copies scored: the other {total - self.copies_scored} only when one "
                 f"of these flips a '{display.verdict_words(display.LIKELY_MANIPULATED)}' or "
                 f"'{display.verdict_words(display.NO_SIGN_FOUND)}' verdict")
@@ -394,14 +394,14 @@ class FaceStability(ChangedCopiesRange):
         if not self.judged:
             return "–"
         spread = display.format_range(self.low, self.high)
-        return f"{spread} ({self.copies_scored} of {len(PERTURBATIONS)})" if self.stopped_early else spread
+        return f"{spread} ({self.copies_scored} of {self.copies_total})" if self.stopped_early else spread
 
     def line(self) -> str:
         """Verdict words with P(fake) and its range beside them (no range for a face not judged)."""
         if not self.judged:
             return f"{self.words()} ({'; '.join(self.reasons)})"
         line = display.verdict_line(self.verdict, self.p_fake, (self.low, self.high) if self.p_fake_by_change else None)
-        return f"{line} · {self.copies_scored} of {len(PERTURBATIONS)} copies scored" if self.stopped_early else line
+        return f"{line} · {self.copies_scored} of {self.copies_total} copies scored" if self.stopped_early else line
 
     def to_dict(self) -> dict:
         return {
