@@ -90,3 +90,27 @@ def test_fit_refuses_one_class_features_with_one_line(tmp_path, astronaut, tiny_
     assert head_refit.main(["fit", str(tiny_checkpoint), "--train", str(train), "--val", str(tmp_path), "--out", str(tmp_path / "fit"), *common]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "one class" in err[0]
+
+
+def test_a_group_scene_bound_limits_which_heads_may_be_chosen(tmp_path, astronaut, tiny_checkpoint, capsys):
+    from detector.training import head_refit
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    common = ["--sources", str(sources), "--root", str(root), "--workers", "0"]
+    train, val, flat = tmp_path / "train", tmp_path / "val", tmp_path / "flat"
+    head_refit.main(["features", str(tiny_checkpoint), "--split", "train", "--samples", "16", "--chunk", "8", "--out", str(train),
+                     "--shares", "real:toy=0.5", "fake:toy=0.5", *common])
+    head_refit.main(["features", str(tiny_checkpoint), "--split", "val", "--group-scenes", "--val-per-stream", "3", "--out", str(val), *common])
+    head_refit.main(["features", str(tiny_checkpoint), "--split", "val", "--val-per-stream", "3", "--out", str(flat), *common])
+    fit = ["fit", str(tiny_checkpoint), "--train", str(train), "--strengths", "1.0", "--alphas", "1.0", *common]
+    capsys.readouterr()
+    # No share can be below zero: no head is eligible, nothing is saved.
+    assert head_refit.main([*fit, "--val", str(val), "--out", str(tmp_path / "none"), "--max-group-reals", "-1"]) == 0
+    assert "no head has at most -1.0" in capsys.readouterr().out and not (tmp_path / "none" / "model").exists()
+    # Every share is at most one: the bound changes nothing.
+    assert head_refit.main([*fit, "--val", str(val), "--out", str(tmp_path / "all"), "--max-group-reals", "1"]) == 0
+    assert json.loads((tmp_path / "all" / "model" / "config.json").read_text())["training"]["head_refit"]["max_group_reals"] == 1.0
+    capsys.readouterr()
+    assert head_refit.main([*fit, "--val", str(flat), "--out", str(tmp_path / "flat_fit"), "--max-group-reals", "0.05"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--group-scenes" in err[0]

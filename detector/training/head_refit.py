@@ -184,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strengths", nargs="+", type=float, default=[0.01, 0.1, 1.0])
     parser.add_argument("--alphas", nargs="+", type=float, default=[0.25, 0.5, 1.0], help="share of the refit head in the mix")
     parser.add_argument("--balance", action="store_true", help="weigh every training stream alike")
+    parser.add_argument("--max-group-reals", type=float, default=None, metavar="SHARE",
+                        help="only heads whose real faces in validation group scenes score above the real crops' 95th "
+                             "percentile at most this often may be chosen (needs validation features with --group-scenes)")
     parser.add_argument("--version", default="2.3.1-dev")
     args = parser.parse_args(argv)
 
@@ -225,6 +228,9 @@ def fit(model, bank: SourceBank, args, say) -> int:
         return 2
     val = np.load(args.val / "val.npz")
     val_feats, indices = val["features"], val["indices"]
+    if args.max_group_reals is not None and val_feats.shape[1] < 3:
+        print("error: --max-group-reals needs validation features made with --group-scenes", file=sys.stderr)
+        return 2
     classifier = model.backbone.get_classifier()
     old_w, old_b = classifier.weight[0].detach().double().numpy(), float(classifier.bias[0].detach())
     margin = model.config.band()[1] - model.config.threshold
@@ -252,10 +258,14 @@ def fit(model, bank: SourceBank, args, say) -> int:
             name = f"C={strength} alpha={alpha}"
             heads[name] = (w, b)
             results.append(score(w, b, name))
-    best_record, best_logits = max(results, key=lambda r: r[0]["val_auc"])
+    eligible = [r for r in results if args.max_group_reals is None or r[0]["val_group"]["reals_above_real_q95"] <= args.max_group_reals]
+    if not eligible:
+        say(f"no head has at most {args.max_group_reals} of its real group-scene faces above the real crops' 95th percentile")
+        return 0
+    best_record, best_logits = max(eligible, key=lambda r: r[0]["val_auc"])
     say(f"best: {best_record['head']} (mean val AUC {best_record['val_auc']})")
     if best_record["head"] == "old":
-        return 0
+        return 0  # nothing better to save
     w, b = heads[best_record["head"]]
     classifier.weight[0] = torch.from_numpy(w).to(classifier.weight.dtype)
     classifier.bias[0] = b
@@ -263,6 +273,7 @@ def fit(model, bank: SourceBank, args, say) -> int:
     config.version = args.version
     config.training = {**config.training, "head_refit": {"features": str(args.train), "rows": int(len(labels)),
                                                           "head": best_record["head"], "balance": bool(args.balance),
+                                                          "max_group_reals": args.max_group_reals,
                                                           "candidates": {r["head"]: r["val_auc"] for r, _ in results}}}
     save_calibrated(model, config, bank, best_logits, indices, args.out / "model")
     say(f"saved {args.out / 'model'}")
