@@ -18,7 +18,7 @@ from detector.display import round_probability
 from detector.faces import Face, FaceFinder, crop_face
 from detector.model import DeepfakeClassifier, folded_for_inference
 from detector.runtime import OnnxScorer, copies_scorer, onnx_scorer
-from detector.scoring import batched_logits, calibrated_probability, register_stand_ins, to_input
+from detector.scoring import batched_logits, calibrated_probability, crop_pixels, register_stand_ins, to_input
 from detector.threads import set_cpu_threads
 
 # Crops per forward pass on CPU. Measured on the 2-core CPU (folded model, 1080p one-face photo's
@@ -163,6 +163,15 @@ class Detector:
         runtime = self.copies_runtime
         return self._views(crops, lambda views: runtime.logits(to_input(views).numpy(), most_per_run=CPU_BATCH) if views else np.zeros(0, np.float32))
 
+    def scores_as_built(self) -> bool:
+        """Whether classify() may be given functions that build crops (the stability check's copies) besides crops: a
+        CPU scored by the app's ONNX Runtime scorer in runs of one crop over the free cores, copies scored like faces,
+        no test-time views. The free cores then take the items in turn, each building a crop and scoring it, so copies
+        are built while others are scored; the logits are the ones the built crops get. Elsewhere crops are built first."""
+        runtime = self.cpu_runtime() if self.device.type == "cpu" else None
+        return (runtime is not None and runtime.parallel and runtime.run_crops == 1 and self.copies_runtime is None
+                and self.config.tta == "none")
+
     def _views(self, crops: list[Image.Image], logits: Callable[[list[Image.Image]], np.ndarray]) -> np.ndarray:
         """`logits` of the crops under the config's test-time views (the mirrors fill the same passes)."""
         if self.config.tta == "flip" and len(crops):
@@ -180,9 +189,13 @@ class Detector:
             return batched_logits(self.scorer, crops, batch_size=CPU_BATCH, channels_last=True)
         if len(crops) == 0:
             return np.zeros(0, dtype=np.float32)
+        if any(callable(crop) for crop in crops):  # copies still to build (scores_as_built)
+            if not self.scores_as_built():
+                raise RuntimeError("crops given as functions need the ONNX Runtime scorer in runs of one crop (scores_as_built)")
+            return runtime.logits_as_built([lambda crop=crop: crop_pixels(crop() if callable(crop) else crop) for crop in crops])
         return runtime.logits(to_input(crops).numpy(), most_per_run=CPU_BATCH)
 
-    def _faces_and_copies(self, crops: list[Image.Image], copies: list[Image.Image]) -> np.ndarray:
+    def _faces_and_copies(self, crops: list[Image.Image], copies: list[Image.Image | Callable[[], Image.Image]]) -> np.ndarray:
         """Logits of the faces' crops then of their changed copies: one call filling the same passes, or two
         when the copies have a scorer of their own (the faces' scores never go through it)."""
         if not copies or self.device.type != "cpu" or self.cpu_runtime() is None or self.copies_runtime is None:
@@ -193,8 +206,8 @@ class Detector:
                 extra: Callable[[Image.Image, list[Face]], list[Image.Image] | None] | None = None) -> ImageResult:
         """Every face of an RGB picture with its P(fake) and verdict, largest face first.
 
-        `extra(image, faces)` may return more model inputs (the stability check's changed copies) to
-        score in the same forward passes as the faces' crops, or None; their P(fake) come back in
+        `extra(image, faces)` may return more model inputs (the stability check's changed copies; as functions that
+        build them when scores_as_built()) to score in the same forward passes as the faces' crops, or None; their P(fake) come back in
         `extra_p_fake`. One call fills the passes (CPU_BATCH crops each) and a picture's single crop
         does not get a pass of its own."""
         if self.device.type == "cpu":

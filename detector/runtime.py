@@ -35,6 +35,7 @@ import math
 import os
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import Path
@@ -113,6 +114,24 @@ class OnnxScorer:
                     self._pools[cores] = ThreadPoolExecutor(cores, thread_name_prefix="dfx-onnx")
                 session = self.session(1)
                 out = list(self._pools[cores].map(lambda part: self._run(session, part), parts))
+        return np.concatenate(out).astype(np.float32)
+
+    def logits_as_built(self, crops: Sequence[Callable[[], np.ndarray]]) -> np.ndarray:
+        """(N,) float32 logits of crops built while others are scored: each item gives one crop's (1, 3, S, S) float32
+        pixels when called. The free cores take the items in turn, each building its crop then scoring it in a run
+        of its own, so no core waits for every crop to be built first (the stability check's copies: issue 16). A
+        crop's logit is the one logits() gives it in a run of one crop, bit for bit."""
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float32)
+        with self.lock:
+            cores = set_cpu_threads()
+            session = self.session(1)
+            if cores == 1:
+                out = [self._run(session, crop()) for crop in crops]
+            else:
+                if cores not in self._pools:
+                    self._pools[cores] = ThreadPoolExecutor(cores, thread_name_prefix="dfx-onnx")
+                out = list(self._pools[cores].map(lambda crop: self._run(session, crop()), crops))
         return np.concatenate(out).astype(np.float32)
 
 

@@ -59,6 +59,16 @@ def to_input(crops: Sequence[Image.Image] | np.ndarray, device: torch.device | s
     return tensor.contiguous(memory_format=torch.channels_last) if channels_last else tensor.contiguous()
 
 
+def crop_pixels(crop: Image.Image) -> np.ndarray:
+    """One RGB crop -> (1, 3, H, W) float32 array in [0, 1], the numbers to_input([crop]) gives (uint8 / 255, each
+    value correctly rounded in float32) in one numpy pass and without torch, so threads building and scoring crops
+    side by side (OnnxScorer.logits_as_built) do not share torch's thread pool."""
+    array = np.asarray(crop, dtype=np.uint8)
+    out = np.empty((1, 3, *array.shape[:2]), dtype=np.float32)
+    np.divide(array.transpose(2, 0, 1)[None], np.float32(255.0), out=out, dtype=np.float32)
+    return out
+
+
 def batched_logits(model: nn.Module, crops: Sequence[Image.Image] | np.ndarray, batch_size: int | None = None,
            channels_last: bool = False) -> np.ndarray:
     """Raw 'fake' logits (N,) float32 for face crops: batched forward passes under the model lock.

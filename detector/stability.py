@@ -152,14 +152,19 @@ def _build(jobs: list[Callable[[], Image.Image]]) -> list[Image.Image]:
     return list(_builders[workers].map(lambda job: job(), jobs))
 
 
-def window_crops(window: FaceWindow, size: int, names: Sequence[str] = PERTURBATIONS) -> list[Image.Image]:
-    """The model inputs of one face's changed copies under `names` (all 11 by default), in that order;
-    a copy not asked for is not built (the staged check builds its second stage only when needed)."""
+def window_builders(window: FaceWindow, size: int, names: Sequence[str] = PERTURBATIONS) -> list[Callable[[], Image.Image]]:
+    """Functions that build the model inputs of one face's changed copies under `names`, in that order."""
     region = window.image.crop(window.crop_box)
     jobs = {name: (lambda change=change: change(region).resize((size, size), Image.BICUBIC, reducing_gap=3.0))
             for name, change in PIXEL_CHANGES.items()}
     jobs |= {name: (lambda box=box: crop_face(window.image, box, size)) for name, box in zip(FRAMING_CHANGES, window.framing)}
-    return _build([jobs[name] for name in names])
+    return [jobs[name] for name in names]
+
+
+def window_crops(window: FaceWindow, size: int, names: Sequence[str] = PERTURBATIONS) -> list[Image.Image]:
+    """The model inputs of one face's changed copies under `names` (all 11 by default), in that order;
+    a copy not asked for is not built (the staged check builds its second stage only when needed)."""
+    return _build(window_builders(window, size, names))
 
 
 FACE_CROP = "face"  # reused_inputs: the copy's input is the face's own crop
@@ -470,11 +475,13 @@ def all_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: flo
 class CopyPlan:
     """The changed copies `names` of some faces as the check scores them: each distinct model input once.
 
-    `crops` are the inputs to score; `sources[i][j]` says where face i's copy names[j] gets its score: an index
-    into `crops`, or -1 for the face's own score (reused_inputs: a pixel-identical input)."""
+    `crops` are the inputs to score (built, or functions that build them: plan_copies(as_built=True), for a detector
+    whose classify() builds them while it scores others);
+    `sources[i][j]` says where face i's copy names[j] gets its score: an index into `crops`, or -1 for the face's
+    own score (reused_inputs: a pixel-identical input)."""
 
     names: tuple[str, ...]
-    crops: list[Image.Image]
+    crops: list[Image.Image | Callable[[], Image.Image]]
     sources: list[list[int]]
 
     def p_fake(self, crops_p_fake: np.ndarray, faces_p_fake: Sequence[float]) -> np.ndarray:
@@ -484,17 +491,19 @@ class CopyPlan:
 
 
 def plan_copies(image: Image.Image, faces: Sequence[Face], size: int, margin: float, names: Sequence[str],
-                reuse_faces: bool = True) -> CopyPlan:
+                reuse_faces: bool = True, as_built: bool = False) -> CopyPlan:
     """The copies `names` of every face with each pixel-identical input built and scored once (reused_inputs);
     `reuse_faces=False` when copies and faces are scored by different graphs (an int8 copies scorer): then a copy
-    never takes its face's score."""
+    never takes its face's score. `as_built`: the plan holds functions that build the copies, for a scorer that
+    builds them while it scores others (Detector.scores_as_built), instead of the copies built here."""
     crops, sources = [], []
     for face in faces:
         window = face_window(image, face, margin)
         same = reused_inputs(window, names)
         if not reuse_faces:
             same = {name: to for name, to in same.items() if to != FACE_CROP}
-        built = iter(window_crops(window, size, [n for n in names if n not in same]))
+        wanted = [n for n in names if n not in same]
+        built = iter(window_builders(window, size, wanted) if as_built else window_crops(window, size, wanted))
         index: dict[str, int] = {FACE_CROP: -1}
         for name in names:
             if name not in same:
@@ -509,11 +518,18 @@ def reuse_face_scores(detector) -> bool:
     return getattr(detector, "copies_runtime", None) is None
 
 
+def built_while_scored(detector) -> bool:
+    """Whether the detector builds copies while it scores others (Detector.scores_as_built; not the tests' planted
+    detectors): the same copies and logits, without every core waiting until all copies are built."""
+    return bool(getattr(detector, "scores_as_built", lambda: False)())
+
+
 def _score_copies(detector, image: Image.Image, faces: Sequence, names: Sequence[str]) -> np.ndarray:
     """P(fake) of the copies `names` of every face (FaceResult objects; all_copies order), each distinct input scored
     once (plan_copies), in calls of at most FACES_PER_PASS faces' worth of copies so a crowd's memory stays flat."""
     config = detector.config
-    plan = plan_copies(image, [f.face for f in faces], config.input_size, config.crop_margin, names, reuse_face_scores(detector))
+    plan = plan_copies(image, [f.face for f in faces], config.input_size, config.crop_margin, names, reuse_face_scores(detector),
+                       built_while_scored(detector))
     step = max(1, len(names)) * FACES_PER_PASS
     parts = [detector.p_fake_from_logits(copies_logits(detector, plan.crops[i:i + step])) for i in range(0, len(plan.crops), step)]
     return plan.p_fake(np.concatenate(parts) if parts else np.zeros(0), [f.p_fake for f in faces])
@@ -591,7 +607,8 @@ def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = N
     def copies(picture: Image.Image, faces: list[Face]) -> list[Image.Image] | None:
         if len(faces) > FACES_PER_PASS:
             return None
-        plans.append(plan_copies(picture, faces, config.input_size, config.crop_margin, first, reuse_face_scores(detector)))
+        plans.append(plan_copies(picture, faces, config.input_size, config.crop_margin, first, reuse_face_scores(detector),
+                                 built_while_scored(detector)))
         return plans[0].crops
 
     result = detector.analyze(image, extra=copies)

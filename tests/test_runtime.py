@@ -125,3 +125,29 @@ def test_same_padding_is_exported_as_the_convolutions_own_pads(shipped_detector,
     np.testing.assert_allclose(logits(graph), logits(as_is), atol=1e-6)
     with torch.inference_mode():
         np.testing.assert_allclose(static(torch.from_numpy(pixels)).reshape(-1).numpy(), logits(as_is), atol=2e-5)
+
+
+def test_crops_built_while_others_are_scored_get_the_same_logits_bit_for_bit(monkeypatch, detector, astronaut):
+    """classify() given functions that build crops (the stability check's copies): each core builds a crop then scores
+    it; the logits are those of the built crops in runs of one crop, exactly, on one core and on two."""
+    import threading
+
+    crops = crops_of(detector, astronaut)  # the face's crop and its 11 copies
+    assert detector.scores_as_built(), detector.scorer_note
+    monkeypatch.setenv("DFX_THREADS", "2")
+    built_first = detector.classify(crops)
+    builders = [crops[0], *[(lambda crop=crop: crop) for crop in crops[1:]]]
+    runs, run = [], detector.runtime._run
+    monkeypatch.setattr(detector.runtime, "_run", lambda session, part: (runs.append((threading.get_ident(), len(part))), run(session, part))[1])
+    np.testing.assert_array_equal(detector.classify(builders), built_first)
+    assert len(runs) == len(crops) and {n for _, n in runs} == {1} and len({t for t, _ in runs}) == 2
+    monkeypatch.setenv("DFX_THREADS", "1")
+    np.testing.assert_array_equal(detector.classify(builders), built_first)
+
+
+def test_crops_given_as_functions_only_where_they_are_built_while_scored(monkeypatch, detector, astronaut):
+    crops = crops_of(detector, astronaut)[:2]
+    monkeypatch.setattr(detector.runtime, "run_crops", 2)  # runs of 2: a crop's logit would depend on its neighbour's build
+    assert not detector.scores_as_built()
+    with pytest.raises(RuntimeError, match="scores_as_built"):
+        detector.classify([crops[0], lambda: crops[1]])

@@ -118,3 +118,18 @@ def test_stand_ins_are_held_weakly(detector, astronaut):
     gc.collect()
     np.testing.assert_allclose(scoring.forward_only_logits(model, crops), scoring.batched_logits(detector.model, crops), atol=1e-5)
     assert scoring.input_gradient_model(model) is model
+
+
+def test_crop_pixels_are_to_input_s_numbers_for_every_byte_value(astronaut):
+    """The as-built scorer converts each crop with numpy (crop_pixels): every uint8 value, in every channel, gives the
+    float32 to_input (torch) gives it, bit for bit, and so does a real crop."""
+    from PIL import Image
+
+    from detector.scoring import crop_pixels, to_input
+
+    values = np.arange(256, dtype=np.uint8)
+    every = Image.fromarray(np.stack([values.reshape(16, 16), values.reshape(16, 16).T, values[::-1].reshape(16, 16)], axis=-1))
+    for crop in (every, astronaut.resize((288, 288))):
+        pixels = crop_pixels(crop)
+        assert pixels.dtype == np.float32 and pixels.flags.c_contiguous
+        np.testing.assert_array_equal(pixels, to_input([crop]).numpy())

@@ -625,3 +625,51 @@ def test_a_shrunk_video_window_never_reuses_the_faces_own_score():
 
     image, face = face_filling_picture()
     assert reused_inputs(face_window(image, face, 0.3, max_side=100), PERTURBATIONS) == {"shift-8%": "shift+8%", "looser": "shift+8%"}
+
+
+# ---- copies built while others are scored (Detector.scores_as_built): the same copies, the same scores -------------
+
+def test_copy_builders_build_exactly_the_copies(astronaut):
+    """The functions the as-built plan hands the scorer give the very pixels window_crops builds, copy by copy."""
+    from detector.stability import face_window, window_builders, window_crops
+
+    face = Face(box=(180.0, 60.0, 330.0, 250.0), prob=0.99, landmarks=None,
+                crop_box=square_crop_box((180, 60, 330, 250), astronaut.size))
+    window = face_window(astronaut, face, 0.3)
+    for names in (PERTURBATIONS, ("jpeg70", "looser", "scale1.5")):
+        built = window_crops(window, 288, names)
+        for name, builder, crop in zip(names, window_builders(window, 288, names), built, strict=True):
+            assert np.array_equal(np.asarray(builder()), np.asarray(crop)), name
+
+
+def test_checked_analysis_is_the_same_whether_copies_are_built_first_or_while_scored(monkeypatch, detector, astronaut):
+    """Every face's score, every copy's P(fake), the verdicts and the calls: identical (==, not approximately) with the
+    copies built before scoring and built by the scorer's cores while it scores, one stage or two, one core or two."""
+    from detector.stability import analyze_checked
+
+    class BothStages(AbstainRules):
+        def rest_needed(self, verdict, flipped) -> bool:
+            return True
+
+    assert detector.scores_as_built(), detector.scorer_note
+    picture = astronaut.resize((480, 480))
+
+    def checked(as_built: bool, rules: AbstainRules):
+        monkeypatch.setattr(detector, "scores_as_built", lambda: as_built)
+        calls, classify = [], detector.classify
+        detector.classify = lambda crops: (calls.append(sum(callable(c) for c in crops)), classify(crops))[1]
+        try:
+            result = analyze_checked(detector, picture, rules)
+        finally:
+            del detector.classify
+        return calls, [(f.logit, f.p_fake) for f in result.result.faces], [(c.p_fake_by_change, c.verdict) for c in result.checks]
+
+    for cores in ("1", "2"):
+        monkeypatch.setenv("DFX_THREADS", cores)
+        for rules in (AbstainRules(), BothStages(first_stage=["tighter", "scale0.5", "flip"])):
+            stages = 2 if rules.stages()[1] else 1
+            calls, *after = checked(True, rules)
+            assert len(calls) == stages and all(calls), calls  # every stage's copies handed over unbuilt
+            before_calls, *before = checked(False, rules)
+            assert len(before_calls) == stages and not any(before_calls)  # built first
+            assert after == before
