@@ -36,3 +36,16 @@ def test_staged_variants_time_the_shipped_check_the_forced_second_stage_and_reus
     assert reused_calls[0] == all_calls[0] - 1
     for reused, scored in zip(checks["filling checked"], checks["filling checked, no reuse"]):
         assert reused.p_fake_by_change == pytest.approx(scored.p_fake_by_change, abs=1e-6) and reused.verdict == scored.verdict
+
+
+def test_profile_times_each_phase_of_a_checked_analysis_and_puts_every_function_back(detector, astronaut):
+    import detector.stability as stability
+    from benchmarks.profile_stability import profile
+
+    before = (stability.plan_copies, stability.judge, detector.face_finder.find)
+    found = profile(detector, astronaut, rounds=2)
+    phases = found["phases_s"]
+    assert {"face finding (MTCNN)", "the rule (judge)", "sharpness"} <= set(phases)
+    assert "scoring, crops built while scored" in phases  # the shipped path: copies built by the scoring cores
+    assert 0 < phases["face finding (MTCNN)"] < found["checked_s"] and found["plain_s"] > 0
+    assert (stability.plan_copies, stability.judge, detector.face_finder.find) == before
