@@ -152,7 +152,8 @@ class Detector:
         """Raw logits for face crops under the config's test-time views: with tta "flip", the mean of the
         logits of each crop and its horizontal mirror (the mirrors fill the same passes). Every path that
         scores a face (analyze, video, batch, predict; the stability check's copies through classify_copies)
-        comes through here."""
+        comes through here. Where scores_as_built(), items may also be functions that build a crop: each is built by
+        the core that then scores it."""
         return self._views(crops, self._logits)
 
     def classify_copies(self, crops: list[Image.Image]) -> np.ndarray:
