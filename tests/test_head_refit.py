@@ -114,3 +114,12 @@ def test_a_group_scene_bound_limits_which_heads_may_be_chosen(tmp_path, astronau
     assert head_refit.main([*fit, "--val", str(flat), "--out", str(tmp_path / "flat_fit"), "--max-group-reals", "0.05"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--group-scenes" in err[0]
+
+
+def test_head_refit_leaves_gradients_on_for_whatever_runs_next(tmp_path, astronaut, tiny_checkpoint):
+    from detector.training import head_refit
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    head_refit.main(["features", str(tiny_checkpoint), "--split", "val", "--val-per-stream", "3", "--out", str(tmp_path / "val"),
+                     "--sources", str(sources), "--root", str(root), "--workers", "0"])
+    assert torch.is_grad_enabled()

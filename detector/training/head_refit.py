@@ -192,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from detector.checkpoint import load_checkpoint
 
-    torch.set_grad_enabled(False)
     model = load_checkpoint(args.model).eval()
     args.out.mkdir(parents=True, exist_ok=True)
     log = open(args.out / "head_refit.log", "a", buffering=1)
@@ -213,11 +212,13 @@ def main(argv: list[str] | None = None) -> int:
 
             framings = {**DEFAULT_FRAMING_WEIGHTS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.framings)}}
         streams = {**DEFAULT_STREAMS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.shares)}}
-        return train_features(model, bank, args.out, args.samples, args.seed, framings, args.workers, say, args.chunk, streams)
-    if args.step == "features":
-        val_features(model, bank, args.out, args.val_per_stream, args.seed, args.group_scenes, args.workers)
-        return 0
-    return fit(model, bank, args, say)
+        with torch.no_grad():  # scoped: a process-wide switch would leak into whatever runs next (tests, callers)
+            return train_features(model, bank, args.out, args.samples, args.seed, framings, args.workers, say, args.chunk, streams)
+    with torch.no_grad():
+        if args.step == "features":
+            val_features(model, bank, args.out, args.val_per_stream, args.seed, args.group_scenes, args.workers)
+            return 0
+        return fit(model, bank, args, say)
 
 
 def fit(model, bank: SourceBank, args, say) -> int:
