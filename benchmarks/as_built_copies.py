@@ -12,12 +12,10 @@ record judged by the shipped staged rule (as benchmarks.reused_copies does).
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
-from benchmarks.common import RESULTS, report
-from benchmarks.reused_copies import picture
+from benchmarks.common import report
+from benchmarks.reused_copies import picture, rerun_stored
 from benchmarks.staged_copies import face_verdict, staged_copies
 from detector.stability import AbstainRules, analyze_checked
 
@@ -59,27 +57,15 @@ def study_split(stored: dict, data: Path, detector, rules: AbstainRules) -> dict
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("assets/models/dfx-lite0"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--split", nargs="+", choices=("val", "test"), default=["val", "test"])
-    args = parser.parse_args(argv)
-    from detector.inference import Detector
-
-    detector = Detector(args.model)
-    rules = AbstainRules.for_checkpoint(args.model)
-    result, rows = {"model": rules.model, "first_stage": list(rules.stages()[0])}, []
-    for split in args.split:
-        stored = json.loads((RESULTS / f"abstain_faces_{split}.json").read_text())
-        assert stored["model"] == rules.model, f"records of {stored['model']}, rules of {rules.model}"
-        r = result[split] = study_split(stored, args.data, detector, rules)
+    detector, result, splits = rerun_stored(argv, __doc__.splitlines()[0], study_split)
+    rows = []
+    for split in splits:
+        r = result[split]
         rows += [(f"{split}: pictures differing, built while scored vs first", f"{r['pictures_differing']}/{r['pictures']}", f"{r['faces']} faces; expected 0"),
                  (f"{split}: largest logit / copy P(fake) gap", f"{r['max_logit_gap']:.1e} / {r['max_copy_p_fake_gap']:.1e}", "expected 0"),
                  (f"{split}: final verdicts changed", str(r["verdicts_changed"]), f"vs stored records: {r['verdicts_changed_vs_stored']}")]
-    result["scorer_note"] = detector.scorer_note
     result["scores_as_built"] = detector.scores_as_built()
-    return report("as_built_copies" if len(args.split) == 2 else f"as_built_copies_{args.split[0]}", rows, result)
-
+    return report("as_built_copies" if len(splits) == 2 else f"as_built_copies_{splits[0]}", rows, result)
 
 if __name__ == "__main__":
     main()

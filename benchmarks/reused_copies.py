@@ -84,8 +84,10 @@ def study_split(stored: dict, data: Path, detector, rules: AbstainRules) -> dict
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def rerun_stored(argv: list[str] | None, description: str, study) -> tuple:
+    """The options these re-run studies share, the model and its rules, and `study(stored, data, detector, rules)`
+    run on each split's stored per-face records: (detector, result with one entry per split, the splits)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=Path("assets/models/dfx-lite0"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--split", nargs="+", choices=("val", "test"), default=["val", "test"])
@@ -95,17 +97,23 @@ def main(argv: list[str] | None = None) -> dict:
     detector = Detector(args.model)
     rules = AbstainRules.for_checkpoint(args.model)
     result = {"model": rules.model, "first_stage": list(rules.stages()[0])}
-    rows = []
     for split in args.split:
         stored = json.loads((RESULTS / f"abstain_faces_{split}.json").read_text())
         assert stored["model"] == rules.model, f"records of {stored['model']}, rules of {rules.model}"
-        r = result[split] = study_split(stored, args.data, detector, rules)
+        result[split] = study(stored, args.data, detector, rules)
+    result["scorer_note"] = detector.scorer_note  # chosen by the first crop scored
+    return detector, result, args.split
+
+
+def main(argv: list[str] | None = None) -> dict:
+    detector, result, splits = rerun_stored(argv, __doc__.splitlines()[0], study_split)
+    rows = []
+    for split in splits:
+        r = result[split]
         rows += [(f"{split}: final verdicts vs stored (staged rule)", f"{r['verdicts_changed_vs_stored']}/{r['faces_rerun']}", "expected 0"),
                  (f"{split}: pictures with copies reused", str(r["pictures_with_reuse"]), f"{r['forward_passes_saved']} forward passes saved"),
                  (f"{split}: verdicts changed by reuse", str(r["verdicts_changed_by_reuse"]), f"max P(fake) gap {r['max_p_fake_gap_by_reuse']:.1e}")]
-    result["scorer_note"] = detector.scorer_note  # chosen by the first crop scored
-    return report("reused_copies" if len(args.split) == 2 else f"reused_copies_{args.split[0]}", rows, result)
-
+    return report("reused_copies" if len(splits) == 2 else f"reused_copies_{splits[0]}", rows, result)
 
 if __name__ == "__main__":
     main()
