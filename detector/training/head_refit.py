@@ -38,6 +38,7 @@ from detector.training.reframed import (
     to_input,
     validation_report,
 )
+from detector.training.train import parse_shares
 
 CHUNK = 1024
 
@@ -210,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.framings:
             from detector.training.compose import DEFAULT_FRAMING_WEIGHTS
 
-            framings = {**DEFAULT_FRAMING_WEIGHTS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.framings)}}
-        streams = {**DEFAULT_STREAMS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.shares)}}
+            framings = {**DEFAULT_FRAMING_WEIGHTS, **parse_shares(args.framings)}
+        streams = {**DEFAULT_STREAMS, **parse_shares(args.shares)}
         with torch.no_grad():  # scoped: a process-wide switch would leak into whatever runs next (tests, callers)
             return train_features(model, bank, args.out, args.samples, args.seed, framings, args.workers, say, args.chunk, streams)
     with torch.no_grad():
