@@ -145,15 +145,21 @@ def score_pictures(detector, items, condition: str, data: Path, rules=None) -> l
             result, verdicts = analyze(detector, reframe(load_image(path), condition, record["path"]), rules)
             record.update(score=result.p_fake, n_faces=len(result.faces), fallback=any(f.face.fallback for f in result.faces), seconds=round(result.seconds, 4))
             if result.p_fake is not None:
-                record["score_uncalibrated"] = float(1 / (1 + np.exp(-max(f.logit for f in result.faces))))
-                if verdicts is not None:  # the verdict of the face the picture's score comes from
-                    record["verdict"] = verdicts[max(range(len(result.faces)), key=lambda i: result.faces[i].p_fake)]
+                top = max(range(len(result.faces)), key=lambda i: result.faces[i].p_fake)  # the face the score comes from
+                record["score_uncalibrated"] = float(1 / (1 + np.exp(-result.faces[top].logit)))
+                record["turn"] = rounded(result.faces[top].face.turn)
+                if verdicts is not None:
+                    record["verdict"] = verdicts[top]
             else:
                 record["error"] = "no face found"
         except DetectorError as exc:
             record["error"] = str(exc)
         records.append(record)
     return records
+
+
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def layout_seed(set_name: str, layout: int) -> str:
@@ -176,7 +182,7 @@ def score_groups(detector, items, set_name: str, data: Path, layout: int = 0, ru
             if inside:
                 face = max(inside, key=lambda f: f.box[2] - f.box[0])
                 record.update(score=face.p_fake, n_faces=len(inside), face_px=round(face_size(face), 1),
-                              score_uncalibrated=float(1 / (1 + np.exp(-face.logit))))
+                              score_uncalibrated=float(1 / (1 + np.exp(-face.logit))), turn=rounded(face.face.turn))
                 if verdicts is not None:
                     record["verdict"] = verdicts[result.faces.index(face)]
             else:

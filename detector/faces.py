@@ -46,6 +46,28 @@ class Face:
             "fallback": self.fallback,
         }
 
+    @property
+    def turn(self) -> float | None:
+        """How far the head is turned sideways, from the five landmarks (`head_turn`); None for a fallback."""
+        return None if self.landmarks is None else head_turn(self.landmarks)
+
+
+def head_turn(landmarks: np.ndarray) -> float:
+    """A yaw proxy from MTCNN's five points: where the nose sits between the eyes, after undoing the roll.
+
+    0 for a frontal face; +-1 when the nose is level with one eye (about a half-profile); beyond 1 when it
+    passes the eye. Signed: negative when the nose is nearer the left eye of the picture. It needs no 3-D
+    model, so it is only a proxy, but the same one for every face the app and its benchmarks see."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    left_eye, right_eye, nose = points[0], points[1], points[2]
+    axis = right_eye - left_eye
+    distance = float(np.hypot(*axis))
+    if distance < 1e-6:
+        return 0.0
+    # Position of the nose along the eye line, in half eye-distances from the eyes' midpoint.
+    along = float(np.dot(nose - (left_eye + right_eye) / 2.0, axis / distance))
+    return along / (distance / 2.0)
+
 
 def square_crop_box(
     box: tuple[float, float, float, float], image_size: tuple[int, int], margin: float = CROP_MARGIN

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detector.faces import FaceFinder, crop_face, landmarks_in_crop, square_crop_box
+from detector.faces import FaceFinder, crop_face, head_turn, landmarks_in_crop, square_crop_box
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,33 @@ def test_fallback_for_a_face_crop_without_detection(finder):
     assert finder.find(wide) == []
     never = FaceFinder(fallback="never")
     assert never.find(square) == []
+
+
+FRONTAL = np.array([[30.0, 40.0], [70.0, 40.0], [50.0, 60.0], [35.0, 80.0], [65.0, 80.0]])
+
+
+def test_head_turn_is_zero_for_a_frontal_face_at_any_roll():
+    assert head_turn(FRONTAL) == pytest.approx(0.0)
+    angle = np.deg2rad(30)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    assert head_turn((FRONTAL - 50) @ rotation.T + 50) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_head_turn_grows_and_keeps_its_sign_as_the_nose_moves_to_an_eye():
+    towards_right = FRONTAL.copy()
+    towards_right[2, 0] = 70.0  # nose level with the right eye of the picture
+    towards_left = FRONTAL.copy()
+    towards_left[2, 0] = 40.0
+    assert head_turn(towards_right) == pytest.approx(1.0)
+    assert head_turn(towards_left) == pytest.approx(-0.5)
+    nose_past_eye = FRONTAL.copy()
+    nose_past_eye[2, 0] = 80.0
+    assert head_turn(nose_past_eye) > 1.0
+
+
+def test_the_turn_of_the_astronaut_is_near_frontal_and_a_fallback_has_none(finder, astronaut):
+    face = finder.find(astronaut)[0]
+    assert abs(face.turn) < 0.5
+    noise = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    fallback = finder.find(Image.fromarray(noise))[0]
+    assert fallback.fallback and fallback.turn is None
