@@ -123,3 +123,16 @@ def test_head_refit_leaves_gradients_on_for_whatever_runs_next(tmp_path, astrona
     head_refit.main(["features", str(tiny_checkpoint), "--split", "val", "--val-per-stream", "3", "--out", str(tmp_path / "val"),
                      "--sources", str(sources), "--root", str(root), "--workers", "0"])
     assert torch.is_grad_enabled()
+
+
+def test_an_unknown_framing_is_refused_with_one_line_before_any_feature_is_made(tmp_path, astronaut, tiny_checkpoint, capsys):
+    from detector.training import head_refit
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    out = tmp_path / "train"
+    code = head_refit.main(["features", str(tiny_checkpoint), "--split", "train", "--samples", "8", "--out", str(out),
+                            "--sources", str(sources), "--root", str(root), "--workers", "0", "--framings", "collage=1"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown framing" in err[0] and "collage" in err[0]
+    assert not list(out.glob("chunk_*.npz"))

@@ -36,6 +36,15 @@ cv2.setNumThreads(1)
 
 FRAMINGS = ("plain", "canvas", "post", "screenshot", "grid", "group")
 DEFAULT_FRAMING_WEIGHTS = {"plain": 0.3, "canvas": 0.25, "post": 0.15, "screenshot": 0.1, "grid": 0.2}
+
+
+def framing_weights(named: dict[str, float]) -> dict[str, float]:
+    """The default framing weights with the named ones replaced (a trainer's --framings); an unknown framing is
+    a ValueError, so a typo cannot silently train or measure on the defaults."""
+    unknown = set(named) - set(FRAMINGS)
+    if unknown:
+        raise ValueError(f"unknown framing(s) {sorted(unknown)}; known: {', '.join(FRAMINGS)}")
+    return {**DEFAULT_FRAMING_WEIGHTS, **named}
 RESAMPLERS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_LANCZOS4)
 MAX_CANVAS_SIDE = 1600
 MIN_FACE_SIDE = 40  # smaller faces are not worth a training sample (and the app may not judge them)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from detector.training.compose import framing_weights
 from detector.training.reframed import (
     DEFAULT_STREAMS,
     ReframedStream,
@@ -207,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no {bank_split} pictures under {args.root} for {args.sources}", file=sys.stderr)
         return 2
     if args.step == "features" and args.split == "train":
-        framings = None
-        if args.framings:
-            from detector.training.compose import DEFAULT_FRAMING_WEIGHTS
-
-            framings = {**DEFAULT_FRAMING_WEIGHTS, **parse_shares(args.framings)}
+        try:
+            framings = framing_weights(parse_shares(args.framings)) if args.framings else None
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         streams = {**DEFAULT_STREAMS, **parse_shares(args.shares)}
         with torch.no_grad():  # scoped: a process-wide switch would leak into whatever runs next (tests, callers)
             return train_features(model, bank, args.out, args.samples, args.seed, framings, args.workers, say, args.chunk, streams)

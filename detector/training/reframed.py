@@ -37,9 +37,9 @@ from detector.faces import CROP_MARGIN
 from detector.training import augment
 from detector.training.compose import (
     DEFAULT_FRAMING_WEIGHTS,
-    FRAMINGS,
     app_crop,
     frame,
+    framing_weights,
     jpeg_bytes_roundtrip,
     reframed_crop,
 )
@@ -362,10 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     size = config.input_size
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    framings = {**DEFAULT_FRAMING_WEIGHTS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.framings)}}
-    unknown = set(framings) - set(FRAMINGS)
-    if unknown:
-        print(f"error: unknown framing(s) {sorted(unknown)}; known: {', '.join(FRAMINGS)}", file=sys.stderr)
+    try:
+        framings = framing_weights({k: float(v) for k, _, v in (s.partition("=") for s in args.framings)})
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings)
     guarded = args.max_group_reals_rise is not None
