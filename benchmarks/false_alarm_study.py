@@ -1,11 +1,15 @@
-"""Does a turned head change what the model says? Real-face false alarms and fakes caught by head turn.
+"""Where do real faces get called fake? False alarms and fakes caught by head turn and by face size.
 
-`score` runs the robustness suite's pictures (same seeded items, conditions and group scenes) through the app's
-path and keeps every record with the scored face's head turn (`detector.faces.head_turn`, a yaw proxy from the
-five landmarks), its size and, with `--checked`, its final verdict; `report` bins them by |turn|:
+Two questions a rule for "can't tell" would have to answer first (issue 14's real group photos):
+- `score` runs the robustness suite's pictures (same seeded items, conditions and group scenes) through the app's
+  path and keeps every record with the scored face's head turn (`detector.faces.head_turn`, a yaw proxy from the
+  five landmarks), its size and, with `--checked`, its final verdict; `report` bins them by |turn|.
+- `sizes` scores each picture's face crop as it is and shrunk so the face is 200 ... 64 px (measure_abstain's
+  `scaled_input`, the size sweep's resampling), and `report` prints false alarms and fakes caught at each size.
 
-    python -m benchmarks.pose_study score --split val --sets real_groups --limit 0 --checked --out runs/pose/val_groups.jsonl
-    python -m benchmarks.pose_study report runs/pose/val_*.jsonl
+    python -m benchmarks.false_alarm_study score --split val --sets real_groups --limit 0 --checked --out runs/fa/val_groups.jsonl
+    python -m benchmarks.false_alarm_study sizes --split val --out runs/fa/val_sizes.jsonl
+    python -m benchmarks.false_alarm_study report runs/fa/val_groups.jsonl runs/fa/val_sizes.jsonl
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ import numpy as np
 from benchmarks.robustness import CONDITIONS, ONE_CLASS, TWO_CLASS, score_groups, score_pictures, test_items
 
 TURN_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, float("inf"))
-MIN_GROUP_FACE_PX = 80  # issue 14's false-alarm target counts real faces of at least this size in group scenes
+FACE_SIZES = (200, 160, 128, 112, 96, 80, 64)  # px, the box's longest side (the size limit's measure)
+SIZE_SETS = (*TWO_CLASS, "real_faces_300w_portraits", "sd21_faces", "sfhq_t2i_tiles")
+# A face size fails when shrinking real faces to it calls significantly more of them fake (one-sided sign test).
+FALSE_ALARM_ALPHA = 0.05
 
 
 def score(args) -> int:
@@ -44,6 +51,86 @@ def score(args) -> int:
                                           "threshold": threshold, "fake_cut": fake_cut}) + "\n")
                 print(f"{set_name} @ {condition}: {len(records)} records", file=sys.stderr, flush=True)
     return 0
+
+
+def size_sweep(detector, data: Path, split: str, sets, per_class: int) -> list[dict]:
+    """Each sampled picture's first detected face as found and shrunk to every FACE_SIZES size (never enlarged),
+    scored in one call: a record per face with its P(fake) by size (`by_size`) and the model's two cuts."""
+    from PIL import Image
+
+    from detector.stability import face_size
+    from scripts.measure_abstain import sample, scaled_input
+
+    size, threshold, fake_cut = detector.config.input_size, detector.config.threshold, detector.config.band()[1]
+    records = []
+    for set_name in sets:
+        for path, label in sample(data, set_name, split, per_class):
+            image = Image.open(path).convert("RGB")
+            faces = detector.face_finder.find(image)
+            if not faces or faces[0].fallback:
+                continue
+            region, px = image.crop(faces[0].crop_box), face_size(faces[0])
+            inputs = [region.resize((size, size), Image.BICUBIC, reducing_gap=3.0)]
+            inputs += [scaled_input(region, min(1.0, target / px), size) for target in FACE_SIZES]
+            probs = detector.p_fake_from_logits(detector.classify(inputs))
+            records.append({"set": set_name, "condition": "sizes", "split": split, "label": label, "face_px": round(px, 1),
+                            "threshold": threshold, "fake_cut": fake_cut,
+                            "by_size": {"native": float(probs[0]), **{str(t): float(p) for t, p in zip(FACE_SIZES, probs[1:])}}})
+        print(f"{set_name}: done", file=sys.stderr, flush=True)
+    return records
+
+
+def sizes(args) -> int:
+    from detector.inference import Detector
+
+    records = size_sweep(Detector(args.model), args.data, args.split, args.sets, args.per_class)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return 0
+
+
+def min_face_px_by_false_alarms(records: list[dict], alpha: float = FALSE_ALARM_ALPHA) -> tuple[int | None, dict]:
+    """The smallest sweep size from which on every larger one leaves real faces' false alarms where they are.
+
+    At each size, the real faces called fake (P(fake) >= threshold) there but not as found are paired against the
+    reverse (a one-sided sign test on the same faces); a size fails when more are newly called fake with p < alpha.
+    Returns (that size, or None when even the largest fails; the evidence per size). Faces between it and the next
+    smaller size were not measured, so they count as too small."""
+    from scipy.stats import binomtest
+
+    reals = [r for r in records if r["label"] == 0]
+    as_found = [r["by_size"]["native"] >= r["threshold"] for r in reals]
+    evidence, chosen = {}, None
+    for target in FACE_SIZES:  # largest first
+        key = str(target)
+        flagged = [(r["by_size"][key] >= r["threshold"], found) for r, found in zip(reals, as_found)]
+        newly, cleared = sum(a and not b for a, b in flagged), sum(b and not a for a, b in flagged)
+        p = binomtest(newly, newly + cleared, 0.5, alternative="greater").pvalue if newly + cleared else 1.0
+        evidence[key] = {"newly_called_fake": newly, "no_longer_called_fake": cleared, "p": round(float(p), 5),
+                         "share_at_threshold": round(float(np.mean([a for a, _ in flagged])), 4) if flagged else None}
+        if p < alpha:
+            break
+        chosen = target
+    native = round(float(np.mean(as_found)), 4) if reals else None
+    return chosen, {"alpha": alpha, "reals": len(reals), "share_at_threshold_as_found": native, "by_size": evidence}
+
+
+def size_table(records: list[dict]) -> list[dict]:
+    """Per face size (as found, then shrunk): real faces at or above the threshold and the fake cut, fakes at or
+    above the fake cut, and those real faces' sets (where the false alarms come from)."""
+    rows = []
+    for key in ("native", *map(str, FACE_SIZES)):
+        reals = [r for r in records if r["label"] == 0]
+        fakes = [r for r in records if r["label"] == 1]
+        at_cut = [r for r in reals if r["by_size"][key] >= r["fake_cut"]]
+        rows.append({
+            "size": key, "reals": len(reals),
+            "reals_at_threshold": sum(r["by_size"][key] >= r["threshold"] for r in reals),
+            "reals_at_fake_cut": len(at_cut),
+            "fakes": len(fakes), "fakes_at_fake_cut": sum(r["by_size"][key] >= r["fake_cut"] for r in fakes),
+            "false_alarms_by_set": {name: sum(r["set"] == name for r in at_cut) for name in sorted({r["set"] for r in at_cut})},
+        })
+    return rows
 
 
 def load(paths: list[Path]) -> list[dict]:
@@ -78,12 +165,24 @@ def share(row: dict, key: str, total: str) -> str:
 
 def report(args) -> int:
     records = load(args.files)
+    swept = [r for r in records if "by_size" in r]
+    out: dict = {}
+    for split in sorted({r["split"] for r in swept}):
+        rows = size_table([r for r in swept if r["split"] == split])
+        out[f"sizes ({split})"] = rows
+        print(f"\nface size sweep ({split}): {rows[0]['reals']} real and {rows[0]['fakes']} fake faces")
+        print("| face px | reals >= threshold | reals >= fake cut | fakes >= fake cut | false alarms at the fake cut by set |")
+        print("|---|---|---|---|---|")
+        for row in rows:
+            sets = ", ".join(f"{k} {v}" for k, v in row["false_alarms_by_set"].items())
+            print(f"| {row['size']} | {share(row, 'reals_at_threshold', 'reals')} | {share(row, 'reals_at_fake_cut', 'reals')} | "
+                  f"{share(row, 'fakes_at_fake_cut', 'fakes')} | {sets} |")
+    records = [r for r in records if "by_size" not in r]
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(f"{r['set']} @ {r['condition']} ({r['split']})", []).append(r)
-    if args.pooled:
+    if args.pooled and records:
         groups = {"all": records}
-    out = {}
     for name, part in groups.items():
         rows = turn_table(part)
         out[name] = rows
@@ -111,15 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--limit", type=int, default=150, help="at most N pictures per class and set (seeded; 0: all)")
     s.add_argument("--checked", action="store_true", help="run the stability check and keep each face's final verdict")
     s.add_argument("--out", type=Path, required=True)
+    z = sub.add_parser("sizes")
+    z.add_argument("--model", type=Path)
+    z.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    z.add_argument("--split", default="val", choices=("val", "test"))
+    z.add_argument("--sets", nargs="*", default=list(SIZE_SETS))
+    z.add_argument("--per-class", type=int, default=120, help="pictures per class and set (seeded, as measure_abstain samples)")
+    z.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("report")
     r.add_argument("files", nargs="+", type=Path)
     r.add_argument("--pooled", action="store_true", help="one table over all records")
     r.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "score" and not args.data.is_dir():
+    if args.command in ("score", "sizes") and not args.data.is_dir():
         print(f"error: {args.data} is not a folder (the shared face data)", file=sys.stderr)
         return 2
-    return score(args) if args.command == "score" else report(args)
+    return {"score": score, "sizes": sizes, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":

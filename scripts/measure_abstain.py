@@ -12,9 +12,12 @@ It runs the three steps below with the sample sizes the README quotes, stores ea
     # 2. per-face records (original picture + a 'post screenshot' copy) for selective prediction:
     python -m scripts.measure_abstain faces --data ../shared/data --split val --per-class 20 --out benchmarks/results/abstain_faces_val.json
     python -m scripts.measure_abstain faces --data ../shared/data --split test --per-class 20 --out benchmarks/results/abstain_faces_test.json
-    # 3. choose the limits (size and blur from step 1, the flip tolerance on validation) and report test:
+    # 2b. real and fake faces as found and shrunk to 200 ... 64 px, on validation (false alarms by size):
+    python -m scripts.measure_abstain sizes --data ../shared/data --split val --per-class 120 --out benchmarks/results/abstain_sizes_val.json
+    # 3. choose the limits (size from steps 1 and 2b, blur from step 1, the flip tolerance on validation) and report test:
     python -m scripts.measure_abstain choose --size benchmarks/results/abstain_size.json \
-        --val benchmarks/results/abstain_faces_val.json --test benchmarks/results/abstain_faces_test.json --write
+        --val benchmarks/results/abstain_faces_val.json --test benchmarks/results/abstain_faces_test.json \
+        --sizes-val benchmarks/results/abstain_sizes_val.json --write
 Samples are drawn with a fixed seed from the two-class sets (dfdc, stylegan1_ffhq, stylegan2_unsplash).
 
 Videos (the tolerance of a video track's stability check, `max_disagree_video`): clips composed from the
@@ -345,12 +348,21 @@ def by_kind(records: list[dict], rules: AbstainRules | None, threshold: float) -
     return per_kind(records, ("original", "screenshot"), lambda part: selective(part, rules, threshold))
 
 
-def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict]:
-    """Size limit from the AUC-vs-size curve; blur floor, detector-confidence floor and flip tolerance
-    chosen together on validation pictures (and their screenshot copies) by the utility
+def choose(size: dict, val: dict, test: dict | None, sizes_val: dict | None = None) -> tuple[AbstainRules, dict]:
+    """Size limit from the AUC-vs-size curve and, with `sizes_val` (the validation size sweep), no smaller than the
+    size below which real faces get called fake more often (the stricter of the two); blur floor, detector-confidence
+    floor and flip tolerance chosen together on validation pictures (and their screenshot copies) by the utility
     right +1, wrong -WRONG_COST, no verdict 0."""
     threshold = val["threshold"]
     min_px, size_evidence = choose_min_face_px(size)
+    if sizes_val is not None:
+        from benchmarks.false_alarm_study import FACE_SIZES, min_face_px_by_false_alarms
+
+        by_false_alarms, size_evidence["size_false_alarms_val"] = min_face_px_by_false_alarms(sizes_val["records"])
+        size_evidence["size_by_auc"] = min_px
+        # None from the sweep: even its largest size raised false alarms; its largest size is then the limit
+        strict = by_false_alarms if by_false_alarms is not None else max(FACE_SIZES)
+        min_px = strict if min_px is None else max(min_px, strict)
     sharp_options = sharpness_candidates(size)
     grid = {}
     for sharp_name, sharp in sharp_options.items():
@@ -372,21 +384,30 @@ def choose(size: dict, val: dict, test: dict | None) -> tuple[AbstainRules, dict
         evidence["test_after"] = by_kind(test["records"], rules, threshold)
         evidence["test_n_per_class_per_set"] = test["per_class"]
     rules.evidence = evidence
+    by_false_alarms = ("; no smaller than the smallest validation size sweep's size at which real faces are not called fake "
+                       "significantly more often than as found (benchmarks/false_alarm_study.py)" if sizes_val is not None else "")
     rules.source = (f"measured by scripts/measure_abstain.py on {', '.join(SETS)}: the size limit where mean test AUC falls more "
-                    f"than {AUC_DROP} below its value at {max(SIZES)} px; blur, detector-confidence and flip limits chosen on "
-                    f"validation pictures and screenshot copies (right +1, wrong -{WRONG_COST:g}, no verdict 0)")
+                    f"than {AUC_DROP} below its value at {max(SIZES)} px{by_false_alarms}; blur, detector-confidence and flip "
+                    f"limits chosen on validation pictures and screenshot copies (right +1, wrong -{WRONG_COST:g}, no verdict 0)")
     return rules, evidence
 
 
 # Sample sizes of the one-command measurement (`all`): pictures (clips) per class and set, per step.
-ALL_PER_CLASS = {"size": 40, "val": 20, "test": 20, "videos_val": 10, "videos_test": 10}
+ALL_PER_CLASS = {"size": 40, "val": 20, "test": 20, "sizes_val": 120, "videos_val": 10, "videos_test": 10}
+
+
+def measure_sizes(detector, data: Path, split: str, per_class: int) -> dict:
+    """Real and fake faces as found and shrunk to 200 ... 64 px (benchmarks/false_alarm_study.py's sweep)."""
+    from benchmarks.false_alarm_study import SIZE_SETS, size_sweep
+
+    return {"split": split, "per_class": per_class, "records": size_sweep(detector, data, split, SIZE_SETS, per_class)}
 
 
 def measure(detector, step: str, data: Path, split: str, per_class: int) -> dict:
     """One measuring step's JSON (size or faces), tagged with the model and the seconds it took."""
     start = time.perf_counter()
     steps = {"size": lambda: measure_size(detector, data, per_class), "faces": lambda: measure_faces(detector, data, split, per_class),
-             "videos": lambda: measure_videos(detector, data, split, per_class)}
+             "videos": lambda: measure_videos(detector, data, split, per_class), "sizes": lambda: measure_sizes(detector, data, split, per_class)}
     result = steps[step]()
     result["model"] = f"{detector.config.name} {detector.config.version}"
     result["seconds"] = round(time.perf_counter() - start, 1)
@@ -414,13 +435,14 @@ def staged_check(val: dict, test: dict | None, rules: AbstainRules) -> tuple[lis
 
 
 def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool,
-                     videos_val: dict | None = None, videos_test: dict | None = None, out: Path | None = None) -> int:
+                     videos_val: dict | None = None, videos_test: dict | None = None, out: Path | None = None,
+                     sizes_val: dict | None = None) -> int:
     """Choose the limits (the video tolerance too when validation clips are given), print them with the
     selective-prediction rows, save the choice and its evidence to `out`, and (with `write`) store
     abstain.json in `folder`, refusing measurements of another model version."""
     from detector.stability import model_id, model_input
 
-    rules, evidence = choose(size, val, test)
+    rules, evidence = choose(size, val, test, sizes_val)
     if videos_val is not None:
         rules.max_disagree_video, video_evidence = choose_video_tolerance(videos_val, videos_test, rules.max_disagree)
         evidence.update(video_evidence)
@@ -435,7 +457,7 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
                          "fewest that flip every face any copy flips (benchmarks/staged_copies.py)")
     if out:
         save({"rules": {k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, "evidence": evidence,
-              "models": sorted({part.get("model") for part in (size, val, test, videos_val, videos_test) if part})}, out)
+              "models": sorted({part.get("model") for part in (size, val, test, videos_val, videos_test, sizes_val) if part})}, out)
     print(json.dumps({k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, indent=1))
     for key in ("val_before", "val_after", "test_before", "test_after"):
         if key in evidence:
@@ -443,7 +465,7 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
     if not write:
         return 0
     rules.model, rules.model_input = model_id(folder), model_input(folder)
-    measured_on = {part.get("model") for part in (size, val, test, videos_val, videos_test) if part}
+    measured_on = {part.get("model") for part in (size, val, test, videos_val, videos_test, sizes_val) if part}
     if measured_on != {rules.model}:
         print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)
         return 1
@@ -462,18 +484,20 @@ def run_all(detector, data: Path, results: Path, folder: Path, write: bool, vide
     for split in ("val", "test"):
         faces[split] = measure(detector, "faces", data, split, ALL_PER_CLASS[split])
         save(faces[split], results / f"abstain_faces_{split}.json")
+    sizes_val = measure(detector, "sizes", data, "val", ALL_PER_CLASS["sizes_val"])
+    save(sizes_val, results / "abstain_sizes_val.json")
     for split in ("val", "test") if videos else ():
         clips[split] = measure(detector, "videos", data, split, ALL_PER_CLASS[f"videos_{split}"])
         save(clips[split], results / f"abstain_videos_{split}.json")
     code = choose_and_write(size, faces["val"], faces["test"], folder, write, clips.get("val"), clips.get("test"),
-                            results / "abstain_choice.json")
+                            results / "abstain_choice.json", sizes_val)
     print(f"all steps done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("all", "size", "faces", "videos", "choose"))
+    parser.add_argument("step", choices=("all", "size", "faces", "sizes", "videos", "choose"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--split", default="test")
     parser.add_argument("--per-class", type=int, default=50)
@@ -485,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=Path)
     parser.add_argument("--videos-val", type=Path, help="choose: the `videos --split val` JSON (sets the video tolerance)")
     parser.add_argument("--videos-test", type=Path, help="choose: the `videos --split test` JSON (reported)")
+    parser.add_argument("--sizes-val", type=Path, help="choose: the `sizes --split val` JSON (a face size below which real "
+                        "faces are called fake more often is too small as well)")
     parser.add_argument("--videos", action="store_true", help="all: also measure clips and choose the video tolerance "
                         "(about 10 more minutes; without it tracks use the photo's tolerance)")
     parser.add_argument("--write", action="store_true", help="write abstain.json into the model folder")
@@ -495,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "choose":
         load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
         return choose_and_write(load(args.size), load(args.val), load(args.test), folder, args.write,
-                                load(args.videos_val), load(args.videos_test), args.out)
+                                load(args.videos_val), load(args.videos_test), args.out, load(args.sizes_val))
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found", file=sys.stderr)
         return 1

@@ -35,3 +35,27 @@ def test_the_video_tolerance_is_chosen_on_validation_and_prefers_the_photo_s_on_
     chosen, evidence = choose_video_tolerance(val, val, photo_tolerance=3)
     assert chosen == 3 and evidence["video_test_after"]["all"]["given"] == 3
     assert evidence["video_val_before"]["original"]["n"] == 3 and evidence["video_val_after"]["reshared"]["n"] == 0
+
+
+def test_a_validation_size_sweep_can_only_raise_the_size_limit():
+    """choose() on the stored step JSONs of the shipped model: the AUC curve's limit alone, then with a planted
+    validation sweep in which real faces get called fake more often below 112 px (and with one in which they do not)."""
+    import json
+    from pathlib import Path
+
+    from scripts.measure_abstain import choose
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    size, val = (json.loads((results / name).read_text()) for name in ("abstain_size.json", "abstain_faces_val.json"))
+    by_auc = choose(size, val, None)[0].min_face_px
+
+    def sweep(rise_below: int) -> dict:
+        def record(native, shrunk_to):
+            return {"label": 0, "threshold": 0.5, "fake_cut": 0.8, "set": "s", "split": "val",
+                    "by_size": {"native": native, **{str(s): shrunk_to if s < rise_below else native for s in (200, 160, 128, 112, 96, 80, 64)}}}
+        return {"records": [record(0.2, 0.9) for _ in range(15)] + [record(0.1, 0.1) for _ in range(40)]}
+
+    rules, evidence = choose(size, val, None, sweep(rise_below=112))
+    assert rules.min_face_px == max(by_auc, 112) and evidence["size_by_auc"] == by_auc
+    assert evidence["size_false_alarms_val"]["by_size"]["96"]["p"] < 0.05 and "false_alarm_study" in rules.source
+    assert choose(size, val, None, sweep(rise_below=0))[0].min_face_px == by_auc  # nothing rises: the AUC rule stands

@@ -128,3 +128,5 @@ def test_checked_scoring_stores_each_face_verdict_with_the_same_scores(tmp_path,
     assert found and all(r["verdict"] in VERDICT_WORDS for r in found) and all("verdict" not in r for r in plain)
     pictures = score_pictures(detector, items[:1], "plain", tmp_path, rules=rules)
     assert pictures[0]["verdict"] in VERDICT_WORDS
+    # every scored face carries its head turn (benchmarks.false_alarm_study bins by it): the astronaut looks ahead
+    assert all(abs(r["turn"]) < 0.5 for r in found) and abs(pictures[0]["turn"]) < 0.5
