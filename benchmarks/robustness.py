@@ -40,12 +40,13 @@ from PIL import Image
 
 from detector.display import LIKELY_MANIPULATED, format_share
 from detector.errors import DetectorError
+from detector.evaluation.run_metrics import CONDITION_ORDER
 from detector.imageio import list_images, load_image
 from detector.stability import AbstainRules, face_size
-from detector.training.compose import background, screenshot
+from detector.training.compose import background, h264_roundtrip, screenshot
 from detector.training.sources import pick
 
-CONDITIONS = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
+CONDITIONS = CONDITION_ORDER  # the metrics page draws them in this order
 TWO_CLASS = ("dfdc", "stylegan1_ffhq", "stylegan2_unsplash", "inswapper_faceswap")
 ONE_CLASS = ("sd21_faces", "sfhq_t2i_tiles", "t2i_people_scenes")
 REALS = "real_faces_300w_portraits"
@@ -82,6 +83,8 @@ def reframe(image: Image.Image, condition: str, key: str) -> Image.Image:
         return image.resize((max(1, image.width // 2), max(1, image.height // 2)), Image.BOX)
     if condition == "up175":
         return image.resize((round(image.width * 1.75), round(image.height * 1.75)), Image.BICUBIC)
+    if condition.startswith("h264_crf"):
+        return Image.fromarray(h264_roundtrip(np.asarray(image), int(condition.removeprefix("h264_crf"))))
     array = np.asarray(image)
     if condition == "canvas":
         width = int(1280 * rng.uniform(0.25, 0.5))
@@ -148,6 +151,7 @@ def score_pictures(detector, items, condition: str, data: Path, rules=None) -> l
                 top = max(range(len(result.faces)), key=lambda i: result.faces[i].p_fake)  # the face the score comes from
                 record["score_uncalibrated"] = float(1 / (1 + np.exp(-result.faces[top].logit)))
                 record["turn"] = rounded(result.faces[top].face.turn)
+                record["face_px"] = round(face_size(result.faces[top]), 1)
                 if verdicts is not None:
                     record["verdict"] = verdicts[top]
             else:

@@ -83,6 +83,39 @@ def test_reframed_crop_returns_model_input_and_framing():
     assert crop.shape == (224, 224, 3) and crop.dtype == np.uint8 and framing in FRAMINGS
 
 
+def test_video_frames_are_off_by_default_and_drawn_only_when_asked_for(monkeypatch):
+    from detector.training import compose
+
+    image, box = marked_picture()
+    seen = []
+    monkeypatch.setattr(compose, "h264_roundtrip", lambda picture, crf: seen.append(crf) or picture)
+    default = reframed_crop(image, box, np.random.default_rng(3), 96, [image])
+    off = reframed_crop(image, box, np.random.default_rng(3), 96, [image], video_p=0.0)
+    assert not seen and np.array_equal(default[0], off[0])  # no draw for it: the old recipe's stream is unchanged
+    for seed in range(40):
+        reframed_crop(image, box, np.random.default_rng(seed), 96, [image], video_p=0.5)
+    assert 8 <= len(seen) <= 32 and all(compose.VIDEO_CRF[0] <= crf <= compose.VIDEO_CRF[1] for crf in seen)
+    seen.clear()
+    reframed_crop(image, box, np.random.default_rng(0), 96, [image], video_p=1.0)
+    assert len(seen) == 1
+
+
+def test_a_video_frame_is_the_same_picture_through_a_lossy_codec():
+    from detector.training.compose import h264_roundtrip
+
+    y, x = np.mgrid[0:121, 0:161]  # smooth shading and fine grain: what a codec keeps and what it drops
+    grain = np.random.default_rng(0).normal(0, 12, (121, 161, 3))
+    image = np.clip(np.stack([x, y, (x + y) // 2], -1) + grain, 0, 255).astype(np.uint8)
+    frame_23, again = h264_roundtrip(image, 23), h264_roundtrip(image, 23)
+    assert np.array_equal(frame_23, again)  # one encoder thread: the same bytes every run
+    height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    assert frame_23.shape == (height, width, 3) and frame_23.dtype == np.uint8
+    error = np.abs(frame_23.astype(int) - image[:height, :width]).mean()
+    assert 0 < error < np.abs(h264_roundtrip(image, 45).astype(int) - image[:height, :width]).mean()
+    with pytest.raises(ValueError, match="too small"):
+        h264_roundtrip(image[:1, :1], 23)
+
+
 def five_points(box) -> np.ndarray:
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
@@ -164,9 +197,10 @@ def test_trainer_runs_an_epoch_and_writes_a_self_describing_checkpoint(tmp_path,
     code = reframed.main(["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--out", str(out),
                           "--version", "9.9.9", "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0",
                           "--val-per-stream", "3", "--shares", "real:toy=0.5", "fake:toy=0.3", "fake:sbi=0.1", "fake:swap=0.1",
-                          "--framings", "plain=0", "grid=2", "--input-size", "96"])
+                          "--framings", "plain=0", "grid=2", "--input-size", "96", "--video-p", "0.5"])
     assert code == 0
     config = json.loads((out / "best" / "config.json").read_text())
+    assert config["training"]["video_p"] == 0.5
     assert config["input_size"] == 96
     assert config["training"]["framings"]["plain"] == 0 and config["training"]["framings"]["grid"] == 2
     assert config["version"] == "9.9.9" and config["crop_margin"] == 0.3

@@ -15,14 +15,32 @@ def test_each_condition_is_deterministic_and_does_what_it_says(astronaut, condit
     again = np.asarray(reframe(astronaut, condition, "set/test/real/a.jpg"))
     assert np.array_equal(first, again)
     w, h = astronaut.size
-    expected = {"plain": (h, w), "jpeg60": (h, w), "half": (h // 2, w // 2), "up175": (round(h * 1.75), round(w * 1.75)), "canvas": (720, 1280)}
+    expected = {"plain": (h, w), "jpeg60": (h, w), "half": (h // 2, w // 2), "up175": (round(h * 1.75), round(w * 1.75)), "canvas": (720, 1280),
+                "h264_crf23": (h // 2 * 2, w // 2 * 2), "h264_crf40": (h // 2 * 2, w // 2 * 2)}
     if condition in expected:
         assert first.shape[:2] == expected[condition]
     if condition == "post":
         assert first.shape[0] > h and first.shape[1] >= w
     if condition != "plain":
         other = np.asarray(reframe(astronaut, condition, "set/test/real/b.jpg"))
-        assert condition in ("half", "up175", "jpeg60") or not np.array_equal(first, other)
+        assert condition in ("half", "up175", "jpeg60", "h264_crf23", "h264_crf40") or not np.array_equal(first, other)
+
+
+def test_a_video_frame_loses_more_the_higher_its_crf_and_keeps_the_picture():
+    from benchmarks.robustness import reframe
+
+    rng = np.random.default_rng(0)
+    # smooth shapes plus fine texture: what a codec keeps and what it throws away
+    y, x = np.mgrid[0:120, 0:161]
+    picture = np.clip(np.stack([x, y, (x + y) // 2], -1) + rng.normal(0, 12, (120, 161, 3)), 0, 255).astype(np.uint8)
+    from PIL import Image
+
+    errors = {}
+    for crf in (23, 40):
+        frame = np.asarray(reframe(Image.fromarray(picture), f"h264_crf{crf}", "k")).astype(float)
+        assert frame.shape == (120, 160, 3)  # 4:2:0 needs even sides: the odd column goes
+        errors[crf] = np.abs(frame - picture[:, :160]).mean()
+    assert 0.5 < errors[23] < errors[40] < 40  # lossy, more so at 40, and still the same picture
 
 
 def test_group_scenes_place_every_picture_without_overlap(tmp_path, astronaut):
@@ -130,3 +148,4 @@ def test_checked_scoring_stores_each_face_verdict_with_the_same_scores(tmp_path,
     assert pictures[0]["verdict"] in VERDICT_WORDS
     # every scored face carries its head turn (benchmarks.false_alarm_study bins by it): the astronaut looks ahead
     assert all(abs(r["turn"]) < 0.5 for r in found) and abs(pictures[0]["turn"]) < 0.5
+    assert pictures[0]["face_px"] > 64 and all(r["face_px"] > 0 for r in found)  # the size the app's size limit measures

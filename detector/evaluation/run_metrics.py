@@ -303,7 +303,9 @@ def scores_frame(run: Run) -> pd.DataFrame:
     return pd.DataFrame(run.scores)
 
 
-CONDITION_ORDER = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
+# The robustness suite's conditions (benchmarks/robustness.py), in its order; h264_crfN: one frame of an H.264 video
+# at CRF N (FaceForensics++ ships c23 and c40).
+CONDITION_ORDER = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group", "h264_crf23", "h264_crf40")
 
 
 def set_label(info: dict) -> str:

@@ -38,6 +38,10 @@ FRAMINGS = ("plain", "canvas", "post", "screenshot", "grid", "group")
 DEFAULT_FRAMING_WEIGHTS = {"plain": 0.3, "canvas": 0.25, "post": 0.15, "screenshot": 0.1, "grid": 0.2}
 
 
+# CRF range of the training's video frames: from what a phone or platform keeps (18) to FaceForensics++'s c40.
+VIDEO_CRF = (18, 40)
+
+
 def framing_weights(named: dict[str, float]) -> dict[str, float]:
     """The default framing weights with the named ones replaced (a trainer's --framings); an unknown framing is
     a ValueError, so a typo cannot silently train or measure on the defaults."""
@@ -243,6 +247,30 @@ def jpeg_bytes_roundtrip(picture: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def h264_roundtrip(picture: np.ndarray, crf: int, preset: str = "medium") -> np.ndarray:
+    """The picture as one frame of an H.264 video (libx264 at `crf`, 4:2:0, one thread so the bytes are the same
+    every run), decoded back to RGB: what every frame of a real video went through, and what JPEG alone does not
+    teach (FaceForensics++ ships its videos at CRF 23 and 40). Odd sides lose their last row or column (4:2:0)."""
+    import io
+
+    import av
+
+    height, width = picture.shape[0] // 2 * 2, picture.shape[1] // 2 * 2
+    if height < 2 or width < 2:
+        raise ValueError(f"a {picture.shape[1]}x{picture.shape[0]} picture is too small for a video frame")
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(int(crf)), "preset": preset, "threads": "1"}
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[:height, :width]), format="rgb24")
+        for packet in (*stream.encode(frame), *stream.encode()):
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")
+
+
 def app_crop(
     picture: np.ndarray, box: tuple[float, ...], size: int, margin: float = CROP_MARGIN, rng: np.random.Generator | None = None
 ) -> np.ndarray:
@@ -264,8 +292,13 @@ def reframed_crop(
     margin: float = CROP_MARGIN,
     jpeg_p: float = 0.6,
     weights: dict[str, float] | None = None,
+    video_p: float = 0.0,
 ) -> tuple[np.ndarray, str]:
-    """Reframe, maybe re-compress the whole composed picture, then crop like the app. Returns (crop, framing)."""
+    """Maybe make the picture a video frame (H.264 at CRF VIDEO_CRF, with probability `video_p`), reframe, maybe
+    re-compress the whole composed picture, then crop like the app. Returns (crop, framing). With video_p 0 no random
+    number is drawn for it, so the streams of earlier recipes stay what they were."""
+    if video_p > 0 and rng.random() < video_p:
+        image = h264_roundtrip(image, int(rng.integers(VIDEO_CRF[0], VIDEO_CRF[1] + 1)))
     framed = frame(image, box, rng, others, weights=weights)
     picture = framed.picture
     if rng.random() < jpeg_p:

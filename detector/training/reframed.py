@@ -127,10 +127,12 @@ class ReframedStream(IterableDataset):
     """An endless stream of (crop uint8 HWC, label, stream index) drawn with fixed stream shares."""
 
     def __init__(
-        self, bank: SourceBank, streams: dict[str, float], size: int, margin: float, seed: int, framings: dict[str, float] | None = None
+        self, bank: SourceBank, streams: dict[str, float], size: int, margin: float, seed: int, framings: dict[str, float] | None = None,
+        video_p: float = 0.0,
     ) -> None:
         self.bank, self.size, self.margin, self.seed = bank, size, margin, seed
         self.framings = framings  # None: compose's default framing weights
+        self.video_p = video_p  # share of samples made a frame of an H.264 video first (compose.reframed_crop)
         synthetic = ("fake:sbi", "fake:swap")
         self.names = [n for n in streams if n in bank.by_stream or (n in synthetic and bank.reals_with_points)]
         weights = np.array([streams[n] for n in self.names], dtype=np.float64)
@@ -161,7 +163,8 @@ class ReframedStream(IterableDataset):
             )
             label = 1
         others = LazyPictures(bank.image, [int(rng.integers(len(bank.pictures))) for _ in range(2)])
-        crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin, weights=self.framings)
+        crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin, weights=self.framings,
+                                video_p=self.video_p)
         return photometric(crop, rng), label, stream
 
     def __iter__(self):
@@ -328,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shares", nargs="*", default=[], metavar="STREAM=SHARE")
     parser.add_argument("--framings", nargs="*", default=[], metavar="FRAMING=WEIGHT",
                         help=f"weights of the training framings (default {DEFAULT_FRAMING_WEIGHTS}); named ones replace the default's")
+    parser.add_argument("--video-p", type=float, default=0.0,
+                        help="share of training samples made a frame of an H.264 video (CRF 18-40) before they are framed, "
+                             "real and fake alike (default 0: the recipe of 2.3.0 and earlier)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-seed", type=int, default=0,
                         help="picks and reframes the validation pictures; fixed apart from --seed so runs with other seeds compare")
@@ -367,7 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings)
+    if not 0.0 <= args.video_p <= 1.0:
+        print(f"error: --video-p must be between 0 and 1, not {args.video_p}", file=sys.stderr)
+        return 2
+    stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings, args.video_p)
     guarded = args.max_group_reals_rise is not None
     if guarded and not args.score_init:
         print("error: --max-group-reals-rise compares with the starting weights: add --score-init", file=sys.stderr)
@@ -491,6 +500,7 @@ def save_best(model, config, args, history, val_bank, logits, indices, streams, 
         "recipe": "reframed: every sample composed into a larger picture (or left plain) and cut out with the app's crop",
         "streams": {k: round(v, 4) for k, v in streams.items()},
         "framings": {k: round(v, 4) for k, v in (stream_framings or DEFAULT_FRAMING_WEIGHTS).items()},
+        "video_p": args.video_p,
         "init": str(args.init),
         "epochs_run": len(history),
         "samples_per_epoch": args.samples_per_epoch,
