@@ -5,18 +5,30 @@
 #   bash scripts/gpu_device.sh data     # chunk q1: pictures
 #   bash scripts/gpu_device.sh train    # chunk q2: pictures, start weights; trains the arms side by side
 # Arms: ARMS holds one arm per line, "name seed extra-trainer-args..."; the default pair is the next round
-# the session-12 record asks for (assets/experiments/gpu-arms-2.4/): a longer run from the start weights,
-# and the same with the group framing, both saving only epochs whose real faces in group scenes are not
-# called likely manipulated more often than the start's (+0.005). DRY=1 prints the trainer commands only.
+# session 14 asks for (README, "Video frames"): a run whose samples are H.264 video frames 30 % of the time
+# (--video-p 0.3; 2.3.0 calls real faces in CRF-23 frames fake and falls to chance at CRF 40), and its control
+# without them, both saving only epochs whose real faces in group scenes are not called likely manipulated more
+# often than the start's (+0.005). An arm with --video-p needs PyAV with libx264 on the device: `setup` says
+# whether it is there, and `train` skips such an arm (one line) where it is not. DRY=1 prints the trainer
+# commands only (VIDEO_OK=0|1 stands in for the check).
 set -uo pipefail
 WORK=${WORK:-/root/dfx}
 REPO=$PWD
-DEFAULT_ARMS="cont 31
-group 32 --framings group=0.25"
+DEFAULT_ARMS="video 31 --video-p 0.3
+cont 32"
 ARMS=${ARMS:-$DEFAULT_ARMS}
 common="--sources $WORK/meta --root $WORK/data --init $REPO/.gpu/q2/init --version ${VERSION:-2.4.0-dev} --epochs ${EPOCHS:-12} \
 --samples-per-epoch ${SPE:-16384} --batch-size 128 --lr ${LR:-1e-4} --workers ${WORKERS:-7} --val-per-stream 150 \
 --max-minutes ${MINUTES:-6.5} --score-init --group-scenes --max-group-reals-rise ${RISE:-0.005}"
+video_ok() {  # PyAV with an H.264 encoder, as compose.h264_roundtrip needs
+  if [ -n "${VIDEO_OK:-}" ]; then [ "$VIDEO_OK" = 1 ]; return; fi
+  PYTHONPATH=$REPO:$WORK/site python3 -c "import av; av.codec.Codec('libx264', 'w')" >/dev/null 2>&1
+}
+runnable() {  # whether an arm's extra arguments can run here; says why not on stderr
+  case " $2 " in
+    *" --video-p "*) video_ok || { echo "skipped arm $1: --video-p needs PyAV with libx264, not on this machine" >&2; return 1; } ;;
+  esac
+}
 case "${1:-}" in
   setup)
     set -e
@@ -26,6 +38,7 @@ case "${1:-}" in
     python3 -m pip install -q --no-index --no-deps --target "$WORK/site" .gpu/q0/whl/*.whl
     PYTHONPATH=$REPO:$WORK/site python3 -c "import detector.training.reframed, detector.training.calibrate, torch, timm; print(torch.__version__, timm.__version__, torch.cuda.get_device_name())"
     echo "pictures: $(find "$WORK/data" -type f | wc -l)"; nproc
+    if video_ok; then echo "H.264 video frames: yes"; else echo "H.264 video frames: no (arms with --video-p will be skipped)"; fi
     ;;
   data)
     cp -r .gpu/q1/data/. "$WORK/data/" && echo "pictures: $(find "$WORK/data" -type f | wc -l)"
@@ -33,7 +46,7 @@ case "${1:-}" in
   train)
     if [ "${DRY:-0}" = 1 ]; then
       while read -r name seed extra; do
-        [ -n "$name" ] && echo "python3 -m detector.training.reframed $common --out $WORK/runs/$name --seed $seed $extra"
+        [ -n "$name" ] && runnable "$name" "$extra" && echo "python3 -m detector.training.reframed $common --out $WORK/runs/$name --seed $seed $extra"
       done <<< "$ARMS"
       exit 0
     fi
@@ -44,6 +57,7 @@ case "${1:-}" in
     names=()
     while read -r name seed extra; do
       [ -z "$name" ] && continue
+      runnable "$name" "$extra" || continue
       names+=("$name")
       # shellcheck disable=SC2086  # the arm's extra arguments are meant to split
       timeout "${LIMIT:-480}" python3 -m detector.training.reframed $common --out "$WORK/runs/$name" --seed "$seed" $extra \
