@@ -382,7 +382,7 @@ def analyze_video_file(
     digest = sha256 or (hashlib.sha256(data).hexdigest() if data is not None else "")
     analysis = VideoAnalysis(
         name, digest, model_name(config), result,
-        judge_tracks(result, config, rules, checks), display.what_this_means(config.training), rules, config,
+        judge_tracks(result, config, rules, checks), display.what_this_means(config.training, video=True), rules, config,
         size_bytes=len(data) if data is not None else Path(source).stat().st_size, checked=stability,
     )
     if provenance:

@@ -84,6 +84,16 @@ def test_what_this_means_names_the_training_data_from_the_config():
     assert streams.count(display.DATA_DESCRIPTIONS["dfdc"]) == 1 and display.DATA_DESCRIPTIONS["sbi"] in streams and "unused" not in streams
 
 
+def test_a_video_s_line_says_the_model_never_saw_a_video_frame_unless_its_training_did():
+    training = json.loads(CONFIG.read_text())["training"]
+    assert not training.get("video_p")  # the shipped model: no video frames in its training
+    photo, video = display.what_this_means(training), display.what_this_means(training, video=True)
+    assert display.NO_VIDEO_FRAMES not in photo and video == f"{photo} {display.NO_VIDEO_FRAMES}"
+    assert video.count("\n") == 0 and "video compression" in video
+    trained = display.what_this_means({**training, "video_p": 0.3}, video=True)
+    assert display.NO_VIDEO_FRAMES not in trained and trained == display.what_this_means({**training, "video_p": 0.3})
+
+
 def test_format_share_has_two_decimals_and_a_dash_for_nothing_measured():
     from detector.display import format_share
 

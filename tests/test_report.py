@@ -117,6 +117,7 @@ def test_report_cites_the_analysis_not_a_recomputation(detector, tmp_path):
     data = videos.two_people(tmp_path / "two.mp4").read_bytes()
     strict = analyze_video_file(detector, data, "two.mp4", max_frames=2, rules=AbstainRules(min_face_px=10_000))
     report = video_report(strict)
+    assert report.caveats[0] == strict.what_this_means and display.NO_VIDEO_FRAMES in report.caveats[0]
     assert all(t.verdict == display.TOO_SMALL for t in strict.tracks)
     assert all(section.rows["Verdict"] == display.verdict_words(display.TOO_SMALL) for section in report.faces)
     assert display.verdict_words(display.TOO_SMALL) in report.summary

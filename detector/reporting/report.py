@@ -21,7 +21,7 @@ from detector.imageio import exif_summary  # noqa: F401  (detector.reporting.rep
 from detector.provenance import Provenance
 from detector.reporting.draw import draw_faces, draw_tracks, track_colour_name
 
-# What the model was trained on is not listed here: each report opens with display.what_this_means(config.training),
+# What the model was trained on is not listed here: each report opens with its analysis's display.what_this_means line,
 # read from the checkpoint, so a model trained on other data never gets this model's list.
 CAVEATS = [
     "P(fake) is the model's calibrated probability that a face is fake, measured on the test sets listed above. "
@@ -102,7 +102,8 @@ def image_report(analysis: ImageAnalysis, maps: Maps | None = None, legend: Lege
     image = analysis.image
     rows = file_rows(analysis.name, analysis.sha256, analysis.size_bytes, f"{image.width} x {image.height}", "image", analysis.exif)
     overview = draw_faces(image, analysis.result.faces, analysis.verdicts)
-    return _report(analysis.name, rows, analysis.config, summary, overview, faces, legend, analysis.provenance)
+    return _report(analysis.name, rows, analysis.config, summary, overview, faces, legend, analysis.provenance,
+                   analysis.what_this_means)
 
 
 def face_line(face: FaceAnalysis) -> str:
@@ -151,7 +152,8 @@ def video_report(analysis: VideoAnalysis, maps: Maps | None = None, legend: Lege
     shown = analysis.overview_frame()
     overview = draw_tracks(shown, result.tracks) if shown is not None else None
     rows = file_rows(analysis.name, analysis.sha256, analysis.size_bytes, dims, "video")
-    return _report(analysis.name, rows, analysis.config, summary, overview, faces, legend, analysis.provenance)
+    return _report(analysis.name, rows, analysis.config, summary, overview, faces, legend, analysis.provenance,
+                   analysis.what_this_means)
 
 
 def track_rows(analysis: VideoAnalysis, track: TrackAnalysis) -> dict[str, str]:
@@ -166,11 +168,11 @@ def track_rows(analysis: VideoAnalysis, track: TrackAnalysis) -> dict[str, str]:
 
 
 def _report(name: str, rows: dict[str, str], config: ModelConfig, summary: str, overview: Image.Image | None,
-            faces: list[FaceSection], legend: Legend | None, provenance: Provenance | None) -> Report:
+            faces: list[FaceSection], legend: Legend | None, provenance: Provenance | None, what_this_means: str) -> Report:
     mrows, tests = model_rows(config)
     report = Report(f"Deepfake check: {name}", rows, mrows, tests, summary, overview, faces,
                     legend=list(legend or []), provenance=provenance)
-    report.caveats.insert(0, display.what_this_means(config.training))
+    report.caveats.insert(0, what_this_means)  # the analysis's own line (a video's says more)
     return report
 
 
