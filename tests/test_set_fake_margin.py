@@ -78,7 +78,7 @@ def test_group_faces_carry_their_size_and_false_alarms_count_only_80_px(tmp_path
     import benchmarks.robustness as robustness
 
     def face(x, size, p):
-        return SimpleNamespace(box=(x, 10.0, x + size * 0.8, 10.0 + size), p_fake=p, logit=0.0)
+        return SimpleNamespace(box=(x, 10.0, x + size * 0.8, 10.0 + size), p_fake=p, logit=0.0, face=SimpleNamespace(turn=None))
 
     placed = [((0, 0, 300, 300), 0, str(tmp_path / "big.jpg")), ((400, 0, 700, 300), 0, str(tmp_path / "small.jpg"))]
     monkeypatch.setattr(robustness, "group_scenes", lambda items, seed: [(None, placed)])
