@@ -26,8 +26,8 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
 
 
 def moving_face(path: Path, seconds: float = 4.0, fps: float = 10.0, size=(640, 360)) -> Path:
-    """One face drifting left to right over a grey background."""
-    face = Image.open(SAMPLES / "astronaut.jpg").crop((120, 0, 360, 240)).resize((160, 160))
+    """One face (about 92 px, above the shipped model's 80 px size limit) drifting left to right over a grey background."""
+    face = Image.open(SAMPLES / "astronaut.jpg").crop((120, 0, 360, 240)).resize((200, 200))
     frames = []
     n = int(seconds * fps)
     for i in range(n):
