@@ -47,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from detector.training import reframed
-    from detector.training.compose import DEFAULT_FRAMING_WEIGHTS
+    from detector.training.compose import framing_weights, parse_shares
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    framings = {**DEFAULT_FRAMING_WEIGHTS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.framings)}}
+    framings = framing_weights(parse_shares(args.framings))
     stream = reframed.ReframedStream(reframed.SourceBank(args.sources, args.root, "train"), reframed.DEFAULT_STREAMS, args.size, 0.3, 0, framings)
     lazy_class = reframed.LazyPictures
 

@@ -36,10 +36,21 @@ cv2.setNumThreads(1)
 
 FRAMINGS = ("plain", "canvas", "post", "screenshot", "grid", "group")
 DEFAULT_FRAMING_WEIGHTS = {"plain": 0.3, "canvas": 0.25, "post": 0.15, "screenshot": 0.1, "grid": 0.2}
-
-
+RESAMPLERS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_LANCZOS4)
+MAX_CANVAS_SIDE = 1600
+MIN_FACE_SIDE = 40  # smaller faces are not worth a training sample (and the app may not judge them)
 # CRF range of the training's video frames: from what a phone or platform keeps (18) to FaceForensics++'s c40.
 VIDEO_CRF = (18, 40)
+
+
+def parse_shares(items: list[str]) -> dict[str, float]:
+    """["dfdc=0.5", "stylegan1_ffhq=0.25"] -> {"dfdc": 0.5, "stylegan1_ffhq": 0.25}: a trainer's --shares or
+    --framings. Here rather than in train.py so the reframed trainer needs no tqdm (the GPU device's path)."""
+    shares = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        shares[name] = float(value)
+    return shares
 
 
 def framing_weights(named: dict[str, float]) -> dict[str, float]:
@@ -49,9 +60,6 @@ def framing_weights(named: dict[str, float]) -> dict[str, float]:
     if unknown:
         raise ValueError(f"unknown framing(s) {sorted(unknown)}; known: {', '.join(FRAMINGS)}")
     return {**DEFAULT_FRAMING_WEIGHTS, **named}
-RESAMPLERS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_LANCZOS4)
-MAX_CANVAS_SIDE = 1600
-MIN_FACE_SIDE = 40  # smaller faces are not worth a training sample (and the app may not judge them)
 
 
 @dataclass

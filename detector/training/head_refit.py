@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from detector.training.compose import framing_weights
+from detector.training.compose import framing_weights, parse_shares
 from detector.training.reframed import (
     DEFAULT_STREAMS,
     ReframedStream,
@@ -39,7 +39,6 @@ from detector.training.reframed import (
     to_input,
     validation_report,
 )
-from detector.training.train import parse_shares
 
 CHUNK = 1024
 

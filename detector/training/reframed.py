@@ -41,6 +41,7 @@ from detector.training.compose import (
     frame,
     framing_weights,
     jpeg_bytes_roundtrip,
+    parse_shares,
     reframed_crop,
 )
 from detector.training.swaps import classical_swap, self_blend
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
-    streams = {**DEFAULT_STREAMS, **{k: float(v) for k, _, v in (s.partition("=") for s in args.shares)}}
+    streams = {**DEFAULT_STREAMS, **parse_shares(args.shares)}
     train_bank = SourceBank(args.sources, args.root, "train")
     val_bank = SourceBank(args.sources, args.root, "val")
     if not train_bank.pictures or not val_bank.pictures:
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     try:
-        framings = framing_weights({k: float(v) for k, _, v in (s.partition("=") for s in args.framings)})
+        framings = framing_weights(parse_shares(args.framings))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

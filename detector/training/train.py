@@ -33,6 +33,7 @@ from detector.model import LITE0_MEAN, LITE0_STD, new_classifier
 from detector.scoring import calibrated_probability
 from detector.training.augment import AUGMENTATIONS, train_augment
 from detector.training.calibrate import calibration_summary
+from detector.training.compose import parse_shares
 from detector.training.crops import CropSet, evaluate_validation, to_tensor, validation_sets
 from detector.training.sbi import self_blend
 
@@ -88,15 +89,6 @@ def load_resume(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
         opt_state["state"].setdefault(int(index), {})[name] = value
     optimizer.load_state_dict(opt_state)
     return state
-
-
-def parse_shares(items: list[str]) -> dict[str, float]:
-    """["dfdc=0.5", "stylegan1_ffhq=0.25"] -> {"dfdc": 0.5, "stylegan1_ffhq": 0.25}."""
-    shares = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        shares[name] = float(value)
-    return shares
 
 
 def freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
