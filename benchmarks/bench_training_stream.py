@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import RESULTS, ROOT, machine
+from detector.training.sources import sources_problem
 
 
 def samples_per_second(stream, count: int, seed: int) -> float:
@@ -40,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--framings", nargs="*", default=[], metavar="FRAMING=WEIGHT")
     parser.add_argument("--out", type=Path, default=RESULTS / "training_stream.json")
     args = parser.parse_args(argv)
-    if not (args.sources / "sources.json").is_file() or not args.root.is_dir():
-        print(f"error: needs {args.sources / 'sources.json'} and {args.root} (run detector.training.sources first)", file=sys.stderr)
+    problem = sources_problem(args.sources, args.root)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     import cv2
     import torch

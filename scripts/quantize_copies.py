@@ -44,6 +44,7 @@ from detector.model import folded_for_inference
 from detector.runtime import COPIES_FILE, OnnxScorer, export_graph
 from detector.scoring import to_input
 from detector.stability import perturbed_crops
+from detector.training.sources import sources_problem
 
 FORMATS = ("qdq", "qoperator")
 CALIBRATION_BATCH = 12  # one picture's crop and its 11 copies per calibration batch
@@ -195,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also save the graph here (for timing it before adoption: "
                         "benchmarks.bench_stability --copies-graph)")
     args = parser.parse_args(argv)
-    if not (args.sources / "sources.json").is_file():
-        print(f"error: {args.sources / 'sources.json'} is missing (python -m detector.training.sources)", file=sys.stderr)
+    problem = sources_problem(args.sources, args.root)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     int8, evidence = build(args.model, args.sources, args.root, args.per_stream, args.seed, args.format, args.leave_out)
     print(json.dumps(evidence, indent=1))

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 
 from detector.checkpoint import CONFIG_FILE, load_checkpoint
 from detector.config import TTA_MODES
+from detector.training.sources import sources_problem
 
 
 class MirrorMean(torch.nn.Module):
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write and args.write not in args.tta:
         args.tta.append(args.write)
-    if not (args.sources / "sources.json").is_file():
-        print(f"error: {args.sources / 'sources.json'} is missing (python -m detector.training.sources)", file=sys.stderr)
+    problem = sources_problem(args.sources, args.root)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     from detector.training.calibrate import calibration_summary
     from detector.training.reframed import SourceBank, ValidationCrops, per_set, validation_logits, validation_report

@@ -39,6 +39,7 @@ from detector.training.reframed import (
     to_input,
     validation_report,
 )
+from detector.training.sources import sources_problem
 
 CHUNK = 1024
 
@@ -190,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                              "percentile at most this often may be chosen (needs validation features with --group-scenes)")
     parser.add_argument("--version", default="2.3.1-dev")
     args = parser.parse_args(argv)
+    problem = sources_problem(args.sources, args.root)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     from detector.checkpoint import load_checkpoint
 

@@ -44,6 +44,7 @@ from detector.training.compose import (
     parse_shares,
     reframed_crop,
 )
+from detector.training.sources import sources_problem
 from detector.training.swaps import classical_swap, self_blend
 
 # Share of each stream in every epoch. Reals and fakes are half each.
@@ -353,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from detector.checkpoint import load_checkpoint
 
+    problem = sources_problem(args.sources, args.root)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
     streams = {**DEFAULT_STREAMS, **parse_shares(args.shares)}

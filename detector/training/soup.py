@@ -28,6 +28,7 @@ from detector.training.reframed import (
     validation_logits,
     validation_report,
 )
+from detector.training.sources import sources_problem
 
 
 def mix(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group-scenes", action="store_true",
                         help="also report each mix's real faces in validation group scenes (as the trainer's --group-scenes)")
     args = parser.parse_args(argv)
+    problem = sources_problem(args.sources, args.root)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     from detector.checkpoint import load_checkpoint
 

@@ -28,6 +28,15 @@ from detector.imageio import list_images
 _finder = None
 
 
+def sources_problem(sources: Path, root: Path | None = None) -> str | None:
+    """Why the training CLIs cannot read this source bank (one error line), or None when they can."""
+    if not (sources / "sources.json").is_file():
+        return f"{sources / 'sources.json'} is missing: run python -m detector.training.sources DATA --out {sources} first"
+    if root is not None and not root.is_dir():
+        return f"data root {root} is not a folder (--root: the folder the sources' paths are relative to)"
+    return None
+
+
 def _init_worker() -> None:
     import torch
 
