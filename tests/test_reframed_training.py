@@ -386,3 +386,49 @@ def test_a_temperature_fit_on_non_finite_logits_leaves_the_scores_alone():
     labels = np.array([0.0, 1.0, 0.0, 1.0])
     assert fit_temperature(labels, np.array([np.nan, 1.0, -2.0, 3.0])) == 1.0
     assert 0.05 <= fit_temperature(labels, np.array([-1.0, 1.5, -2.0, 0.5])) <= 20.0
+
+
+def test_reals_excess_counts_only_logits_above_the_start():
+    import torch
+
+    from detector.training.reframed import reals_excess
+
+    start = torch.tensor([0.0, 0.0, 1.0])
+    assert reals_excess(torch.tensor([-2.0, -0.5, 0.0]), start).item() == 0.0  # more real than the start: free
+    assert reals_excess(torch.tensor([1.0, 0.0, 3.0]), start).item() == pytest.approx((1.0 + 0.0 + 4.0) / 3)
+    assert reals_excess(torch.zeros(0), torch.zeros(0)).item() == 0.0  # a batch without reals
+
+
+def test_hold_reals_trains_and_is_recorded(tmp_path, astronaut, tiny_checkpoint, capsys):
+    from detector.training import reframed
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    common = ["--sources", str(sources), "--root", str(root), "--init", str(tiny_checkpoint), "--version", "9.9.9",
+              "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--val-per-stream", "3",
+              "--shares", "real:toy=0.5", "fake:toy=0.5", "--input-size", "96"]
+    assert reframed.main([*common, "--out", str(tmp_path / "held"), "--hold-reals", "2"]) == 0
+    assert json.loads((tmp_path / "held" / "best" / "config.json").read_text())["training"]["hold_reals"] == 2.0
+    assert reframed.main([*common, "--out", str(tmp_path / "bad"), "--hold-reals", "-1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --hold-reals")
+
+
+def test_one_seed_draws_the_same_training_samples_twice(tmp_path, astronaut, monkeypatch):
+    import itertools
+    import os
+
+    from detector.training.reframed import DEFAULT_FRAMING_WEIGHTS, ReframedStream, SourceBank
+
+    # Each run's workers are new processes: the samples must not depend on which process draws them.
+    pids = itertools.count(1000)
+    monkeypatch.setattr(os, "getpid", lambda: next(pids))
+    sources, root = toy_sources(tmp_path, astronaut)
+    bank = SourceBank(sources, root, "train")
+
+    def first(seed: int) -> list:
+        stream = ReframedStream(bank, {"real:toy": 0.5, "fake:toy": 0.5}, 64, 0.3, seed, DEFAULT_FRAMING_WEIGHTS)
+        samples = iter(stream)
+        return [next(samples) for _ in range(3)]
+
+    a, b, c = first(3), first(3), first(4)
+    assert all(np.array_equal(x[0], y[0]) and x[1:] == y[1:] for x, y in zip(a, b))
+    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(a, c))

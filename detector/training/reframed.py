@@ -172,7 +172,8 @@ class ReframedStream(IterableDataset):
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
-        rng = np.random.default_rng([self.seed, self.epoch, worker, os.getpid()])
+        # Seed, epoch and worker decide the samples, so two runs with one seed draw the same ones.
+        rng = np.random.default_rng([self.seed, self.epoch, worker])
         while True:
             try:
                 yield self.sample(rng)
@@ -217,6 +218,17 @@ def to_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float [0, 1] on the device, channels_last."""
     x = batch.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def reals_excess(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean squared amount by which real samples' logits exceed the starting model's (nothing where they fell).
+
+    One-sided on purpose: a real face may come to look more real than the start thought (the start called real
+    faces in H.264 frames fake), never more fake, which is how every continuation so far drifted on real faces in
+    group scenes (assets/experiments/video-frames-cpu-long/)."""
+    if student.numel() == 0:
+        return student.sum()
+    return torch.relu(student - teacher).pow(2).mean()
 
 
 def validation_logits(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
@@ -336,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video-p", type=float, default=0.0,
                         help="share of training samples made a frame of an H.264 video (CRF 18-40) before they are framed, "
                              "real and fake alike (default 0: the recipe of 2.3.0 and earlier)")
+    parser.add_argument("--hold-reals", type=float, default=0.0, metavar="WEIGHT",
+                        help="add WEIGHT x reals_excess: real samples may not score more fake than the --init weights did")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-seed", type=int, default=0,
                         help="picks and reframes the validation pictures; fixed apart from --seed so runs with other seeds compare")
@@ -382,7 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     if not 0.0 <= args.video_p <= 1.0:
         print(f"error: --video-p must be between 0 and 1, not {args.video_p}", file=sys.stderr)
         return 2
+    if args.hold_reals < 0:
+        print(f"error: --hold-reals must not be negative, not {args.hold_reals}", file=sys.stderr)
+        return 2
     stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings, args.video_p)
+    # The starting weights, frozen, are the yardstick --hold-reals measures real samples against.
+    start_model = load_checkpoint(args.init).to(device).to(memory_format=torch.channels_last).eval() if args.hold_reals else None
     guarded = args.max_group_reals_rise is not None
     if guarded and not args.score_init:
         print("error: --max-group-reals-rise compares with the starting weights: add --score-init", file=sys.stderr)
@@ -438,9 +457,15 @@ def main(argv: list[str] | None = None) -> int:
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(args.lr, epoch * steps + step, args.epochs * steps, warmup=steps // 4)
+            inputs, targets = to_input(crops, device), labels.to(device).float()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                logits = model(to_input(crops, device)).squeeze(1).float()
-            loss = loss_fn(logits, labels.to(device).float())
+                logits = model(inputs).squeeze(1).float()
+            loss = loss_fn(logits, targets)
+            if start_model is not None:
+                reals = targets == 0
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    start_logits = start_model(inputs[reals]).squeeze(1).float()
+                loss = loss + args.hold_reals * reals_excess(logits[reals], start_logits)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -507,6 +532,7 @@ def save_best(model, config, args, history, val_bank, logits, indices, streams, 
         "streams": {k: round(v, 4) for k, v in streams.items()},
         "framings": {k: round(v, 4) for k, v in (stream_framings or DEFAULT_FRAMING_WEIGHTS).items()},
         "video_p": args.video_p,
+        "hold_reals": args.hold_reals,
         "init": str(args.init),
         "epochs_run": len(history),
         "samples_per_epoch": args.samples_per_epoch,
