@@ -18,20 +18,21 @@ def arm_names(commands: list[str]) -> list[str]:
     return [c.split("--out ")[1].split()[0].rsplit("/", 1)[1] for c in commands]
 
 
-def test_the_default_arms_train_video_frames_beside_their_control_with_the_group_guard():
+def test_the_default_arms_hold_real_faces_and_train_video_frames_beside_their_control_with_the_group_guard():
     done = device("train", env={"DRY": "1", "VIDEO_OK": "1"})
     assert done.returncode == 0
     commands = done.stdout.strip().splitlines()
-    assert len(commands) == 2 and arm_names(commands) == ["video", "cont"]
+    assert len(commands) == 2 and arm_names(commands) == ["video", "hold"]
     for command in commands:
         assert command.startswith("python3 -m detector.training.reframed ")
         assert "--score-init" in command and "--group-scenes" in command and "--max-group-reals-rise 0.005" in command
+        assert "--hold-reals 1" in command
     assert commands[0].endswith("--video-p 0.3") and "--video-p" not in commands[1]  # the control differs in that only
 
 
 def test_an_arm_with_video_frames_is_skipped_with_one_line_where_the_device_cannot_encode_them():
     done = device("train", env={"DRY": "1", "VIDEO_OK": "0"})
-    assert done.returncode == 0 and arm_names(done.stdout.strip().splitlines()) == ["cont"]
+    assert done.returncode == 0 and arm_names(done.stdout.strip().splitlines()) == ["hold"]
     assert done.stderr.strip() == "skipped arm video: --video-p needs PyAV with libx264, not on this machine"
 
 
