@@ -11,41 +11,38 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.robustness import CONDITIONS, ONE_CLASS, TWO_CLASS
 from scripts.compare_operating_points import load_runs, operating_points, recall_table
 
-SETS = ("dfdc", "stylegan1_ffhq", "stylegan2_unsplash", "inswapper_faceswap", "sd21_faces", "sfhq_t2i_tiles", "t2i_people_scenes")
-TWO_CLASS = SETS[:4]
+SETS = (*TWO_CLASS, *ONE_CLASS)
 CODEC = ("h264_crf23", "h264_crf40")
-OTHERS = ("plain", "jpeg60", "half", "up175", "canvas", "post", "group")
+OTHERS = tuple(c for c in CONDITIONS if c not in CODEC)
 REALS = "real_groups@group"
+POINTS = ("likely manipulated", "threshold")
 
 
 def mean_auc(runs: dict, condition: str) -> float:
     return float(np.mean([runs[f"{s}@{condition}"]["metrics"]["auc"] for s in SETS]))
 
 
-def group_shares(runs: dict) -> dict[str, float]:
-    run = runs[REALS]
-    reals = np.array([s["score"] for s in run["scores"] if s["score"] is not None])
-    return {"threshold": float((reals >= run["threshold"]).mean()), "likely": float((reals >= run["info"]["fake_cut"]).mean())}
-
-
 def judge(ref: dict, cand: dict) -> dict:
-    out = {"mean_auc": {c: [round(mean_auc(ref, c), 4), round(mean_auc(cand, c), 4)] for c in (*OTHERS, *CODEC)}}
-    out["V1"] = all(mean_auc(cand, c) >= mean_auc(ref, c) + 0.02 for c in CODEC)
-    out["V2"] = all(mean_auc(cand, c) >= mean_auc(ref, c) - 0.005 for c in OTHERS)
+    means = {c: (mean_auc(ref, c), mean_auc(cand, c)) for c in CONDITIONS}
+    out = {"mean_auc": {c: [round(r, 4), round(n, 4)] for c, (r, n) in means.items()}}
+    out["V1"] = all(means[c][1] >= means[c][0] + 0.02 for c in CODEC)
+    out["V2"] = all(means[c][1] >= means[c][0] - 0.005 for c in OTHERS)
     table = recall_table({"ref": ref, "cand": cand}, REALS, operating_points(ref, REALS))
     v3 = True
     out["matched"] = {}
-    for point in ("likely manipulated", "threshold"):
+    for point in POINTS:
         r, c = table[f"{point} | ref"], table[f"{point} | cand"]
         drops = {s: round(c["recall"][f"{s}@plain"] - r["recall"][f"{s}@plain"], 4) for s in TWO_CLASS}
         out["matched"][point] = {"mean_recall": [round(r["mean_recall"], 4), round(c["mean_recall"], 4)], "plain_recall_change": drops}
         v3 &= c["mean_recall"] >= r["mean_recall"] and min(drops.values()) >= -0.05
     out["V3"] = bool(v3)
-    shares = {"ref": group_shares(ref), "cand": group_shares(cand)}
+    # Each model's own shares of real group-scene faces at its threshold and at its likely-manipulated cut.
+    shares = {"ref": operating_points(ref, REALS), "cand": operating_points(cand, REALS)}
     out["group_reals"] = shares
-    out["V4"] = all(shares["cand"][k] <= shares["ref"][k] + 0.005 for k in ("threshold", "likely"))
+    out["V4"] = all(shares["cand"][p] <= shares["ref"][p] + 0.005 for p in POINTS)
     out["passes"] = out["V1"] and out["V2"] and out["V3"] and out["V4"]
     return out
 
