@@ -408,8 +408,59 @@ def test_hold_reals_trains_and_is_recorded(tmp_path, astronaut, tiny_checkpoint,
               "--shares", "real:toy=0.5", "fake:toy=0.5", "--input-size", "96"]
     assert reframed.main([*common, "--out", str(tmp_path / "held"), "--hold-reals", "2"]) == 0
     assert json.loads((tmp_path / "held" / "best" / "config.json").read_text())["training"]["hold_reals"] == 2.0
+    assert reframed.main([*common, "--out", str(tmp_path / "still"), "--hold-still", "1", "--video-p", "0.5"]) == 0
+    assert json.loads((tmp_path / "still" / "best" / "config.json").read_text())["training"]["hold_still"] == 1.0
+    assert reframed.main([*common, "--out", str(tmp_path / "bad"), "--hold-still", "-1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --hold-still")
     assert reframed.main([*common, "--out", str(tmp_path / "bad"), "--hold-reals", "-1"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --hold-reals")
+
+
+def test_the_stream_says_which_samples_became_video_frames_without_changing_them(tmp_path, astronaut, monkeypatch):
+    """The flag is drawn where reframed_crop drew it, so a seed's samples are the ones earlier runs drew."""
+    from detector.training import compose, reframed
+
+    monkeypatch.setattr(compose, "h264_roundtrip", lambda picture, crf: np.asarray(picture) // 2)  # a frame is darker
+    sources, root = toy_sources(tmp_path, astronaut)
+    bank = reframed.SourceBank(sources, root, "train")
+    stream = reframed.ReframedStream(bank, {"real:toy": 0.5, "fake:toy": 0.5}, 64, 0.3, seed=0, video_p=0.5)
+    rng = np.random.default_rng(5)
+    flagged = [stream.sample(rng) for _ in range(30)]
+    assert 5 <= sum(s[3] for s in flagged) <= 25
+
+    rng = np.random.default_rng(5)
+    original = reframed.reframed_crop
+    with monkeypatch.context() as before:  # the stream before the flag: reframed_crop drew the frame itself
+        before.setattr(reframed, "video_frame_drawn", lambda rng, p: None)  # None: reframed_crop draws it
+        before.setattr(reframed, "reframed_crop", lambda *a, video=None, **k: original(*a, video_p=0.5, **k))
+        old = [stream.sample(rng) for _ in range(30)]
+    assert all(np.array_equal(new[0], was[0]) and new[1:3] == was[1:3] for new, was in zip(flagged, old))
+
+
+def test_hold_still_moves_only_video_frames_and_real_samples_down():
+    import torch
+    from torch import nn
+
+    from detector.training.reframed import held_to_start, still_change
+
+    assert still_change(torch.tensor([1.0, -1.0]), torch.tensor([0.0, 0.0])).item() == 1.0  # both ways
+    assert still_change(torch.zeros(0), torch.zeros(0)).item() == 0.0
+    scored = []
+
+    class Start(nn.Module):  # logits 0 for every sample; records how many it was asked to score
+        def forward(self, x):
+            scored.append(len(x))
+            return torch.zeros(len(x), 1)
+
+    inputs = torch.zeros(4, 3, 8, 8)
+    logits = torch.tensor([2.0, -1.0, 3.0, -2.0])
+    targets = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    video = torch.tensor([False, True, False, True])
+    # reals: 2.0 above the start counts (4), -1.0 below does not; still (not video): (2^2 + 3^2) / 2
+    assert held_to_start(Start(), inputs, logits, targets, video, 1.0, 0.0).item() == pytest.approx(4 / 2)
+    assert held_to_start(Start(), inputs, logits, targets, video, 0.0, 1.0).item() == pytest.approx((4 + 9) / 2)
+    assert held_to_start(Start(), inputs, logits, targets, video, 1.0, 0.5).item() == pytest.approx(2 + 6.5 / 2)
+    assert scored == [2, 2, 3]  # the start scores only the samples a penalty needs
 
 
 def test_one_seed_draws_the_same_training_samples_twice(tmp_path, astronaut, monkeypatch):

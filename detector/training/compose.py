@@ -291,6 +291,11 @@ def app_crop(
     return np.array(crop_face(Image.fromarray(picture), crop_box, size), dtype=np.uint8)
 
 
+def video_frame_drawn(rng: np.random.Generator, video_p: float) -> bool:
+    """Whether a sample becomes a video frame: one draw when video_p > 0, none otherwise."""
+    return video_p > 0 and bool(rng.random() < video_p)
+
+
 def reframed_crop(
     image: np.ndarray,
     box: tuple[float, float, float, float],
@@ -301,11 +306,15 @@ def reframed_crop(
     jpeg_p: float = 0.6,
     weights: dict[str, float] | None = None,
     video_p: float = 0.0,
+    video: bool | None = None,
 ) -> tuple[np.ndarray, str]:
     """Maybe make the picture a video frame (H.264 at CRF VIDEO_CRF, with probability `video_p`), reframe, maybe
     re-compress the whole composed picture, then crop like the app. Returns (crop, framing). With video_p 0 no random
-    number is drawn for it, so the streams of earlier recipes stay what they were."""
-    if video_p > 0 and rng.random() < video_p:
+    number is drawn for it, so the streams of earlier recipes stay what they were. A caller that must know whether
+    the sample became a frame draws it itself (`video_frame_drawn`) and passes `video`."""
+    if video is None:
+        video = video_frame_drawn(rng, video_p)
+    if video:
         image = h264_roundtrip(image, int(rng.integers(VIDEO_CRF[0], VIDEO_CRF[1] + 1)))
     framed = frame(image, box, rng, others, weights=weights)
     picture = framed.picture

@@ -109,7 +109,7 @@ def train_features(model: nn.Module, bank: SourceBank, out: Path, samples: int, 
         stream.epoch = chunk  # a fresh random draw per chunk
         loader = DataLoader(stream, batch_size=min(64, chunk_size), num_workers=workers)
         feats, labels, streams = [], [], []
-        for crops, label, index in loader:
+        for crops, label, index, _ in loader:
             feats.append(extract(crops))
             labels.append(label.numpy())
             streams.append(index.numpy())

@@ -43,6 +43,7 @@ from detector.training.compose import (
     jpeg_bytes_roundtrip,
     parse_shares,
     reframed_crop,
+    video_frame_drawn,
 )
 from detector.training.sources import sources_problem
 from detector.training.swaps import classical_swap, self_blend
@@ -126,7 +127,7 @@ class LazyPictures(Sequence):
 
 
 class ReframedStream(IterableDataset):
-    """An endless stream of (crop uint8 HWC, label, stream index) drawn with fixed stream shares."""
+    """An endless stream of (crop uint8 HWC, label, stream index, video frame or not) drawn with fixed stream shares."""
 
     def __init__(
         self, bank: SourceBank, streams: dict[str, float], size: int, margin: float, seed: int, framings: dict[str, float] | None = None,
@@ -141,7 +142,8 @@ class ReframedStream(IterableDataset):
         self.weights = weights / weights.sum()
         self.epoch = 0
 
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, int, int, bool]:
+        """(crop, label, stream index, whether it became a video frame)."""
         stream = int(rng.choice(len(self.names), p=self.weights))
         name = self.names[stream]
         bank = self.bank
@@ -165,9 +167,10 @@ class ReframedStream(IterableDataset):
             )
             label = 1
         others = LazyPictures(bank.image, [int(rng.integers(len(bank.pictures))) for _ in range(2)])
+        video = video_frame_drawn(rng, self.video_p)  # where reframed_crop would draw it: the stream is unchanged
         crop, _ = reframed_crop(image, tuple(face["box"]), rng, self.size, others, margin=self.margin, weights=self.framings,
-                                video_p=self.video_p)
-        return photometric(crop, rng), label, stream
+                                video=video)
+        return photometric(crop, rng), label, stream, video
 
     def __iter__(self):
         info = get_worker_info()
@@ -229,6 +232,16 @@ def reals_excess(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     if student.numel() == 0:
         return student.sum()
     return torch.relu(student - teacher).pow(2).mean()
+
+
+def still_change(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean squared change of the logits from the starting model's, both ways (nothing for an empty batch).
+
+    For the samples that are not video frames, with --hold-still: the start already judges photos as well as any
+    continuation so far (each gain elsewhere cost real faces in group scenes), so only the frames should move it."""
+    if student.numel() == 0:
+        return student.sum()
+    return (student - teacher).pow(2).mean()
 
 
 def validation_logits(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
@@ -316,6 +329,24 @@ def group_guard_allows(record: dict, start: dict | None, max_rise: float | None)
     return record["val_group"]["reals_above_real_q95"] <= start["val_group"]["reals_above_real_q95"] + max_rise
 
 
+def held_to_start(start_model: nn.Module, inputs: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor, video: torch.Tensor,
+                  hold_reals: float, hold_still: float) -> torch.Tensor:
+    """The penalties that keep a continuation near its start: --hold-reals on real samples (one-sided) and
+    --hold-still on samples that are not video frames (both ways). The start scores only the samples they need."""
+    reals, still = targets == 0, ~video if hold_still else torch.zeros_like(video)
+    needed = (reals if hold_reals else torch.zeros_like(reals)) | still
+    start_logits = torch.zeros_like(logits)
+    if needed.any():
+        with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=inputs.device.type == "cuda"):
+            start_logits[needed] = start_model(inputs[needed]).squeeze(1).float()
+    penalty = logits.new_zeros(())
+    if hold_reals:
+        penalty = penalty + hold_reals * reals_excess(logits[reals], start_logits[reals])
+    if hold_still:
+        penalty = penalty + hold_still * still_change(logits[still], start_logits[still])
+    return penalty
+
+
 def learning_rate(base: float, step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -350,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                              "real and fake alike (default 0: the recipe of 2.3.0 and earlier)")
     parser.add_argument("--hold-reals", type=float, default=0.0, metavar="WEIGHT",
                         help="add WEIGHT x reals_excess: real samples may not score more fake than the --init weights did")
+    parser.add_argument("--hold-still", type=float, default=0.0, metavar="WEIGHT",
+                        help="add WEIGHT x still_change: samples that are not video frames keep the --init weights' logits "
+                             "(both ways, both classes), so only the frames move the model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-seed", type=int, default=0,
                         help="picks and reframes the validation pictures; fixed apart from --seed so runs with other seeds compare")
@@ -396,12 +430,14 @@ def main(argv: list[str] | None = None) -> int:
     if not 0.0 <= args.video_p <= 1.0:
         print(f"error: --video-p must be between 0 and 1, not {args.video_p}", file=sys.stderr)
         return 2
-    if args.hold_reals < 0:
-        print(f"error: --hold-reals must not be negative, not {args.hold_reals}", file=sys.stderr)
-        return 2
+    for option, weight in (("--hold-reals", args.hold_reals), ("--hold-still", args.hold_still)):
+        if weight < 0:
+            print(f"error: {option} must not be negative, not {weight}", file=sys.stderr)
+            return 2
     stream = ReframedStream(train_bank, streams, size, args.margin, args.seed, framings, args.video_p)
-    # The starting weights, frozen, are the yardstick --hold-reals measures real samples against.
-    start_model = load_checkpoint(args.init).to(device).to(memory_format=torch.channels_last).eval() if args.hold_reals else None
+    # The starting weights, frozen, are the yardstick --hold-reals and --hold-still measure samples against.
+    held = args.hold_reals or args.hold_still
+    start_model = load_checkpoint(args.init).to(device).to(memory_format=torch.channels_last).eval() if held else None
     guarded = args.max_group_reals_rise is not None
     if guarded and not args.score_init:
         print("error: --max-group-reals-rise compares with the starting weights: add --score-init", file=sys.stderr)
@@ -452,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         loader = DataLoader(stream, batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == "cuda", persistent_workers=False)
         model.train()
         epoch_start, losses, seen = time.time(), [], 0
-        for step, (crops, labels, _) in enumerate(loader):
+        for step, (crops, labels, _, video) in enumerate(loader):
             if step >= steps:
                 break
             for group in optimizer.param_groups:
@@ -462,10 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                 logits = model(inputs).squeeze(1).float()
             loss = loss_fn(logits, targets)
             if start_model is not None:
-                reals = targets == 0
-                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                    start_logits = start_model(inputs[reals]).squeeze(1).float()
-                loss = loss + args.hold_reals * reals_excess(logits[reals], start_logits)
+                loss = loss + held_to_start(start_model, inputs, logits, targets, video.to(device), args.hold_reals, args.hold_still)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -533,6 +566,7 @@ def save_best(model, config, args, history, val_bank, logits, indices, streams, 
         "framings": {k: round(v, 4) for k, v in (stream_framings or DEFAULT_FRAMING_WEIGHTS).items()},
         "video_p": args.video_p,
         "hold_reals": args.hold_reals,
+        "hold_still": args.hold_still,
         "init": str(args.init),
         "epochs_run": len(history),
         "samples_per_epoch": args.samples_per_epoch,
