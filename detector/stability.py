@@ -621,7 +621,7 @@ def analyze_checked(detector, image: Image.Image, rules: AbstainRules | None = N
 def evidence_tables(rules: AbstainRules) -> dict[str, list[dict]]:
     """The measurements behind a model's limits, as rows for a table (empty when not measured).
 
-    'size': mean test AUC at each face size; 'selective': for validation and test pictures and their
+    'size': mean AUC at each face size (validation; models measured before session 16: test); 'selective': for validation and test pictures and their
     screenshot copies, the share of pictures given a verdict and the accuracy of those verdicts,
     before (the model's uncertain band only) and after (band + size/blur limits + stability check)."""
     evidence = rules.evidence or {}

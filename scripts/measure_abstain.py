@@ -7,14 +7,15 @@ The whole measurement for one model folder, in one command (about 8-9 min on a 2
 It runs the three steps below with the sample sizes the README quotes, stores each step's JSON under
 --results (default benchmarks/results/), and writes abstain.json into the model folder. The steps:
 
-    # 1. AUC against face size (24..128 px), blur and detector confidence, on test sets:
-    python -m scripts.measure_abstain size --data ../shared/data --per-class 40 --out benchmarks/results/abstain_size.json
+    # 1. AUC against face size (24..128 px), blur and detector confidence, on validation sets:
+    python -m scripts.measure_abstain size --data ../shared/data --split val --per-class 40 --out benchmarks/results/abstain_size.json
     # 2. per-face records (original picture + a 'post screenshot' copy) for selective prediction:
     python -m scripts.measure_abstain faces --data ../shared/data --split val --per-class 20 --out benchmarks/results/abstain_faces_val.json
     python -m scripts.measure_abstain faces --data ../shared/data --split test --per-class 20 --out benchmarks/results/abstain_faces_test.json
     # 2b. real and fake faces as found and shrunk to 200 ... 64 px, on validation (false alarms by size):
     python -m scripts.measure_abstain sizes --data ../shared/data --split val --per-class 120 --out benchmarks/results/abstain_sizes_val.json
-    # 3. choose the limits (size from steps 1 and 2b, blur from step 1, the flip tolerance on validation) and report test:
+    # 3. choose the limits (size from steps 1 and 2b, blur from step 1, the flip tolerance on validation) and report test;
+    #    it refuses a size sweep, face records or clips for choosing that were not measured on validation:
     python -m scripts.measure_abstain choose --size benchmarks/results/abstain_size.json \
         --val benchmarks/results/abstain_faces_val.json --test benchmarks/results/abstain_faces_test.json \
         --sizes-val benchmarks/results/abstain_sizes_val.json --write
@@ -73,12 +74,12 @@ def auc(labels: list[int], scores: list[float]) -> float | None:
     return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
 
 
-def measure_size(detector, data: Path, per_class: int) -> dict:
+def measure_size(detector, data: Path, split: str, per_class: int) -> dict:
     """Per set: AUC at each face size, at each blur level, and by detector-confidence bin."""
     size = detector.config.input_size
-    out = {"per_class": per_class, "sizes": list(SIZES), "blurs": list(BLURS), "sets": {}}
+    out = {"split": split, "per_class": per_class, "sizes": list(SIZES), "blurs": list(BLURS), "sets": {}}
     for name in SETS:
-        rows = sample(data, name, "test", per_class)
+        rows = sample(data, name, split, per_class)
         labels, native, by_size, by_blur, sharp_blur, face_px, face_prob = [], [], {s: [] for s in SIZES}, {b: [] for b in BLURS}, {b: [] for b in BLURS}, [], []
         for path, label in rows:
             image = Image.open(path).convert("RGB")
@@ -386,7 +387,7 @@ def choose(size: dict, val: dict, test: dict | None, sizes_val: dict | None = No
     rules.evidence = evidence
     by_false_alarms = ("; no smaller than the smallest validation size sweep's size at which real faces are not called fake "
                        "significantly more often than as found (benchmarks/false_alarm_study.py)" if sizes_val is not None else "")
-    rules.source = (f"measured by scripts/measure_abstain.py on {', '.join(SETS)}: the size limit where mean test AUC falls more "
+    rules.source = (f"measured by scripts/measure_abstain.py on {', '.join(SETS)}: the size limit where mean validation AUC falls more "
                     f"than {AUC_DROP} below its value at {max(SIZES)} px{by_false_alarms}; blur, detector-confidence and flip "
                     f"limits chosen on validation pictures and screenshot copies (right +1, wrong -{WRONG_COST:g}, no verdict 0)")
     return rules, evidence
@@ -406,12 +407,12 @@ def measure_sizes(detector, data: Path, split: str, per_class: int) -> dict:
 def measure(detector, step: str, data: Path, split: str, per_class: int) -> dict:
     """One measuring step's JSON (size or faces), tagged with the model and the seconds it took."""
     start = time.perf_counter()
-    steps = {"size": lambda: measure_size(detector, data, per_class), "faces": lambda: measure_faces(detector, data, split, per_class),
+    steps = {"size": lambda: measure_size(detector, data, split, per_class), "faces": lambda: measure_faces(detector, data, split, per_class),
              "videos": lambda: measure_videos(detector, data, split, per_class), "sizes": lambda: measure_sizes(detector, data, split, per_class)}
     result = steps[step]()
     result["model"] = f"{detector.config.name} {detector.config.version}"
     result["seconds"] = round(time.perf_counter() - start, 1)
-    print(f"{step} {split if step != 'size' else ''} done in {result['seconds']} s", file=sys.stderr)
+    print(f"{step} {split} done in {result['seconds']} s", file=sys.stderr)
     return result
 
 
@@ -434,6 +435,17 @@ def staged_check(val: dict, test: dict | None, rules: AbstainRules) -> tuple[lis
     return (first if evidence["adopted"] else None), evidence
 
 
+def not_validation(**measurements: dict | None) -> str | None:
+    """Why these measurements may not choose limits: one was not taken on the validation split (None when all were).
+    A size sweep stored without a split predates the choice and was measured on test."""
+    wrong = [f"--{name.replace('_', '-')} ({m.get('split', 'test')})" for name, m in measurements.items()
+             if m is not None and m.get("split", "test") != "val"]
+    if not wrong:
+        return None
+    return (f"limits are chosen on validation measurements only, and {', '.join(wrong)} "
+            "came from another split: measure them again with --split val")
+
+
 def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool,
                      videos_val: dict | None = None, videos_test: dict | None = None, out: Path | None = None,
                      sizes_val: dict | None = None) -> int:
@@ -442,6 +454,10 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
     abstain.json in `folder`, refusing measurements of another model version."""
     from detector.stability import model_id, model_input
 
+    problem = not_validation(size=size, val=val, sizes_val=sizes_val, videos_val=videos_val)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     rules, evidence = choose(size, val, test, sizes_val)
     if videos_val is not None:
         rules.max_disagree_video, video_evidence = choose_video_tolerance(videos_val, videos_test, rules.max_disagree)
@@ -478,7 +494,7 @@ def run_all(detector, data: Path, results: Path, folder: Path, write: bool, vide
     """Every step for one model folder in one process: size, validation and test faces, with `videos` also
     validation and test clips (about 10 more minutes; without them tracks use the photo's tolerance), choose."""
     start = time.perf_counter()
-    size = measure(detector, "size", data, "test", ALL_PER_CLASS["size"])
+    size = measure(detector, "size", data, "val", ALL_PER_CLASS["size"])
     save(size, results / "abstain_size.json")
     faces, clips = {}, {}
     for split in ("val", "test"):
@@ -499,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("all", "size", "faces", "sizes", "videos", "choose"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="val", choices=("val", "test"))
     parser.add_argument("--per-class", type=int, default=50)
     parser.add_argument("--model", type=Path, help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--out", type=Path)

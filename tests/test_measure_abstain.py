@@ -58,4 +58,64 @@ def test_a_validation_size_sweep_can_only_raise_the_size_limit():
     rules, evidence = choose(size, val, None, sweep(rise_below=112))
     assert rules.min_face_px == max(by_auc, 112) and evidence["size_by_auc"] == by_auc
     assert evidence["size_false_alarms_val"]["by_size"]["96"]["p"] < 0.05 and "false_alarm_study" in rules.source
-    assert choose(size, val, None, sweep(rise_below=0))[0].min_face_px == by_auc  # nothing rises: the AUC rule stands
+    # nothing rises: the AUC rule stands, but no lower than the sweep's smallest size (64 px; nothing smaller was
+    # measured, so the sweep cannot vouch for it)
+    assert choose(size, val, None, sweep(rise_below=0))[0].min_face_px == max(by_auc, 64)
+
+
+RESULTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def stored(name: str) -> dict:
+    import json
+
+    return json.loads((RESULTS / f"abstain_{name}.json").read_text())
+
+
+def test_choose_refuses_a_measurement_not_taken_on_validation(tmp_path, capsys):
+    """Limits are chosen on validation only: a size curve from test (or stored without a split, as before session 16)
+    or test face records passed as --val end in one stderr line, exit 2, and nothing written."""
+    import json
+
+    from scripts.measure_abstain import main
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    size = stored("size")
+    cases = {"--size (test)": {**size, "split": "test"}, "--size (test) ": {k: v for k, v in size.items() if k != "split"}}
+    for expected, planted in cases.items():
+        (tmp_path / "size.json").write_text(json.dumps(planted))
+        code = main(["choose", "--model", str(folder), "--size", str(tmp_path / "size.json"), "--val",
+                     str(RESULTS / "abstain_faces_val.json"), "--out", str(tmp_path / "choice.json"), "--write"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.count("\n") == 0 and err.startswith("error:") and expected.strip() in err
+    code = main(["choose", "--model", str(folder), "--size", str(RESULTS / "abstain_size.json"), "--val",
+                 str(RESULTS / "abstain_faces_test.json"), "--write"])
+    assert code == 2 and "--val (test)" in capsys.readouterr().err
+    assert list(folder.iterdir()) == [] and not (tmp_path / "choice.json").exists()
+
+
+def test_the_shipped_size_limit_comes_from_the_stored_validation_measurements():
+    from detector.checkpoint import default_checkpoint
+    from detector.stability import AbstainRules
+    from scripts.measure_abstain import choose, not_validation
+
+    size, val, sizes_val, videos_val = (stored(n) for n in ("size", "faces_val", "sizes_val", "videos_val"))
+    assert not_validation(size=size, val=val, sizes_val=sizes_val, videos_val=videos_val) is None
+    rules, evidence = choose(size, val, None, sizes_val)
+    shipped = AbstainRules.for_checkpoint(default_checkpoint())
+    assert shipped.model == size["model"]  # the stored curve is the shipped model's
+    assert (rules.min_face_px, rules.min_sharpness, rules.min_face_prob, rules.max_disagree) == (
+        shipped.min_face_px, shipped.min_sharpness, shipped.min_face_prob, shipped.max_disagree)
+    assert evidence["size_by_auc"] == shipped.evidence["size_by_auc"] and "validation AUC" in shipped.source
+
+
+def test_all_measures_the_size_curve_on_validation(monkeypatch, tmp_path):
+    import scripts.measure_abstain as ma
+
+    calls = []
+    monkeypatch.setattr(ma, "measure", lambda detector, step, data, split, per_class: calls.append((step, split)) or {"split": split})
+    monkeypatch.setattr(ma, "save", lambda result, path: None)
+    monkeypatch.setattr(ma, "choose_and_write", lambda size, *rest, **kw: 0 if size["split"] == "val" else 1)
+    assert ma.run_all(None, tmp_path, tmp_path, tmp_path, write=False, videos=True) == 0
+    assert ("size", "val") in calls and {split for step, split in calls if step != "faces" and step != "videos"} == {"val"}

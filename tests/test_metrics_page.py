@@ -187,6 +187,43 @@ def test_paired_difference_tells_a_better_model_from_noise(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
 
 
+def test_the_mean_over_sets_is_compared_per_condition_with_each_set_resampled(tmp_path, capsys):
+    """Two folders of robustness exports: per condition, the mean AUC over the sets both hold with both classes,
+    its paired difference and interval; a reals-only run (real_groups) is left out, not an error."""
+    import json
+
+    from scripts import compare_runs
+
+    def export(folder, name: str, run: Run, condition: str) -> None:
+        run.info = {"set": name, "condition": condition}
+        folder.mkdir(exist_ok=True)
+        (folder / f"{name}_{condition}.json").write_text(json.dumps(run.to_dict()))
+
+    folder_a, folder_b = tmp_path / "a", tmp_path / "b"
+    for i, name in enumerate(("s1", "s2", "s3")):
+        for condition in ("plain", "jpeg"):
+            export(folder_a, name, synthetic_run(10 + i, name), condition)
+            better = synthetic_run(10 + i, name)
+            if condition == "jpeg":  # B ranks the jpeg copies better, plain ones the same
+                better.scores = [dict(r, score=0.5 * r["score"] + 0.5 * r["label"]) for r in better.scores]
+            export(folder_b, name, better, condition)
+    reals = synthetic_run(20, "real_groups")
+    reals.scores = [dict(r, label=0) for r in reals.scores]
+    export(folder_a, "real_groups", reals, "group")
+    export(folder_b, "real_groups", reals, "group")
+
+    result = compare_runs.compare_folders(folder_a, folder_b, n_boot=200, seed=0)
+    assert set(result) == {"plain", "jpeg"} and result["jpeg"]["sets_used"] == ["s1", "s2", "s3"]
+    mean_a = np.mean([roc_auc_score(*rm.scored(synthetic_run(10 + i, n))) for i, n in enumerate(("s1", "s2", "s3"))])
+    assert result["plain"]["auc_a"] == pytest.approx(mean_a) and result["plain"]["difference"] == pytest.approx(0)
+    assert result["plain"]["low"] == pytest.approx(0) and result["plain"]["high"] == pytest.approx(0)  # same scores
+    assert result["jpeg"]["difference"] > 0 and result["jpeg"]["low"] > 0
+    assert compare_runs.main([str(folder_a), str(folder_b), "--boot", "100", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["jpeg"]["sets"] == 3
+    assert compare_runs.main([str(folder_a), str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
+
+
 def test_curve_legends_sit_below_the_plot_and_worse_calibration_is_said():
     runs = {f"a long run name number {i} · dfx-lite0 1.1.0": synthetic_run(i, f"set-{i}") for i in range(8)}
     for figure in (rm.roc_figure(runs), rm.pr_figure(runs)):
