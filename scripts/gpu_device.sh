@@ -7,8 +7,9 @@
 # Arms: ARMS holds one arm per line, "name seed extra-trainer-args..."; the default pair is the next round
 # session 15 asks for (assets/experiments/hold-reals-cpu/): every continuation of 2.3.0 so far let real faces
 # in group scenes drift towards "fake", which --hold-reals 1 is meant to stop (on the CPU it held DFDC's real
-# faces but cost a little elsewhere); so both arms hold real faces, one with H.264 video frames 30 % of the
-# time (--video-p 0.3: the codec gain of assets/experiments/video-frames-cpu-long/) and its control without
+# faces but cost a little elsewhere); so both arms hold real faces, one with H.264 video frames half of the
+# time (--video-p 0.5: the codec gain of assets/experiments/video-frames-cpu-long/; session 16's CPU run at 0.3,
+# assets/experiments/video03-hold-cpu/, kept less of the gain and cost as much elsewhere) and its control without
 # them, both saving only epochs whose real faces in group scenes are not called likely manipulated more often
 # than the start's (+0.005). An arm with --video-p needs PyAV with libx264 on the device: `setup` says
 # whether it is there, and `train` skips such an arm (one line) where it is not. DRY=1 prints the trainer
@@ -16,7 +17,7 @@
 set -uo pipefail
 WORK=${WORK:-/root/dfx}
 REPO=$PWD
-DEFAULT_ARMS="video 31 --hold-reals 1 --video-p 0.3
+DEFAULT_ARMS="video 31 --hold-reals 1 --video-p 0.5
 hold 32 --hold-reals 1"
 ARMS=${ARMS:-$DEFAULT_ARMS}
 common="--sources $WORK/meta --root $WORK/data --init $REPO/.gpu/q2/init --version ${VERSION:-2.4.0-dev} --epochs ${EPOCHS:-12} \

@@ -27,7 +27,7 @@ def test_the_default_arms_hold_real_faces_and_train_video_frames_beside_their_co
         assert command.startswith("python3 -m detector.training.reframed ")
         assert "--score-init" in command and "--group-scenes" in command and "--max-group-reals-rise 0.005" in command
         assert "--hold-reals 1" in command
-    assert commands[0].endswith("--video-p 0.3") and "--video-p" not in commands[1]  # the control differs in that only
+    assert commands[0].endswith("--video-p 0.5") and "--video-p" not in commands[1]  # the control differs in that only
 
 
 def test_an_arm_with_video_frames_is_skipped_with_one_line_where_the_device_cannot_encode_them():
