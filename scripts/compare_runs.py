@@ -21,32 +21,35 @@ from pathlib import Path
 
 from detector.evaluation.run_metrics import paired_auc_difference, paired_mean_auc_difference
 from detector.evaluation.runs import Run, RunsDatabaseError, read_run_json
+from scripts.compare_operating_points import load_runs
 
 
-def robustness_runs(folder: Path) -> dict[tuple[str, str], Run]:
-    """(set, condition) -> run, for the exported runs in `folder` that hold both classes."""
-    if not folder.is_dir():
-        raise RunsDatabaseError(f"{folder} is not a folder of exported runs")
-    runs = {}
-    for path in sorted(folder.glob("*.json")):
-        run = read_run_json(path)
-        if "set" in run.info and "condition" in run.info and len({s["label"] for s in run.scores}) == 2:
-            runs[(run.info["set"], run.info["condition"])] = run
-    return runs
+def two_class_runs(runs: dict[str, dict]) -> dict[tuple[str, str], Run]:
+    """(set, condition) -> run, for the loaded exports (`compare_operating_points.load_runs`) that hold both classes."""
+    return {tuple(key.split("@", 1)): Run.from_dict(run) for key, run in runs.items()
+            if len({s["label"] for s in run["scores"]}) == 2}
 
 
-def compare_folders(folder_a: Path, folder_b: Path, n_boot: int, seed: int) -> dict[str, dict]:
-    """Condition -> the paired mean-AUC difference over the sets both folders scored under it."""
-    a, b = robustness_runs(folder_a), robustness_runs(folder_b)
+def compare_conditions(a: dict[str, dict], b: dict[str, dict], n_boot: int, seed: int) -> dict[str, dict]:
+    """Condition -> the paired mean-AUC difference over the sets both models' loaded exports scored under it."""
+    a, b = two_class_runs(a), two_class_runs(b)
     conditions = sorted({c for _, c in a} & {c for _, c in b})
     if not conditions:
-        raise ValueError(f"{folder_a} and {folder_b} share no (set, condition) run with both classes")
+        raise ValueError("the two folders share no (set, condition) run with both classes")
     out = {}
     for condition in conditions:
         keys = sorted(k for k in a.keys() & b.keys() if k[1] == condition)
         out[condition] = {"sets_used": [k[0] for k in keys],
                           **paired_mean_auc_difference([(a[k], b[k]) for k in keys], n_boot=n_boot, seed=seed)}
     return out
+
+
+def compare_folders(folder_a: Path, folder_b: Path, n_boot: int, seed: int) -> dict[str, dict]:
+    """compare_conditions on two folders of exported robustness runs."""
+    for folder in (folder_a, folder_b):
+        if not folder.is_dir():
+            raise RunsDatabaseError(f"{folder} is not a folder of exported runs")
+    return compare_conditions(load_runs(folder_a), load_runs(folder_b), n_boot, seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks.robustness import TWO_CLASS
 from scripts.compare_operating_points import load_runs, operating_points, recall_table, scores
-from scripts.compare_runs import compare_folders
+from scripts.compare_runs import compare_conditions
 
 _spec = importlib.util.spec_from_file_location("judge_v", Path(__file__).parents[1] / "video-frames-cpu-long" / "judge.py")
 judge_v = importlib.util.module_from_spec(_spec)
@@ -32,7 +32,7 @@ SHARE_SLACK = {"threshold": 0.01, "likely manipulated": 0.005}  # R4: own-calibr
 
 def judge(ref_dir: Path, cand_dir: Path, n_boot: int = 1000) -> dict:
     ref, cand = load_runs(ref_dir), load_runs(cand_dir)
-    paired = compare_folders(ref_dir, cand_dir, n_boot=n_boot, seed=0)
+    paired = compare_conditions(ref, cand, n_boot=n_boot, seed=0)  # the runs as loaded above, not read again
     paired = {c: paired[c] for c in judge_v.CODEC + judge_v.OTHERS}
     out = {"paired_mean_auc": {c: {k: round(v[k], 4) for k in ("auc_a", "auc_b", "difference", "low", "high")}
                                for c, v in paired.items()}}
