@@ -1,0 +1,143 @@
+"""Is a retrained model a shipping candidate? The project's noise-aware rule (R1-R4) on validation robustness runs.
+
+    python -m scripts.judge_candidate score MODEL_DIR --out runs/val_eval/NAME   # the runs the rule reads (~15 min, 2 cores)
+    python -m scripts.judge_candidate judge REF_DIR CAND_DIR [--json]            # e.g. REF_DIR = runs/val_eval/2.3.0
+
+`score` runs `benchmarks.robustness` on the validation split: the 7 sets under the 9 conditions (60 pictures per
+class and set) and the real-only group scenes (400 pictures), exported into one folder. `judge` reads two such
+folders, the shipped model's and the candidate's, and applies the rule that every candidate since session 16 was
+judged by (written in `assets/experiments/video03-hold-cpu/`, where `judge_r2.py` is its first form):
+
+- R1, what the run was for: at each aim condition (default the two H.264 ones) the mean AUC over the sets rises by
+  at least 0.02, and the paired bootstrap interval of that rise lies above 0.
+- R2, nothing else worse: at every other condition the mean AUC falls at most 0.01 and the interval's lower end is
+  at least -0.02 (60 pictures per class tell differences of about +-0.015, `scripts.compare_runs`).
+- R3, ranking, not calibration: at the cuts where the candidate's real faces in group scenes are called fake as
+  often as the reference's are at its own "likely manipulated" cut and threshold (`scripts.compare_operating_points`),
+  the mean recall of fakes over all cells falls at most 0.02, and no set with at least 20 validation fakes loses more
+  than 0.05 of its plain recall.
+- R4, its own calibration: the share of real group-scene faces at or above the candidate's threshold rises at most
+  0.01, at or above its "likely manipulated" cut at most 0.005.
+
+A pass makes a candidate, not a shipped model: the shipping pipeline (`scripts/train_2_3.sh`, step 3) and the test
+gate of `assets/experiments/video-frames-cpu-long/` decide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.robustness import CONDITIONS, ONE_CLASS, TWO_CLASS
+from scripts.compare_operating_points import load_runs, operating_points, recall_table, scores
+from scripts.compare_runs import compare_conditions
+
+CODEC = ("h264_crf23", "h264_crf40")
+REALS = "real_groups@group"  # the exported run of real-only group scenes whose faces set the matched cuts
+POINTS = ("likely manipulated", "threshold")
+GAIN, GAIN_FLOOR = 0.02, 0.0  # R1: point estimate and interval's lower end at each aim condition
+LOSS_POINT, LOSS_FLOOR = -0.01, -0.02  # R2: at every other condition
+RECALL_SLACK, SET_RECALL_DROP = 0.02, 0.05  # R3: mean recall over all cells; a set's own plain recall
+MIN_FAKES = 20  # R3: a set's own plain recall is checked only when it holds this many fakes (3 of 60 = 0.05)
+SHARE_SLACK = {"threshold": 0.01, "likely manipulated": 0.005}  # R4: own-calibration shares of real group faces
+VAL_LIMIT, GROUP_LIMIT = 60, 400  # pictures per class and set; real-only group scenes
+
+
+def judge(ref: dict[str, dict], cand: dict[str, dict], aims: tuple[str, ...] = CODEC, n_boot: int = 1000) -> dict:
+    """R1-R4 for two models' loaded exports (`compare_operating_points.load_runs`); "passes" when all four hold."""
+    if REALS not in ref or REALS not in cand:
+        raise ValueError(f"both folders need the real-only group scenes ('{REALS}'): score them with `score`")
+    others = tuple(c for c in CONDITIONS if c not in aims)
+    paired = compare_conditions(ref, cand, n_boot=n_boot, seed=0)
+    missing = [c for c in (*aims, *others) if c not in paired]
+    if missing:
+        raise ValueError(f"no condition {missing} scored by both models")
+    paired = {c: paired[c] for c in (*aims, *others)}
+    out = {"paired_mean_auc": {c: {k: round(v[k], 4) for k in ("auc_a", "auc_b", "difference", "low", "high")}
+                               for c, v in paired.items()}}
+    out["R1"] = all(paired[c]["difference"] >= GAIN and paired[c]["low"] > GAIN_FLOOR for c in aims)
+    out["R2"] = all(paired[c]["difference"] >= LOSS_POINT and paired[c]["low"] >= LOSS_FLOOR for c in others)
+    holds, out["matched"], checked = matched_recall(ref, cand)
+    out["R3"], out["R3_sets_checked"] = holds, checked
+    shares = {"ref": operating_points(ref, REALS), "cand": operating_points(cand, REALS)}
+    out["group_reals"] = shares
+    out["R4"] = all(shares["cand"][p] <= shares["ref"][p] + SHARE_SLACK[p] for p in POINTS)
+    out["passes"] = out["R1"] and out["R2"] and out["R3"] and out["R4"]
+    return out
+
+
+def matched_recall(ref: dict[str, dict], cand: dict[str, dict]) -> tuple[bool, dict, list[str]]:
+    """R3: recall of fakes at the cuts matched to the reference's shares of real group-scene faces."""
+    table = recall_table({"ref": ref, "cand": cand}, REALS, operating_points(ref, REALS))
+    checked = [s for s in TWO_CLASS if f"{s}@plain" in ref and len(scores(ref[f"{s}@plain"], 1)) >= MIN_FAKES]
+    holds, matched = True, {}
+    for point in POINTS:
+        r, c = table[f"{point} | ref"], table[f"{point} | cand"]
+        drops = {s: round(c["recall"][f"{s}@plain"] - r["recall"][f"{s}@plain"], 4) for s in checked}
+        matched[point] = {"mean_recall": [round(r["mean_recall"], 4), round(c["mean_recall"], 4)], "plain_recall_change": drops}
+        holds &= c["mean_recall"] >= r["mean_recall"] - RECALL_SLACK and min(drops.values(), default=0.0) >= -SET_RECALL_DROP
+    return bool(holds), matched, checked
+
+
+def score(model: Path, out: Path, data: Path | None, db: Path | None) -> int:
+    """The validation runs the rule reads, exported into `out` (the same seeded pictures for every model)."""
+    from benchmarks import robustness
+
+    common = ["--split", "val", "--model", str(model), "--export-dir", str(out)]
+    common += ["--data", str(data)] if data else []
+    common += ["--db", str(db)] if db else []
+    status = robustness.main([*common, "--sets", *TWO_CLASS, *ONE_CLASS, "--limit", str(VAL_LIMIT)])
+    return status or robustness.main([*common, "--sets", "real_groups", "--limit", str(GROUP_LIMIT)])
+
+
+def summary_lines(verdict: dict) -> list[str]:
+    lines = [f"{c:12s} {v['auc_a']:.4f} -> {v['auc_b']:.4f}  {v['difference']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}]"
+             for c, v in verdict["paired_mean_auc"].items()]
+    for point, m in verdict["matched"].items():
+        lines.append(f"matched at {point}: mean recall {m['mean_recall'][0]:.4f} -> {m['mean_recall'][1]:.4f}, "
+                     f"plain recall change {m['plain_recall_change']}")
+    shares = verdict["group_reals"]
+    lines.append("real group faces, own calibration: " + ", ".join(
+        f"{p} {shares['ref'][p]:.1%} -> {shares['cand'][p]:.1%}" for p in POINTS))
+    lines.append(" ".join(f"{r} {'pass' if verdict[r] else 'FAIL'}" for r in ("R1", "R2", "R3", "R4")))
+    lines.append("a shipping candidate" if verdict["passes"] else "not a shipping candidate")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    scoring = commands.add_parser("score", help="score a model on the validation runs the rule reads")
+    scoring.add_argument("model", type=Path, help="checkpoint folder")
+    scoring.add_argument("--out", type=Path, required=True, help="folder for the exported runs")
+    scoring.add_argument("--data", type=Path, help="the shared face data (default: benchmarks.robustness's)")
+    scoring.add_argument("--db", type=Path, help="runs database (default: benchmarks.robustness's)")
+    judging = commands.add_parser("judge", help="apply R1-R4 to two folders of exported validation runs")
+    judging.add_argument("reference", type=Path, help="the shipped model's exported runs")
+    judging.add_argument("candidate", type=Path)
+    judging.add_argument("--aim", nargs="+", default=list(CODEC), choices=CONDITIONS,
+                         help="the conditions the candidate was trained to improve (R1); default the H.264 ones")
+    judging.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the paired intervals")
+    judging.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    args = parser.parse_args(argv)
+    if args.command == "score":
+        if not (args.model / "config.json").is_file():
+            print(f"error: {args.model} is not a checkpoint folder (no config.json)", file=sys.stderr)
+            return 2
+        return score(args.model, args.out, args.data, args.db)
+    try:
+        for folder in (args.reference, args.candidate):
+            if not folder.is_dir():
+                raise ValueError(f"{folder} is not a folder of exported runs")
+        verdict = judge(load_runs(args.reference), load_runs(args.candidate), tuple(args.aim), args.boot)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(verdict, indent=1) if args.json else "\n".join(summary_lines(verdict)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
