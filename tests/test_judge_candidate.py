@@ -96,3 +96,20 @@ def test_score_refuses_a_folder_that_is_not_a_checkpoint(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a checkpoint folder" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_real_faces_in_video_frames_are_reported_beside_the_rule(tmp_path, reference, capsys):
+    gain = {f"{s}@{c}": 0.4 for s in SETS for c in jc.CODEC}
+    cand = model_folder(tmp_path / "cand", fake_shift=gain)  # the same real faces (same seed), codec fakes higher
+    beside = jc.video_reals(reference, cand)
+    assert set(beside) == set(jc.CODEC) and beside["h264_crf23"]["reals"] == 60 * len(TWO_CLASS)
+    crf23 = beside["h264_crf23"]
+    assert crf23["real_shares"]["ref"] == crf23["real_shares"]["cand"]
+    for ref_recall, cand_recall in crf23["matched_mean_recall"].values():
+        assert cand_recall > ref_recall
+    assert jc.video_reals(reference, reference)["h264_crf40"]["matched_mean_recall"]["threshold"][0] == \
+        jc.video_reals(reference, reference)["h264_crf40"]["matched_mean_recall"]["threshold"][1]
+    assert "video_reals" not in jc.judge(reference, cand, n_boot=5)  # not part of the verdict
+    assert jc.main(["judge", str(tmp_path / "cand"), str(tmp_path / "cand"), "--boot", "5", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["beside_the_rule"]["video_reals"]) == set(jc.CODEC) and printed["passes"] is False
