@@ -99,24 +99,24 @@ def video_reals(ref: dict[str, dict], cand: dict[str, dict], conditions: tuple[s
         if not keys:
             continue
         cells = sorted((set(ref) & set(cand)) - {REALS})
+        reals = {name: np.concatenate([scores(runs[k], 0) for k in keys]) for name, runs in (("ref", ref), ("cand", cand))}
         reading = {}
         for name, runs in (("ref", ref), ("cand", cand)):
-            reals = np.concatenate([scores(runs[k], 0) for k in keys])
-            reals = reals[np.isfinite(reals)]
-            run = runs[keys[0]]
-            reading[name] = {"threshold": float((reals >= run["threshold"]).mean()),
-                             "likely manipulated": float((reals >= run["info"].get("fake_cut", run["threshold"])).mean())}
+            found, run = reals[name][np.isfinite(reals[name])], runs[keys[0]]  # every run of a model has its cuts
+            reading[name] = {"threshold": float((found >= run["threshold"]).mean()),
+                             "likely manipulated": float((found >= run["info"].get("fake_cut", run["threshold"])).mean())}
         matched = {}
         for point, share in reading["ref"].items():
-            recalls = {}
-            for name, runs in (("ref", ref), ("cand", cand)):
-                reals = np.concatenate([scores(runs[k], 0) for k in keys])
-                cut = matched_cut(reals, share)
-                recalls[name] = round(float(np.mean([(scores(runs[c], 1) >= cut).mean() for c in cells if len(scores(runs[c], 1))])), 4)
-            matched[point] = [recalls["ref"], recalls["cand"]]
+            matched[point] = [round(mean_recall(runs, cells, matched_cut(reals[name], share)), 4)
+                              for name, runs in (("ref", ref), ("cand", cand))]
         out[condition] = {"real_shares": {n: {p: round(v, 4) for p, v in r.items()} for n, r in reading.items()},
                           "matched_mean_recall": matched, "reals": int(sum(len(scores(ref[k], 0)) for k in keys))}
     return out
+
+
+def mean_recall(runs: dict[str, dict], cells: list[str], cut: float) -> float:
+    """Share of fakes at or above `cut`, averaged over the cells that hold fakes."""
+    return float(np.mean([(scores(runs[c], 1) >= cut).mean() for c in cells if len(scores(runs[c], 1))]))
 
 
 def score(model: Path, out: Path, data: Path | None, db: Path | None) -> int:
