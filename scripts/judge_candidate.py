@@ -33,14 +33,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.robustness import CONDITIONS, ONE_CLASS, TWO_CLASS
-from scripts.compare_operating_points import load_runs, matched_cut, operating_points, recall_table, scores
+from scripts.compare_operating_points import load_runs, operating_points, recall_table, scores
 from scripts.compare_runs import compare_conditions
 
 CODEC = ("h264_crf23", "h264_crf40")
 REALS = "real_groups@group"  # the exported run of real-only group scenes whose faces set the matched cuts
+POOLED = "video_reals@pooled"  # video_reals' pooled real faces of one codec condition, read like REALS
 POINTS = ("likely manipulated", "threshold")
 GAIN, GAIN_FLOOR = 0.02, 0.0  # R1: point estimate and interval's lower end at each aim condition
 LOSS_POINT, LOSS_FLOOR = -0.01, -0.02  # R2: at every other condition
@@ -93,30 +92,27 @@ def video_reals(ref: dict[str, dict], cand: dict[str, dict], conditions: tuple[s
     faces get called fake: 2.3.0 calls 16 % of the validation real faces in CRF 23 frames likely manipulated.
     Here the cut is matched on the two-class sets' real faces under each codec condition (pooled), and each model's
     own shares of them at its threshold and its likely-manipulated cut are given."""
-    out = {}
+    out, order = {}, ("threshold", "likely manipulated")
     for condition in conditions:
         keys = [f"{s}@{condition}" for s in TWO_CLASS if f"{s}@{condition}" in ref and f"{s}@{condition}" in cand]
         if not keys:
             continue
-        cells = sorted((set(ref) & set(cand)) - {REALS})
-        reals = {name: np.concatenate([scores(runs[k], 0) for k in keys]) for name, runs in (("ref", ref), ("cand", cand))}
-        reading = {}
-        for name, runs in (("ref", ref), ("cand", cand)):
-            found, run = reals[name][np.isfinite(reals[name])], runs[keys[0]]  # every run of a model has its cuts
-            reading[name] = {"threshold": float((found >= run["threshold"]).mean()),
-                             "likely manipulated": float((found >= run["info"].get("fake_cut", run["threshold"])).mean())}
-        matched = {}
-        for point, share in reading["ref"].items():
-            matched[point] = [round(mean_recall(runs, cells, matched_cut(reals[name], share)), 4)
-                              for name, runs in (("ref", ref), ("cand", cand))]
-        out[condition] = {"real_shares": {n: {p: round(v, 4) for p, v in r.items()} for n, r in reading.items()},
-                          "matched_mean_recall": matched, "reals": int(sum(len(scores(ref[k], 0)) for k in keys))}
+        models = {"ref": with_pooled_reals(ref, keys), "cand": with_pooled_reals(cand, keys)}
+        shares = {name: operating_points(runs, POOLED) for name, runs in models.items()}
+        table = recall_table(models, POOLED, {p: shares["ref"][p] for p in order})
+        out[condition] = {"real_shares": {n: {p: round(r[p], 4) for p in order} for n, r in shares.items()},
+                          "matched_mean_recall": {p: [round(table[f"{p} | {n}"]["mean_recall"], 4) for n in models] for p in order},
+                          "reals": int(sum(len(scores(ref[k], 0)) for k in keys))}
     return out
 
 
-def mean_recall(runs: dict[str, dict], cells: list[str], cut: float) -> float:
-    """Share of fakes at or above `cut`, averaged over the cells that hold fakes."""
-    return float(np.mean([(scores(runs[c], 1) >= cut).mean() for c in cells if len(scores(runs[c], 1))]))
+def with_pooled_reals(runs: dict[str, dict], keys: list[str]) -> dict[str, dict]:
+    """The loaded exports plus one run of the real faces of `keys` pooled, so that `operating_points` and
+    `recall_table` read them as they read the real group scenes (every run of a model carries its cuts)."""
+    first = runs[keys[0]]
+    pooled = {"threshold": first["threshold"], "info": first["info"],
+              "scores": [s for k in keys for s in runs[k]["scores"] if s["label"] == 0]}
+    return {**runs, POOLED: pooled}
 
 
 def score(model: Path, out: Path, data: Path | None, db: Path | None) -> int:
