@@ -9,7 +9,7 @@ R1-R4 keep what V1-V4 guard and ask only what 60 pictures can tell.
 
 Since session 17 the rule lives in the project as `python -m scripts.judge_candidate judge` (same thresholds; its
 `--json` output is byte for byte this script's on the stored folders); this file calls it, so the records' commands
-still run.
+still run (rule 1: session 18 added rule 2 as the command's default).
 """
 
 from __future__ import annotations
@@ -22,4 +22,4 @@ from scripts.compare_operating_points import load_runs
 from scripts.judge_candidate import judge
 
 if __name__ == "__main__":
-    print(json.dumps(judge(load_runs(Path(sys.argv[1])), load_runs(Path(sys.argv[2]))), indent=1))
+    print(json.dumps(judge(load_runs(Path(sys.argv[1])), load_runs(Path(sys.argv[2])), rule=1), indent=1))
