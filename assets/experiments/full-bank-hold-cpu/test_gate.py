@@ -1,0 +1,46 @@
+"""The test gate of this record (written in `../video-frames-cpu-long/`, unchanged), on two folders of test exports.
+
+    python assets/experiments/full-bank-hold-cpu/test_gate.py REF_TEST_DIR CAND_TEST_DIR
+
+Each folder holds one model's `benchmarks.robustness --export-dir` runs on the test split: the 7 sets x 9 conditions
+(`--limit 60`) and the real-only group scenes (`--sets real_groups --limit 400`). The candidate replaces the reference
+only if (G1) the mean AUC over the matrix is no more than 0.005 below the reference's, and (G2) its real faces in test
+group scenes are called likely manipulated (at or above its threshold + fake_margin) no more often than the
+reference's. Beside the gate: the same share for the pooled real faces of the two-class sets' H.264 cells.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.robustness import TWO_CLASS
+from scripts.compare_operating_points import load_runs, operating_points
+from scripts.compare_runs import compare_conditions
+from scripts.judge_candidate import CODEC, POOLED, REALS, with_pooled_reals
+
+MATRIX_SLACK = 0.005
+
+
+def gate(ref: dict[str, dict], cand: dict[str, dict]) -> dict:
+    paired = compare_conditions(ref, cand, n_boot=1000, seed=0)
+    matrix = {name: float(np.mean([v[f"auc_{side}"] for v in paired.values()])) for name, side in (("ref", "a"), ("cand", "b"))}
+    groups = {"ref": operating_points(ref, REALS), "cand": operating_points(cand, REALS)}
+    beside = {}
+    for condition in CODEC:
+        keys = [f"{s}@{condition}" for s in TWO_CLASS if f"{s}@{condition}" in ref and f"{s}@{condition}" in cand]
+        beside[condition] = {n: operating_points(with_pooled_reals(runs, keys), POOLED) for n, runs in (("ref", ref), ("cand", cand))}
+    out = {"matrix_mean_auc": matrix, "per_condition": {c: {k: round(v[k], 4) for k in ("auc_a", "auc_b", "difference", "low", "high")}
+                                                       for c, v in paired.items()},
+           "real_group_faces": groups, "beside_the_gate_codec_reals": beside}
+    out["G1"] = matrix["cand"] >= matrix["ref"] - MATRIX_SLACK
+    out["G2"] = groups["cand"]["likely manipulated"] <= groups["ref"]["likely manipulated"]
+    out["replaces_reference"] = out["G1"] and out["G2"]
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(gate(load_runs(Path(sys.argv[1])), load_runs(Path(sys.argv[2]))), indent=1))
