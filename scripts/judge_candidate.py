@@ -146,15 +146,13 @@ def rounded(value):
 
 
 def matched_recall(ref: dict[str, dict], cand: dict[str, dict]) -> tuple[bool, dict, list[str]]:
-    """R3: recall of fakes at the cuts matched to the reference's shares of real group-scene faces."""
-    table = recall_table({"ref": ref, "cand": cand}, REALS, operating_points(ref, REALS))
+    """Rule 1's R3: recall of fakes at the cuts matched to the reference's shares of real group-scene faces."""
     checked = checked_sets(ref)
-    holds, matched = True, {}
+    read, holds, matched = readings(ref, cand, REALS, checked), True, {}
     for point in POINTS:
-        r, c = table[f"{point} | ref"], table[f"{point} | cand"]
-        drops = {s: round(c["recall"][f"{s}@plain"] - r["recall"][f"{s}@plain"], 4) for s in checked}
-        matched[point] = {"mean_recall": [round(r["mean_recall"], 4), round(c["mean_recall"], 4)], "plain_recall_change": drops}
-        holds &= c["mean_recall"] >= r["mean_recall"] - RECALL_SLACK and min(drops.values(), default=0.0) >= -SET_RECALL_DROP
+        (r, c), drops = read["mean_recall"][point], {s: round(v, 4) for s, v in read["plain_recall_change"][point].items()}
+        matched[point] = {"mean_recall": [round(r, 4), round(c, 4)], "plain_recall_change": drops}
+        holds &= c >= r - RECALL_SLACK and min(drops.values(), default=0.0) >= -SET_RECALL_DROP
     return bool(holds), matched, checked
 
 
