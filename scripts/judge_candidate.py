@@ -95,7 +95,7 @@ def both_populations(ref: dict[str, dict], cand: dict[str, dict]) -> dict:
     checked = checked_sets(ref)
     read = {"still": readings(ref, cand, REALS, checked)}
     for condition in CODEC:
-        keys = [f"{s}@{condition}" for s in TWO_CLASS if f"{s}@{condition}" in ref and f"{s}@{condition}" in cand]
+        keys = codec_keys(ref, cand, condition)
         if not keys:
             raise ValueError(f"rule 2 reads the real faces of '{condition}': neither folder scored them (try --rule 1)")
         read[condition] = readings(with_pooled_reals(ref, keys), with_pooled_reals(cand, keys), POOLED, checked)
@@ -165,16 +165,19 @@ def video_reals(ref: dict[str, dict], cand: dict[str, dict], conditions: tuple[s
     own shares of them at its threshold and its likely-manipulated cut are given."""
     out, order = {}, ("threshold", "likely manipulated")
     for condition in conditions:
-        keys = [f"{s}@{condition}" for s in TWO_CLASS if f"{s}@{condition}" in ref and f"{s}@{condition}" in cand]
+        keys = codec_keys(ref, cand, condition)
         if not keys:
             continue
-        models = {"ref": with_pooled_reals(ref, keys), "cand": with_pooled_reals(cand, keys)}
-        shares = {name: operating_points(runs, POOLED) for name, runs in models.items()}
-        table = recall_table(models, POOLED, {p: shares["ref"][p] for p in order})
-        out[condition] = {"real_shares": {n: {p: round(r[p], 4) for p in order} for n, r in shares.items()},
-                          "matched_mean_recall": {p: [round(table[f"{p} | {n}"]["mean_recall"], 4) for n in models] for p in order},
+        read = readings(with_pooled_reals(ref, keys), with_pooled_reals(cand, keys), POOLED, [])
+        out[condition] = {"real_shares": {n: {p: round(r[p], 4) for p in order} for n, r in read["shares"].items()},
+                          "matched_mean_recall": {p: [round(v, 4) for v in read["mean_recall"][p]] for p in order},
                           "reals": int(sum(len(scores(ref[k], 0)) for k in keys))}
     return out
+
+
+def codec_keys(ref: dict[str, dict], cand: dict[str, dict], condition: str) -> list[str]:
+    """The two-class sets' runs under `condition` that both models scored (their real faces are pooled)."""
+    return [f"{s}@{condition}" for s in TWO_CLASS if f"{s}@{condition}" in ref and f"{s}@{condition}" in cand]
 
 
 def with_pooled_reals(runs: dict[str, dict], keys: list[str]) -> dict[str, dict]:

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.robustness import TWO_CLASS
 from scripts.compare_operating_points import load_runs, operating_points
 from scripts.compare_runs import compare_conditions
-from scripts.judge_candidate import CODEC, POOLED, REALS, with_pooled_reals
+from scripts.judge_candidate import CODEC, POOLED, REALS, codec_keys, with_pooled_reals
 
 MATRIX_SLACK = 0.005
 
@@ -31,7 +30,7 @@ def gate(ref: dict[str, dict], cand: dict[str, dict]) -> dict:
     groups = {"ref": operating_points(ref, REALS), "cand": operating_points(cand, REALS)}
     beside = {}
     for condition in CODEC:
-        keys = [f"{s}@{condition}" for s in TWO_CLASS if f"{s}@{condition}" in ref and f"{s}@{condition}" in cand]
+        keys = codec_keys(ref, cand, condition)
         beside[condition] = {n: operating_points(with_pooled_reals(runs, keys), POOLED) for n, runs in (("ref", ref), ("cand", cand))}
     out = {"matrix_mean_auc": matrix, "per_condition": {c: {k: round(v[k], 4) for k in ("auc_a", "auc_b", "difference", "low", "high")}
                                                        for c, v in paired.items()},
