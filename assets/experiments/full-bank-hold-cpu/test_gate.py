@@ -6,7 +6,10 @@ Each folder holds one model's `benchmarks.robustness --export-dir` runs on the t
 (`--limit 60`) and the real-only group scenes (`--sets real_groups --limit 400`). The candidate replaces the reference
 only if (G1) the mean AUC over the matrix is no more than 0.005 below the reference's, and (G2) its real faces in test
 group scenes are called likely manipulated (at or above its threshold + fake_margin) no more often than the
-reference's. Beside the gate: the same share for the pooled real faces of the two-class sets' H.264 cells.
+reference's. Session 19 added (G3), pre-registered before the threshold-refitted candidate was scored on test (README,
+"A threshold refit"): its real faces in test group scenes reach its threshold at most 0.03 more often than the
+reference's reach the reference's, since that threshold was fitted on validation group faces. Beside the gate: the
+same shares for the pooled real faces of the two-class sets' H.264 cells.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from scripts.compare_runs import compare_conditions
 from scripts.judge_candidate import CODEC, POOLED, REALS, codec_keys, with_pooled_reals
 
 MATRIX_SLACK = 0.005
+THRESHOLD_SLACK = 0.03  # G3: R4's tolerance for one population's share at the threshold
 
 
 def gate(ref: dict[str, dict], cand: dict[str, dict]) -> dict:
@@ -37,7 +41,8 @@ def gate(ref: dict[str, dict], cand: dict[str, dict]) -> dict:
            "real_group_faces": groups, "beside_the_gate_codec_reals": beside}
     out["G1"] = matrix["cand"] >= matrix["ref"] - MATRIX_SLACK
     out["G2"] = groups["cand"]["likely manipulated"] <= groups["ref"]["likely manipulated"]
-    out["replaces_reference"] = out["G1"] and out["G2"]
+    out["G3"] = groups["cand"]["threshold"] <= groups["ref"]["threshold"] + THRESHOLD_SLACK
+    out["replaces_reference"] = out["G1"] and out["G2"] and out["G3"]
     return out
 
 
