@@ -9,7 +9,7 @@ folders of validation exports (`scripts.judge_candidate score`): the reference's
 `--population` at or above its own threshold, and the candidate's scores of the same faces. The new threshold is the
 lowest cut that at most that share of the candidate's faces reach (`compare_operating_points.matched_cut`, the cut
 the candidate rule's R3 reads). `--write` stores it in MODEL_DIR/config.json with its evidence under
-training.calibration.threshold, keeps weights, temperature and uncertain band, and clears `fake_margin` (chosen
+training.calibration.threshold_matched (the Youden record beside it stays), keeps weights, temperature and uncertain band, and clears `fake_margin` (chosen
 around the old threshold: run `scripts.set_fake_margin` again). Validation exports only: never test.
 """
 
@@ -59,7 +59,7 @@ def write_threshold(folder: Path, config: ModelConfig, evidence: dict, populatio
     config.fake_margin = None  # chosen around the old threshold: scripts.set_fake_margin must choose it again
     method = (f"scripts.match_threshold: the lowest cut that at most {evidence['reference_share']:.4f} of the validation "
               f"real faces of {population} reach, the share the reference ({reference}) flags at its own threshold")
-    config.training = {**config.training, "calibration": {**calibration, "threshold": {**evidence, "method": method}}}
+    config.training = {**config.training, "calibration": {**calibration, "threshold_matched": {**evidence, "method": method}}}
     config.validate()
     (folder / CONFIG_FILE).write_text(config.to_json() + "\n", encoding="utf-8")
 

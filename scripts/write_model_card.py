@@ -111,6 +111,17 @@ def tta_sentence(config: dict) -> str:
             "threshold and band below were calibrated on validation logits scored the same way. ")
 
 
+def threshold_source(calibration: dict) -> str:
+    """How the decision threshold was chosen: Youden's J, or moved to a reference's false alarms (scripts.match_threshold)."""
+    matched = calibration.get("threshold_matched")
+    if not matched:
+        return "Youden's J on calibrated validation scores"
+    return (f"moved from Youden's J on calibrated validation scores, {fmt(matched['old_threshold'])}, to the lowest cut that at most "
+            f"{matched['reference_share']:.1%} of {matched['faces']['candidate']} real faces in validation group scenes reach, the share "
+            f"the previous model flagged at its own threshold; {matched['share_at_old_threshold']:.1%} reached the Youden threshold; "
+            "`scripts.match_threshold`")
+
+
 def card(folder: Path, ablation: dict | None) -> str:
     config = json.loads((folder / "config.json").read_text())
     history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else []
@@ -134,11 +145,13 @@ def card(folder: Path, ablation: dict | None) -> str:
     ] + training_section(training) + [
         "## Calibration and threshold",
         tta_sentence(config) + f"Temperature {fmt(config.get('temperature'))} fitted on the validation sets; decision threshold "
-        f"{fmt(config.get('threshold'))} (Youden's J on calibrated validation scores); 'uncertain' within "
+        f"{fmt(config.get('threshold'))} ({threshold_source(calibration)}); 'uncertain' within "
         f"±{fmt(config.get('uncertain_margin'))} of it. "
         + fake_margin_sentence(config)
         + (f"Validation ECE {fmt(calibration.get('ece_before'))} before, {fmt(calibration.get('ece_after'))} after calibration." if calibration else "")
-        + (f" Real validation crops at or above the symmetric band's upper edge: {calibration['val_false_alarm_rate']:.1%} "
+        + (" Real validation crops at or above the symmetric band's upper edge"
+           + (f" around the Youden threshold {fmt(calibration.get('threshold'))}" if "threshold_matched" in calibration else "")
+           + f": {calibration['val_false_alarm_rate']:.1%} "
            f"({calibration['val_false_alarm_rate_at_that_margin']:.1%} with a band of ±{calibration['margin_for_false_alarm_budget']:.2f}, "
            f"the band a {calibration['false_alarm_budget']:.0%} budget would need or the widest allowed)." if calibration.get("val_false_alarm_rate") is not None else ""),
         "",

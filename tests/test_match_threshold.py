@@ -56,7 +56,7 @@ def test_write_stores_the_threshold_and_its_evidence_and_clears_fake_margin(tmp_
     after = ModelConfig.load(folder / CONFIG_FILE)
     assert 0.62 < after.threshold <= 0.8
     assert after.fake_margin is None and after.temperature == 1.25 and after.uncertain_margin == before.uncertain_margin
-    stored = after.training["calibration"]["threshold"]
+    stored = after.training["calibration"]["threshold_matched"]
     assert stored["value"] == after.threshold and stored["reference_share"] == 0.2 and "match_threshold" in stored["method"]
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name != CONFIG_FILE} == weights
 

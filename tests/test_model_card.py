@@ -46,6 +46,27 @@ def test_card_states_the_false_alarms_the_band_leaves(tmp_path):
     assert "Likely manipulated' only from" not in text
 
 
+def test_card_says_a_threshold_was_moved_to_the_previous_models_false_alarms(tmp_path):
+    from scripts.write_model_card import card
+
+    calibration = {"temperature": 1.6, "threshold": 0.519, "uncertain_margin": 0.09, "ece_before": 0.05, "ece_after": 0.06,
+                   "val_false_alarm_rate": 0.1086, "false_alarm_budget": 0.02, "margin_for_false_alarm_budget": 0.25,
+                   "val_false_alarm_rate_at_that_margin": 0.0548,
+                   "threshold_matched": {"value": 0.5767, "old_threshold": 0.519, "reference_share": 0.1069,
+                                         "share_at_old_threshold": 0.1476, "faces": {"reference": 393, "candidate": 393}}}
+    config = {"name": "m", "version": "2.4.0", "architecture": "tf_efficientnet_lite0", "input_size": 288, "mean": [0.5] * 3,
+              "std": [0.5] * 3, "threshold": 0.5767, "uncertain_margin": 0.09, "temperature": 1.6,
+              "training": {**REFRAMED, "samples_per_epoch": 1, "epochs_run": 1, "seed": 0, "calibration": calibration}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    text = card(tmp_path, None)
+    assert "decision threshold 0.5767 (moved from Youden's J on calibrated validation scores, 0.5190" in text
+    assert "at most 10.7% of 393 real faces in validation group scenes" in text and "14.8% reached the Youden threshold" in text
+    assert "upper edge around the Youden threshold 0.5190: 10.9%" in text  # the band's record belongs to the old threshold
+    del calibration["threshold_matched"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert "(Youden's J on calibrated validation scores)" in card(tmp_path, None)
+
+
 def test_card_states_a_raised_upper_edge_and_its_evidence():
     from scripts.write_model_card import fake_margin_sentence
 
