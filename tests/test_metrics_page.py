@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from streamlit.testing.v1 import AppTest
 
+from detector.config import PROJECT_ROOT
 from detector.evaluation import run_metrics as rm
 from detector.evaluation.runs import Run, RunStore
 
@@ -312,6 +313,29 @@ def test_training_curves_show_every_arm_of_a_mixed_model_and_only_metrics_it_has
     (folder / "history_cpu_c1.json").unlink()
     (folder / "history_gpu_g1.json").unlink()
     assert rm.training_histories(run) == {} and rm.history_metrics({}) == []
+
+
+def test_training_curves_come_only_from_a_folder_that_still_holds_the_runs_model(tmp_path):
+    import json
+
+    folder = tmp_path / "dfx-lite0"
+    folder.mkdir()
+    (folder / "history.json").write_text(json.dumps([{"epoch": 1, "train_loss": 0.4, "val_auc": 0.9}]))
+    (folder / "config.json").write_text(json.dumps({"name": "nowhere-model", "version": "3"}))  # a newer model shipped here
+    run = Run(model_name="nowhere-model", model_version="2", data="d", threshold=0.5, metrics={}, scores=[], model_path=str(folder))
+    assert rm.training_histories(run) == {}
+    (folder / "config.json").write_text(json.dumps({"name": "nowhere-model", "version": "2"}))
+    assert set(rm.training_histories(run)) == {"training"}
+
+
+def test_a_moved_default_models_runs_find_its_curves_in_its_new_folder():
+    from detector.config import ModelConfig
+
+    moved = ModelConfig.load(PROJECT_ROOT / "assets" / "models" / "dfx-lite0-2.1.0" / "config.json")
+    run = Run(model_name="dfx-lite0", model_version=moved.version, data="d", threshold=0.5, metrics={}, scores=[],
+              model_path="assets/models/dfx-lite0")  # where it was when its runs were stored
+    histories = rm.training_histories(run)
+    assert histories and set(histories) == {"cpu_c1", "gpu_g1"}  # 2.1.0's own arms, not the default's
 
 
 def test_the_shipped_models_arms_give_training_curves():

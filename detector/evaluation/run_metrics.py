@@ -5,7 +5,9 @@ Pure functions of a Run (no Streamlit), so the metrics page and the tests share 
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -278,14 +280,26 @@ def generalisation_figure(frame: pd.DataFrame) -> go.Figure:
 def training_histories(run: Run) -> dict[str, pd.DataFrame]:
     """Per-epoch histories saved beside the run's model, if that folder is on this machine: history.json
     ("training"), and one history_<arm>.json per arm for a model made from several runs (a weight mix
-    of a CPU and a GPU arm, a two-stage fine-tune)."""
+    of a CPU and a GPU arm, a two-stage fine-tune). A folder counts only while it still holds the run's model:
+    when a new default ships, the old one moves to `<name>-<version>` and its runs' recorded path names the new one."""
+    models = PROJECT_ROOT / "assets" / "models"
     folders = [PROJECT_ROOT / run.model_path] if run.model_path else []
-    folders.append(PROJECT_ROOT / "assets" / "models" / run.model_name)
+    folders += [models / run.model_name, *sorted(models.glob(f"{run.model_name}-*"))]
     for folder in folders:
-        files = sorted(folder.glob("history*.json")) if folder.is_dir() else []
+        files = sorted(folder.glob("history*.json")) if folder.is_dir() and holds_model(folder, run) else []
         if files:
             return {_arm_name(f.stem): pd.read_json(f) for f in files}
     return {}
+
+
+def holds_model(folder: Path, run: Run) -> bool:
+    """Whether the folder's config names the run's model and version (a folder without one, or a run without a
+    version, cannot tell otherwise and counts)."""
+    config = folder / "config.json"
+    if not run.model_version or not config.is_file():
+        return True
+    data = json.loads(config.read_text())
+    return data.get("name") == run.model_name and str(data.get("version")) == run.model_version
 
 
 def _arm_name(stem: str) -> str:
