@@ -9,8 +9,9 @@ folders of validation exports (`scripts.judge_candidate score`): the reference's
 `--population` at or above its own threshold, and the candidate's scores of the same faces. The new threshold is the
 lowest cut that at most that share of the candidate's faces reach (`compare_operating_points.matched_cut`, the cut
 the candidate rule's R3 reads). `--write` stores it in MODEL_DIR/config.json with its evidence under
-training.calibration.threshold_matched (the Youden record beside it stays), keeps weights, temperature and uncertain band, and clears `fake_margin` (chosen
-around the old threshold: run `scripts.set_fake_margin` again). Validation exports only: never test.
+training.calibration.threshold_matched (the Youden record beside it stays), keeps weights, temperature and uncertain
+band, and clears `fake_margin` (chosen around the old threshold: run `scripts.set_fake_margin` again). Validation
+exports only: never test.
 """
 
 from __future__ import annotations
