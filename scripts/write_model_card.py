@@ -122,6 +122,28 @@ def threshold_source(calibration: dict) -> str:
             "`scripts.match_threshold`")
 
 
+def abstain_section(folder: Path) -> list[str]:
+    """When the app withholds this model's verdict, from the measured limits beside the weights (abstain.json, written
+    by scripts.measure_abstain): a reader of the card should know that a face under the size limit gets none."""
+    path = folder / "abstain.json"
+    if not path.is_file():
+        return []
+    limits = json.loads(path.read_text())
+    if not limits.get("measured"):
+        return []
+    given = limits.get("evidence", {}).get("test_after", {})
+    coverage = ", ".join(f"{kind} {v['coverage']:.0%} ({v['accuracy_given']:.0%} of those right)"
+                         for kind, v in given.items() if isinstance(v, dict) and "coverage" in v)
+    lines = ["## When it does not judge", "",
+             f"Measured limits (`abstain.json`, {limits.get('model', 'this model')}): a face under **{limits['min_face_px']} px** "
+             "is *too small to judge*; a photo's face is *can't tell* when more than "
+             f"{limits['max_disagree']} of the 11 re-scored copies flip its verdict, a video's headline track when more than "
+             f"{limits.get('max_disagree_video', limits['max_disagree'])} do."]
+    if coverage:
+        lines[-1] += f" Verdicts given on the test pictures and their screenshot copies: {coverage}."
+    return [*lines, ""]
+
+
 def card(folder: Path, ablation: dict | None) -> str:
     config = json.loads((folder / "config.json").read_text())
     history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else []
@@ -188,6 +210,7 @@ def card(folder: Path, ablation: dict | None) -> str:
         lines += [f"| {h['epoch']} | {fmt(h.get('train_loss'))} | {fmt(h.get('train_accuracy'))} | {fmt(h.get('val_loss'))} | "
                   f"{fmt(h.get('val_accuracy'))} | {fmt(h.get('val_auc'))} | {h.get('val_auc_per_set')} |" for h in epochs]
         lines.append("")
+    lines += abstain_section(folder)
     reframed = training.get("recipe", "").startswith("reframed")
     lines += [
         "## Known limits",

@@ -99,3 +99,20 @@ def test_card_states_the_tta_setting_when_the_config_has_one(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     assert '`tta` "flip"' in card(tmp_path, None) and "horizontal mirror" in card(tmp_path, None)
     assert tta_sentence({**config, "tta": "none"}) == "" and tta_sentence({k: v for k, v in config.items() if k != "tta"}) == ""
+
+
+def test_card_says_when_the_app_withholds_the_models_verdict(tmp_path):
+    from scripts.write_model_card import abstain_section
+
+    assert abstain_section(tmp_path) == []  # no measured limits beside the weights: nothing to say
+    limits = {"min_face_px": 160, "max_disagree": 1, "max_disagree_video": 3, "measured": False, "model": "m 2.4.0"}
+    (tmp_path / "abstain.json").write_text(json.dumps(limits))
+    assert abstain_section(tmp_path) == []  # the default rules of an unmeasured model are not its measurement
+    limits["measured"] = True
+    limits["evidence"] = {"test_after": {"all": {"coverage": 0.4167, "accuracy_given": 0.93},
+                                         "screenshot": {"coverage": 0.0667, "accuracy_given": 1.0}}}
+    (tmp_path / "abstain.json").write_text(json.dumps(limits))
+    text = "\n".join(abstain_section(tmp_path))
+    assert "## When it does not judge" in text and "under **160 px** is *too small to judge*" in text
+    assert "more than 1 of the 11 re-scored copies" in text and "headline track when more than 3 do" in text
+    assert "screenshot 7% (100% of those right)" in text and "all 42%" in text
