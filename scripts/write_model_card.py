@@ -123,25 +123,20 @@ def threshold_source(calibration: dict) -> str:
 
 
 def abstain_section(folder: Path) -> list[str]:
-    """When the app withholds this model's verdict, from the measured limits beside the weights (abstain.json, written
-    by scripts.measure_abstain): a reader of the card should know that a face under the size limit gets none."""
-    path = folder / "abstain.json"
-    if not path.is_file():
+    """When the app withholds this model's verdict: its measured limits (`AbstainRules.for_checkpoint`, so limits
+    measured on another model version say nothing) in the pages' words, and how often the test pictures got one."""
+    from detector.stability import AbstainRules
+
+    rules = AbstainRules.for_checkpoint(folder)
+    if not rules.measured:
         return []
-    limits = json.loads(path.read_text())
-    if not limits.get("measured"):
-        return []
-    given = limits.get("evidence", {}).get("test_after", {})
+    given = (rules.evidence or {}).get("test_after", {})
     coverage = ", ".join(f"{kind} {v['coverage']:.0%} ({v['accuracy_given']:.0%} of those right)"
                          for kind, v in given.items() if isinstance(v, dict) and "coverage" in v)
-    lines = ["## When it does not judge", "",
-             f"Measured limits (`abstain.json`, {limits.get('model', 'this model')}): a face under **{limits['min_face_px']} px** "
-             "is *too small to judge*; a photo's face is *can't tell* when more than "
-             f"{limits['max_disagree']} of the 11 re-scored copies flip its verdict, a video's headline track when more than "
-             f"{limits.get('max_disagree_video', limits['max_disagree'])} do."]
+    text = rules.summary()
     if coverage:
-        lines[-1] += f" Verdicts given on the test pictures and their screenshot copies: {coverage}."
-    return [*lines, ""]
+        text += f" Verdicts given on the test pictures and their screenshot copies: {coverage}."
+    return ["## When it does not judge", "", f"`abstain.json` ({rules.model}). {text}", ""]
 
 
 def card(folder: Path, ablation: dict | None) -> str:

@@ -104,6 +104,7 @@ def test_card_states_the_tta_setting_when_the_config_has_one(tmp_path):
 def test_card_says_when_the_app_withholds_the_models_verdict(tmp_path):
     from scripts.write_model_card import abstain_section
 
+    (tmp_path / "config.json").write_text(json.dumps({"name": "m", "version": "2.4.0", "architecture": "a", "input_size": 288}))
     assert abstain_section(tmp_path) == []  # no measured limits beside the weights: nothing to say
     limits = {"min_face_px": 160, "max_disagree": 1, "max_disagree_video": 3, "measured": False, "model": "m 2.4.0"}
     (tmp_path / "abstain.json").write_text(json.dumps(limits))
@@ -113,6 +114,10 @@ def test_card_says_when_the_app_withholds_the_models_verdict(tmp_path):
                                          "screenshot": {"coverage": 0.0667, "accuracy_given": 1.0}}}
     (tmp_path / "abstain.json").write_text(json.dumps(limits))
     text = "\n".join(abstain_section(tmp_path))
-    assert "## When it does not judge" in text and "under **160 px** is *too small to judge*" in text
-    assert "more than 1 of the 11 re-scored copies" in text and "headline track when more than 3 do" in text
+    assert "## When it does not judge" in text and "faces under 160 px are *too small to judge*" in text
+    assert "more than 1 of its 11 changed copies" in text and "a video track when its verdict flips under more than 3" in text
     assert "screenshot 7% (100% of those right)" in text and "all 42%" in text
+    (tmp_path / "abstain.json").write_text(json.dumps({**limits, "max_disagree_video": 0}))
+    assert "flips under any of the changes" in "\n".join(abstain_section(tmp_path))  # not "more than 0"
+    (tmp_path / "abstain.json").write_text(json.dumps({**limits, "model": "m 2.3.0"}))
+    assert abstain_section(tmp_path) == []  # limits measured on another version are not this model's
