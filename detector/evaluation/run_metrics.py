@@ -5,7 +5,6 @@ Pure functions of a Run (no Streamlit), so the metrics page and the tests share 
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from sklearn.metrics import (
 from detector.config import PROJECT_ROOT
 from detector.evaluation.evaluate import compute_metrics, expected_calibration_error
 from detector.evaluation.runs import Run
+from detector.stability import model_id
 
 LABEL_NAMES = ["real", "fake"]
 
@@ -293,13 +293,10 @@ def training_histories(run: Run) -> dict[str, pd.DataFrame]:
 
 
 def holds_model(folder: Path, run: Run) -> bool:
-    """Whether the folder's config names the run's model and version (a folder without one, or a run without a
-    version, cannot tell otherwise and counts)."""
-    config = folder / "config.json"
-    if not run.model_version or not config.is_file():
-        return True
-    data = json.loads(config.read_text())
-    return data.get("name") == run.model_name and str(data.get("version")) == run.model_version
+    """Whether the folder's config names the run's model and version (a folder without a readable one, or a run
+    without a version, cannot tell otherwise and counts)."""
+    current = model_id(folder)
+    return not run.model_version or not current or current == f"{run.model_name} {run.model_version}"
 
 
 def _arm_name(stem: str) -> str:
