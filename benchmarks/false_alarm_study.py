@@ -53,7 +53,7 @@ def score(args) -> int:
     return 0
 
 
-def size_sweep(detector, data: Path, split: str, sets, per_class: int) -> list[dict]:
+def size_sweep(detector, data: Path, split: str, sets, per_class: int, skip: int = 0) -> list[dict]:
     """Each sampled picture's first detected face as found and shrunk to every FACE_SIZES size (never enlarged),
     scored in one call: a record per face with its P(fake) by size (`by_size`) and the model's two cuts."""
     from PIL import Image
@@ -64,7 +64,7 @@ def size_sweep(detector, data: Path, split: str, sets, per_class: int) -> list[d
     size, threshold, fake_cut = detector.config.input_size, detector.config.threshold, detector.config.band()[1]
     records = []
     for set_name in sets:
-        for path, label in sample(data, set_name, split, per_class):
+        for path, label in sample(data, set_name, split, per_class, skip=skip):
             image = Image.open(path).convert("RGB")
             faces = detector.face_finder.find(image)
             if not faces or faces[0].fallback:
@@ -73,7 +73,7 @@ def size_sweep(detector, data: Path, split: str, sets, per_class: int) -> list[d
             inputs = [region.resize((size, size), Image.BICUBIC, reducing_gap=3.0)]
             inputs += [scaled_input(region, min(1.0, target / px), size) for target in FACE_SIZES]
             probs = detector.p_fake_from_logits(detector.classify(inputs))
-            records.append({"set": set_name, "condition": "sizes", "split": split, "label": label, "face_px": round(px, 1),
+            records.append({"set": set_name, "file": path.name, "condition": "sizes", "split": split, "label": label, "face_px": round(px, 1),
                             "threshold": threshold, "fake_cut": fake_cut,
                             "by_size": {"native": float(probs[0]), **{str(t): float(p) for t, p in zip(FACE_SIZES, probs[1:])}}})
         print(f"{set_name}: done", file=sys.stderr, flush=True)
@@ -113,6 +113,47 @@ def min_face_px_by_false_alarms(records: list[dict], alpha: float = FALSE_ALARM_
         chosen = target
     native = round(float(np.mean(as_found)), 4) if reals else None
     return chosen, {"alpha": alpha, "reals": len(reals), "share_at_threshold_as_found": native, "by_size": evidence}
+
+
+def paired_reals(records: list[dict], shipped: list[dict]) -> list[tuple[dict, dict]]:
+    """The real faces of two sweeps of the same sample, paired (same order, set, face size and, where recorded, file);
+    ValueError when the sweeps did not score the same faces."""
+    ours, theirs = ([r for r in rs if r["label"] == 0] for rs in (records, shipped))
+    same = len(ours) == len(theirs) and all(
+        a["set"] == b["set"] and a["face_px"] == b["face_px"] and a.get("file") == b.get("file") for a, b in zip(ours, theirs))
+    if not same:
+        raise ValueError("the two size sweeps did not score the same real faces: sweep both models on the same sample")
+    return list(zip(ours, theirs))
+
+
+def min_face_px_against_shipped(records: list[dict], shipped: list[dict], alpha: float = FALSE_ALARM_ALPHA) -> tuple[int | None, dict]:
+    """The smallest sweep size from which on every larger one a candidate flags no more of the same real faces than
+    the shipped model, at the threshold and at the likely-manipulated cut (each model at its own).
+
+    Why not `min_face_px_by_false_alarms`: it compares a model with itself as found, so a candidate whose threshold
+    was moved to flag fewer faces as found is measured against that lower floor. A model that would replace the
+    shipped one is read against the false alarms users get today. At each size and cut, the faces only the candidate
+    flags are paired against those only the shipped model flags (one-sided sign test); a size fails when either cut
+    gives p < alpha. Returns (that size, or None when even the largest fails; the evidence per size)."""
+    from scipy.stats import binomtest
+
+    pairs = paired_reals(records, shipped)
+    evidence, chosen = {}, None
+    for target in FACE_SIZES:  # largest first
+        key, fails = str(target), False
+        evidence[key] = {}
+        for cut in ("threshold", "fake_cut"):
+            flagged = [(ours["by_size"][key] >= ours[cut], theirs["by_size"][key] >= theirs[cut]) for ours, theirs in pairs]
+            only_ours, only_theirs = sum(a and not b for a, b in flagged), sum(b and not a for a, b in flagged)
+            p = binomtest(only_ours, only_ours + only_theirs, 0.5, alternative="greater").pvalue if only_ours + only_theirs else 1.0
+            evidence[key][cut] = {"only_candidate": only_ours, "only_shipped": only_theirs, "p": round(float(p), 5),
+                                  "candidate_share": round(float(np.mean([a for a, _ in flagged])), 4) if flagged else None,
+                                  "shipped_share": round(float(np.mean([b for _, b in flagged])), 4) if flagged else None}
+            fails = fails or p < alpha
+        if fails:
+            break
+        chosen = target
+    return chosen, {"alpha": alpha, "reals": len(pairs), "by_size": evidence}
 
 
 def size_table(records: list[dict]) -> list[dict]:

@@ -21,6 +21,15 @@ It runs the three steps below with the sample sizes the README quotes, stores ea
         --sizes-val benchmarks/results/abstain_sizes_val.json --write
 Samples are drawn with a fixed seed from the two-class sets (dfdc, stylegan1_ffhq, stylegan2_unsplash).
 
+A model that would replace the shipped one is read against it (session 20): sweep the same sample with both models,
+then `choose` reads the candidate's false alarms at each size against the shipped model's on the same faces (at the
+threshold and the likely-manipulated cut), never below the shipped model's own size limit. More samples (a fresh one
+with --skip) can only raise the limit:
+
+    python -m scripts.measure_abstain sizes --model CANDIDATE --split val --sets dfdc --per-class 400 --skip 120 --out cand_fresh.json
+    python -m scripts.measure_abstain choose --model CANDIDATE ... --sizes-val cand_first.json cand_fresh.json \
+        --sizes-shipped shipped_first.json shipped_fresh.json [--shipped assets/models/dfx-lite0]
+
 Videos (the tolerance of a video track's stability check, `max_disagree_video`): clips composed from the
 shared pictures as benchmarks/video_clips.py composes them (dfdc, inswapper_faceswap, stylegan2_unsplash;
 a picture drifting over a moving background, MPEG-4, 4 frames a second, 12 at most), each also as a
@@ -55,12 +64,14 @@ PROB_CUTS = (0.95, 0.99, 0.999)  # detector-confidence floors tried (MTCNN itsel
 WRONG_COST = 2.0  # selective prediction: a wrong verdict costs twice what a right one gains
 
 
-def sample(data: Path, name: str, split: str, per_class: int, seed: int = 0) -> list[tuple[Path, int]]:
+def sample(data: Path, name: str, split: str, per_class: int, seed: int = 0, skip: int = 0) -> list[tuple[Path, int]]:
+    """`per_class` pictures per class in a seeded order; `skip` leaves out that order's first ones, so a fresh sample
+    (skip = an earlier sample's `per_class`) shares no picture with the earlier one."""
     rows = []
     for label, folder in ((0, "real"), (1, "fake")):
         files = sorted((data / name / split / folder).glob("*.jpg"))
         random.Random(f"{seed}-{name}-{split}-{folder}").shuffle(files)
-        rows += [(f, label) for f in files[:per_class]]
+        rows += [(f, label) for f in files[skip:skip + per_class]]
     return rows
 
 
@@ -349,20 +360,45 @@ def by_kind(records: list[dict], rules: AbstainRules | None, threshold: float) -
     return per_kind(records, ("original", "screenshot"), lambda part: selective(part, rules, threshold))
 
 
-def choose(size: dict, val: dict, test: dict | None, sizes_val: dict | None = None) -> tuple[AbstainRules, dict]:
-    """Size limit from the AUC-vs-size curve and, with `sizes_val` (the validation size sweep), no smaller than the
-    size below which real faces get called fake more often (the stricter of the two); blur floor, detector-confidence
-    floor and flip tolerance chosen together on validation pictures (and their screenshot copies) by the utility
-    right +1, wrong -WRONG_COST, no verdict 0."""
+def size_limit_by_false_alarms(sizes_val: list[dict], sizes_shipped: list[dict] | None = None,
+                               shipped_min_px: int | None = None) -> tuple[int, dict]:
+    """The face size below which real faces get called fake more often, read on each validation size sweep
+    (the strictest wins: another sample can only raise the limit). Alone, a sweep reads the model against itself
+    as found; with `sizes_shipped` (the shipped model's sweeps of the same samples, in the same order) it reads a
+    candidate that would replace the shipped model against it, never below the shipped model's `shipped_min_px`."""
+    from benchmarks.false_alarm_study import FACE_SIZES, min_face_px_against_shipped, min_face_px_by_false_alarms
+
+    if sizes_shipped is not None and len(sizes_shipped) != len(sizes_val):
+        raise ValueError("give the shipped model's sweep of each sample the candidate's sweeps come from, in the same order")
+    limits, evidence = [], {"samples": []}
+    for i, sweep in enumerate(sizes_val):
+        self_px, self_evidence = min_face_px_by_false_alarms(sweep["records"])
+        sample = {"per_class": sweep.get("per_class"), "skip": sweep.get("skip", 0), "sets": sweep.get("sets"),
+                  "against_itself": self_evidence, "size_against_itself": self_px}
+        chosen = self_px
+        if sizes_shipped is not None:
+            chosen, sample["against_shipped"] = min_face_px_against_shipped(sweep["records"], sizes_shipped[i]["records"])
+            sample["size_against_shipped"], sample["shipped_model"] = chosen, sizes_shipped[i].get("model")
+        # None: even the sweep's largest size raised false alarms; its largest size is then the limit
+        limits.append(chosen if chosen is not None else max(FACE_SIZES))
+        evidence["samples"].append(sample)
+    limit = max(limits + ([shipped_min_px] if shipped_min_px else []))
+    evidence.update(reading="against the shipped model" if sizes_shipped is not None else "against itself as found",
+                    shipped_min_px=shipped_min_px, size_by_false_alarms=limit)
+    return limit, evidence
+
+
+def choose(size: dict, val: dict, test: dict | None, sizes_val: list[dict] | None = None,
+           sizes_shipped: list[dict] | None = None, shipped_min_px: int | None = None) -> tuple[AbstainRules, dict]:
+    """Size limit from the AUC-vs-size curve and, with `sizes_val` (validation size sweeps), no smaller than the
+    size below which real faces get called fake more often (the stricter of the two; `size_limit_by_false_alarms`);
+    blur floor, detector-confidence floor and flip tolerance chosen together on validation pictures (and their
+    screenshot copies) by the utility right +1, wrong -WRONG_COST, no verdict 0."""
     threshold = val["threshold"]
     min_px, size_evidence = choose_min_face_px(size)
-    if sizes_val is not None:
-        from benchmarks.false_alarm_study import FACE_SIZES, min_face_px_by_false_alarms
-
-        by_false_alarms, size_evidence["size_false_alarms_val"] = min_face_px_by_false_alarms(sizes_val["records"])
+    if sizes_val:
+        strict, size_evidence["size_false_alarms_val"] = size_limit_by_false_alarms(sizes_val, sizes_shipped, shipped_min_px)
         size_evidence["size_by_auc"] = min_px
-        # None from the sweep: even its largest size raised false alarms; its largest size is then the limit
-        strict = by_false_alarms if by_false_alarms is not None else max(FACE_SIZES)
         min_px = strict if min_px is None else max(min_px, strict)
     sharp_options = sharpness_candidates(size)
     grid = {}
@@ -385,8 +421,14 @@ def choose(size: dict, val: dict, test: dict | None, sizes_val: dict | None = No
         evidence["test_after"] = by_kind(test["records"], rules, threshold)
         evidence["test_n_per_class_per_set"] = test["per_class"]
     rules.evidence = evidence
-    by_false_alarms = ("; no smaller than the smallest validation size sweep's size at which real faces are not called fake "
-                       "significantly more often than as found (benchmarks/false_alarm_study.py)" if sizes_val is not None else "")
+    by_false_alarms = ""
+    if sizes_val and sizes_shipped is not None:
+        by_false_alarms = (f"; no smaller than the smallest size of {len(sizes_val)} validation size sweep(s) at which this model calls no "
+                           "more of the same real faces fake than the shipped model, at the threshold and the likely-manipulated cut, "
+                           f"nor than the shipped model's {shipped_min_px} px (benchmarks/false_alarm_study.py)")
+    elif sizes_val:
+        by_false_alarms = ("; no smaller than the smallest validation size sweep's size at which real faces are not called fake "
+                           "significantly more often than as found (benchmarks/false_alarm_study.py)")
     rules.source = (f"measured by scripts/measure_abstain.py on {', '.join(SETS)}: the size limit where mean validation AUC falls more "
                     f"than {AUC_DROP} below its value at {max(SIZES)} px{by_false_alarms}; blur, detector-confidence and flip "
                     f"limits chosen on validation pictures and screenshot copies (right +1, wrong -{WRONG_COST:g}, no verdict 0)")
@@ -397,18 +439,23 @@ def choose(size: dict, val: dict, test: dict | None, sizes_val: dict | None = No
 ALL_PER_CLASS = {"size": 40, "val": 20, "test": 20, "sizes_val": 120, "videos_val": 10, "videos_test": 10}
 
 
-def measure_sizes(detector, data: Path, split: str, per_class: int) -> dict:
-    """Real and fake faces as found and shrunk to 200 ... 64 px (benchmarks/false_alarm_study.py's sweep)."""
+def measure_sizes(detector, data: Path, split: str, per_class: int, sets: tuple[str, ...] | None = None, skip: int = 0) -> dict:
+    """Real and fake faces as found and shrunk to 200 ... 64 px (benchmarks/false_alarm_study.py's sweep); `skip`
+    draws a sample that shares no picture with one of `skip` per class."""
     from benchmarks.false_alarm_study import SIZE_SETS, size_sweep
 
-    return {"split": split, "per_class": per_class, "records": size_sweep(detector, data, split, SIZE_SETS, per_class)}
+    sets = tuple(sets or SIZE_SETS)
+    return {"split": split, "per_class": per_class, "skip": skip, "sets": list(sets),
+            "records": size_sweep(detector, data, split, sets, per_class, skip=skip)}
 
 
-def measure(detector, step: str, data: Path, split: str, per_class: int) -> dict:
-    """One measuring step's JSON (size or faces), tagged with the model and the seconds it took."""
+def measure(detector, step: str, data: Path, split: str, per_class: int, sets: tuple[str, ...] | None = None, skip: int = 0) -> dict:
+    """One measuring step's JSON (size or faces), tagged with the model and the seconds it took; `sets` and `skip`
+    apply to the size sweep (`sizes`) only."""
     start = time.perf_counter()
     steps = {"size": lambda: measure_size(detector, data, split, per_class), "faces": lambda: measure_faces(detector, data, split, per_class),
-             "videos": lambda: measure_videos(detector, data, split, per_class), "sizes": lambda: measure_sizes(detector, data, split, per_class)}
+             "videos": lambda: measure_videos(detector, data, split, per_class),
+             "sizes": lambda: measure_sizes(detector, data, split, per_class, sets, skip)}
     result = steps[step]()
     result["model"] = f"{detector.config.name} {detector.config.version}"
     result["seconds"] = round(time.perf_counter() - start, 1)
@@ -448,17 +495,26 @@ def not_validation(**measurements: dict | None) -> str | None:
 
 def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, write: bool,
                      videos_val: dict | None = None, videos_test: dict | None = None, out: Path | None = None,
-                     sizes_val: dict | None = None) -> int:
+                     sizes_val: list[dict] | None = None, sizes_shipped: list[dict] | None = None,
+                     shipped_min_px: int | None = None) -> int:
     """Choose the limits (the video tolerance too when validation clips are given), print them with the
     selective-prediction rows, save the choice and its evidence to `out`, and (with `write`) store
     abstain.json in `folder`, refusing measurements of another model version."""
     from detector.stability import model_id, model_input
 
-    problem = not_validation(size=size, val=val, sizes_val=sizes_val, videos_val=videos_val)
+    sweeps = {f"sizes_val[{i}]": sweep for i, sweep in enumerate(sizes_val or [])}
+    sweeps.update({f"sizes_shipped[{i}]": sweep for i, sweep in enumerate(sizes_shipped or [])})
+    problem = not_validation(size=size, val=val, videos_val=videos_val, **sweeps)
+    if not problem and sizes_shipped is not None and len(sizes_shipped) != len(sizes_val or []):
+        problem = "give one --sizes-shipped sweep for each --sizes-val sweep, of the same sample and in the same order"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    rules, evidence = choose(size, val, test, sizes_val)
+    try:
+        rules, evidence = choose(size, val, test, sizes_val, sizes_shipped, shipped_min_px)
+    except ValueError as error:  # sweeps of different samples
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if videos_val is not None:
         rules.max_disagree_video, video_evidence = choose_video_tolerance(videos_val, videos_test, rules.max_disagree)
         evidence.update(video_evidence)
@@ -473,7 +529,7 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
                          "fewest that flip every face any copy flips (benchmarks/staged_copies.py)")
     if out:
         save({"rules": {k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, "evidence": evidence,
-              "models": sorted({part.get("model") for part in (size, val, test, videos_val, videos_test, sizes_val) if part})}, out)
+              "models": sorted({part.get("model") for part in (size, val, test, videos_val, videos_test, *(sizes_val or [])) if part})}, out)
     print(json.dumps({k: v for k, v in json.loads(rules.to_json()).items() if k != "evidence"}, indent=1))
     for key in ("val_before", "val_after", "test_before", "test_after"):
         if key in evidence:
@@ -481,13 +537,29 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
     if not write:
         return 0
     rules.model, rules.model_input = model_id(folder), model_input(folder)
-    measured_on = {part.get("model") for part in (size, val, test, videos_val, videos_test, sizes_val) if part}
+    measured_on = {part.get("model") for part in (size, val, test, videos_val, videos_test, *(sizes_val or [])) if part}
     if measured_on != {rules.model}:
         print(f"error: the measurements are of {sorted(measured_on)}, not {rules.model}", file=sys.stderr)
         return 1
     (folder / RULES_FILE).write_text(rules.to_json() + "\n", encoding="utf-8")
     print(f"wrote {folder / RULES_FILE}")
     return 0
+
+
+def shipped_size_limit(folder: Path, sweeps: list[dict] | None) -> int | None | str:
+    """The shipped model's measured size limit (the floor of a replacement's), None without shipped sweeps, or why
+    not: the sweeps must be of the model in `folder`, and it must have measured limits."""
+    from detector.stability import model_id
+
+    if not sweeps:
+        return None
+    shipped = model_id(folder)
+    if {sweep.get("model") for sweep in sweeps} != {shipped}:
+        return f"--sizes-shipped sweeps are of {sorted({str(s.get('model')) for s in sweeps})}, not of {shipped} in {folder}"
+    rules = AbstainRules.for_checkpoint(folder)
+    if not rules.measured:
+        return f"{folder} has no measured abstain limits to be the floor"
+    return rules.min_face_px
 
 
 def run_all(detector, data: Path, results: Path, folder: Path, write: bool, videos: bool = False) -> int:
@@ -506,7 +578,7 @@ def run_all(detector, data: Path, results: Path, folder: Path, write: bool, vide
         clips[split] = measure(detector, "videos", data, split, ALL_PER_CLASS[f"videos_{split}"])
         save(clips[split], results / f"abstain_videos_{split}.json")
     code = choose_and_write(size, faces["val"], faces["test"], folder, write, clips.get("val"), clips.get("test"),
-                            results / "abstain_choice.json", sizes_val)
+                            results / "abstain_choice.json", [sizes_val])
     print(f"all steps done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return code
 
@@ -525,10 +597,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=Path)
     parser.add_argument("--videos-val", type=Path, help="choose: the `videos --split val` JSON (sets the video tolerance)")
     parser.add_argument("--videos-test", type=Path, help="choose: the `videos --split test` JSON (reported)")
-    parser.add_argument("--sizes-val", type=Path, help="choose: the `sizes --split val` JSON (a face size below which real "
-                        "faces are called fake more often is too small as well)")
+    parser.add_argument("--sizes-val", type=Path, nargs="+", help="choose: `sizes --split val` JSONs (a face size below which "
+                        "real faces are called fake more often is too small as well; the strictest sample wins)")
+    parser.add_argument("--sizes-shipped", type=Path, nargs="+", help="choose, for a model that would replace the shipped one: "
+                        "the shipped model's sweeps of the same samples, in the same order; the candidate is then read against "
+                        "them instead of against itself, and never below the shipped model's own size limit")
+    parser.add_argument("--shipped", type=Path, help="with --sizes-shipped: the shipped model's folder (default: the "
+                        "default model), whose measured size limit is the floor")
     parser.add_argument("--videos", action="store_true", help="all: also measure clips and choose the video tolerance "
                         "(about 10 more minutes; without it tracks use the photo's tolerance)")
+    parser.add_argument("--sets", nargs="+", help="sizes: these sets instead of the sweep's seven")
+    parser.add_argument("--skip", type=int, default=0, help="sizes: leave out the seeded order's first SKIP pictures per "
+                        "class (a fresh sample beside one of SKIP per class)")
     parser.add_argument("--write", action="store_true", help="write abstain.json into the model folder")
     args = parser.parse_args(argv)
     from detector.checkpoint import default_checkpoint
@@ -536,8 +616,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.model or default_checkpoint()
     if args.step == "choose":
         load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
+        loads = lambda ps: [load(p) for p in ps] if ps else None  # noqa: E731
+        shipped_min_px = shipped_size_limit(args.shipped or default_checkpoint(), loads(args.sizes_shipped))
+        if isinstance(shipped_min_px, str):
+            print(f"error: {shipped_min_px}", file=sys.stderr)
+            return 2
         return choose_and_write(load(args.size), load(args.val), load(args.test), folder, args.write,
-                                load(args.videos_val), load(args.videos_test), args.out, load(args.sizes_val))
+                                load(args.videos_val), load(args.videos_test), args.out, loads(args.sizes_val),
+                                loads(args.sizes_shipped), shipped_min_px)
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found", file=sys.stderr)
         return 1
@@ -546,7 +632,10 @@ def main(argv: list[str] | None = None) -> int:
     detector = Detector(folder)
     if args.step == "all":
         return run_all(detector, args.data, args.results, folder, args.write, videos=args.videos)
-    save(measure(detector, args.step, args.data, args.split, args.per_class), args.out)
+    if (args.sets or args.skip) and args.step != "sizes":
+        print("error: --sets and --skip apply to the `sizes` step only", file=sys.stderr)
+        return 2
+    save(measure(detector, args.step, args.data, args.split, args.per_class, args.sets, args.skip), args.out)
     return 0
 
 

@@ -96,3 +96,24 @@ def test_the_size_sweep_scores_each_found_face_as_found_and_shrunk_never_enlarge
         # a face smaller than a target size is scored as found there (never enlarged)
         larger = [s for s in ("200", "160", "128", "112", "96", "80", "64") if int(s) >= r["face_px"]]
         assert all(abs(r["by_size"][s] - r["by_size"]["native"]) < 1e-5 for s in larger)
+
+
+def test_a_candidate_fails_a_size_where_it_gives_more_strong_verdicts_than_the_shipped_model():
+    """Against the shipped model both cuts count: at 80 px both models flag the same 10 real faces at the threshold,
+    but only the candidate puts them past its likely-manipulated cut; sweeps of different faces are refused."""
+    import pytest
+
+    from benchmarks.false_alarm_study import min_face_px_against_shipped
+
+    candidate = [shrunk(0, 0.2, {80: 0.85, 64: 0.85}) for _ in range(10)] + [shrunk(0, 0.1, {}) for _ in range(20)]
+    shipped = [shrunk(0, 0.2, {80: 0.7, 64: 0.7}) for _ in range(10)] + [shrunk(0, 0.1, {}) for _ in range(20)]
+    for r in candidate + shipped:
+        r["face_px"] = 220.0
+    chosen, evidence = min_face_px_against_shipped(candidate, shipped)
+    assert chosen == 96 and evidence["reals"] == 30
+    at_80 = evidence["by_size"]["80"]
+    assert at_80["threshold"]["only_candidate"] == 0 and at_80["fake_cut"]["only_candidate"] == 10 and at_80["fake_cut"]["p"] < 0.05
+    assert at_80["fake_cut"]["candidate_share"] == round(10 / 30, 4) and at_80["fake_cut"]["shipped_share"] == 0.0
+    assert "64" not in evidence["by_size"]  # the sweep stops at the first size that fails
+    with pytest.raises(ValueError, match="same real faces"):
+        min_face_px_against_shipped(candidate, shipped[:-1])

@@ -55,12 +55,16 @@ def test_a_validation_size_sweep_can_only_raise_the_size_limit():
                     "by_size": {"native": native, **{str(s): shrunk_to if s < rise_below else native for s in (200, 160, 128, 112, 96, 80, 64)}}}
         return {"records": [record(0.2, 0.9) for _ in range(15)] + [record(0.1, 0.1) for _ in range(40)]}
 
-    rules, evidence = choose(size, val, None, sweep(rise_below=112))
+    rules, evidence = choose(size, val, None, [sweep(rise_below=112)])
     assert rules.min_face_px == max(by_auc, 112) and evidence["size_by_auc"] == by_auc
-    assert evidence["size_false_alarms_val"]["by_size"]["96"]["p"] < 0.05 and "false_alarm_study" in rules.source
+    sample = evidence["size_false_alarms_val"]["samples"][0]
+    assert sample["against_itself"]["by_size"]["96"]["p"] < 0.05 and "false_alarm_study" in rules.source
     # nothing rises: the AUC rule stands, but no lower than the sweep's smallest size (64 px; nothing smaller was
     # measured, so the sweep cannot vouch for it)
-    assert choose(size, val, None, sweep(rise_below=0))[0].min_face_px == max(by_auc, 64)
+    assert choose(size, val, None, [sweep(rise_below=0)])[0].min_face_px == max(by_auc, 64)
+    # a second sample can only raise the limit: the strictest sample wins, in either order
+    for sweeps in ([sweep(rise_below=0), sweep(rise_below=128)], [sweep(rise_below=128), sweep(rise_below=0)]):
+        assert choose(size, val, None, sweeps)[0].min_face_px == max(by_auc, 128)
 
 
 RESULTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -102,7 +106,7 @@ def test_the_shipped_size_limit_comes_from_the_stored_validation_measurements():
 
     size, val, sizes_val, videos_val = (stored(n) for n in ("size", "faces_val", "sizes_val", "videos_val"))
     assert not_validation(size=size, val=val, sizes_val=sizes_val, videos_val=videos_val) is None
-    rules, evidence = choose(size, val, None, sizes_val)
+    rules, evidence = choose(size, val, None, [sizes_val])
     shipped = AbstainRules.for_checkpoint(default_checkpoint())
     assert shipped.model == size["model"]  # the stored curve is the shipped model's
     assert (rules.min_face_px, rules.min_sharpness, rules.min_face_prob, rules.max_disagree) == (
@@ -119,3 +123,72 @@ def test_all_measures_the_size_curve_on_validation(monkeypatch, tmp_path):
     monkeypatch.setattr(ma, "choose_and_write", lambda size, *rest, **kw: 0 if size["split"] == "val" else 1)
     assert ma.run_all(None, tmp_path, tmp_path, tmp_path, write=False, videos=True) == 0
     assert ("size", "val") in calls and {split for step, split in calls if step != "faces" and step != "videos"} == {"val"}
+
+
+def sweep_of(model: str, flags: list[tuple[float, float]], threshold: float = 0.5, per_class: int = 1, skip: int = 0) -> dict:
+    """A validation size sweep of real faces: each scored `native` as found and `small` at 96 px and below."""
+    records = [{"label": 0, "threshold": threshold, "fake_cut": 0.8, "set": "dfdc", "file": f"{i}.jpg", "face_px": 150.0,
+                "split": "val", "by_size": {"native": native, **{str(s): small if s <= 96 else native for s in (200, 160, 128, 112, 96, 80, 64)}}}
+               for i, (native, small) in enumerate(flags)]
+    return {"model": model, "split": "val", "per_class": per_class, "skip": skip, "records": records}
+
+
+def test_a_replacement_is_read_against_the_shipped_model_and_never_below_its_limit():
+    """A candidate whose threshold was moved flags fewer real faces as found; shrunk to 96 px it flags as many as the
+    shipped model does. Against itself that is a rise (limit 112), against the shipped model it is not (its 80 px
+    floor stands); a sample in which it flags more small faces than the shipped model raises the limit again."""
+    from scripts.measure_abstain import size_limit_by_false_alarms
+
+    candidate = sweep_of("cand 2", [(0.3, 0.6)] * 12 + [(0.1, 0.1)] * 40)  # 12 newly flagged at 96 px
+    shipped = sweep_of("ship 1", [(0.6, 0.6)] * 12 + [(0.1, 0.1)] * 40)  # the same 12 flagged at every size
+    assert size_limit_by_false_alarms([candidate])[0] == 112
+    limit, evidence = size_limit_by_false_alarms([candidate], [shipped], shipped_min_px=80)
+    assert limit == 80 and evidence["reading"] == "against the shipped model"
+    assert evidence["samples"][0]["size_against_itself"] == 112 and evidence["samples"][0]["size_against_shipped"] == 64
+    worse = sweep_of("cand 2", [(0.1, 0.9)] * 10 + [(0.1, 0.1)] * 40, skip=1)  # only the candidate flags these at 96 px
+    fine = sweep_of("ship 1", [(0.1, 0.1)] * 50, skip=1)
+    limit, evidence = size_limit_by_false_alarms([candidate, worse], [shipped, fine], shipped_min_px=80)
+    assert limit == 112 and [s["size_against_shipped"] for s in evidence["samples"]] == [64, 112]
+    assert evidence["samples"][1]["against_shipped"]["by_size"]["96"]["fake_cut"]["only_candidate"] == 10
+
+
+def test_choose_refuses_shipped_sweeps_that_do_not_match(tmp_path, capsys):
+    """--sizes-shipped must be the --shipped model's sweeps, one per candidate sweep, of the same faces: otherwise one
+    stderr line, exit 2 and nothing written."""
+    import json
+
+    from detector.checkpoint import default_checkpoint
+    from detector.stability import model_id
+    from scripts.measure_abstain import main
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shipped_id = model_id(default_checkpoint())
+    faces = [(0.3, 0.6)] * 5
+    paths = {}
+    for name, sweep in {"cand": sweep_of("cand 2", faces), "other": sweep_of("someone 9", faces),
+                        "shipped": sweep_of(shipped_id, faces), "fewer": sweep_of(shipped_id, faces[:3])}.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(sweep))
+    base = ["choose", "--model", str(folder), "--size", str(RESULTS / "abstain_size.json"), "--val",
+            str(RESULTS / "abstain_faces_val.json"), "--out", str(tmp_path / "choice.json"), "--write", "--sizes-val", str(paths["cand"])]
+    cases = {"not of": ["--sizes-shipped", str(paths["other"])],
+             "one --sizes-shipped sweep for each": ["--sizes-shipped", str(paths["shipped"]), str(paths["shipped"])],
+             "did not score the same real faces": ["--sizes-shipped", str(paths["fewer"])]}
+    for expected, extra in cases.items():
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith("error:") and expected in err
+    assert list(folder.iterdir()) == [] and not (tmp_path / "choice.json").exists()
+
+
+def test_a_fresh_sample_shares_no_picture_with_the_first(tmp_path):
+    from scripts.measure_abstain import sample
+
+    for folder in ("real", "fake"):
+        (tmp_path / "s" / "val" / folder).mkdir(parents=True)
+        for i in range(30):
+            (tmp_path / "s" / "val" / folder / f"{i}.jpg").write_bytes(b"")
+    first, fresh = sample(tmp_path, "s", "val", 10), sample(tmp_path, "s", "val", 15, skip=10)
+    assert len(first) == 20 and len(fresh) == 30 and not {p for p, _ in first} & {p for p, _ in fresh}
+    assert sample(tmp_path, "s", "val", 25)[:10] == first[:10]  # the same seeded order, only further along
