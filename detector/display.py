@@ -143,7 +143,8 @@ def trained_on(training: Mapping | None) -> list[str]:
 # For a video, when no training sample was a video frame: on the test sets H.264 compression at FaceForensics++'s
 # c23 quality made 2.3.0 call 8-18 % of real faces likely manipulated that it did not call so as stills (README,
 # "Video frames"), so the line says it. A model trained with video frames (config training.video_p, 2.4.0) gets a
-# narrower caveat: at CRF 40 it still ranks StyleGAN 1 and inswapper fakes near chance on the test sets.
+# narrower caveat (the default since session 20): at CRF 40 it still ranks StyleGAN 1 and inswapper fakes near
+# chance on the test sets.
 NO_VIDEO_FRAMES = ("It never trained on video frames, and video compression makes it call real faces fake more often: "
                    "give a verdict on a video, or on a frame taken from one, less weight.")
 COMPRESSED_VIDEO = ("It trained on compressed video frames too, but strong compression still blinds it to some fakes: "

@@ -12,8 +12,8 @@
 #   give_back, then:
 #   bash scripts/gpu_round.sh restore                                   # assets/ back
 #   then each arm's best on this CPU (~15 min each; the reference's folder once):
-#   python -m scripts.judge_candidate score ARM_DIR --out runs/val_eval/ARM
-#   python -m scripts.judge_candidate judge runs/val_eval/2.3.0 runs/val_eval/ARM    # R1-R4: a shipping candidate?
+#   python -m scripts.judge_candidate score ARM_DIR --out runs/val_eval/ARM   # and the default: --out runs/val_eval/2.4.0
+#   python -m scripts.judge_candidate judge runs/val_eval/2.4.0 runs/val_eval/ARM    # R1-R4: a shipping candidate?
 # Records of past rounds: assets/experiments/gpu-arms-*/.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}

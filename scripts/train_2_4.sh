@@ -23,4 +23,6 @@ cp -r "$OUT/soup44" "$OUT/ship44"
 $PY -m scripts.match_threshold "$OUT/ship44" --reals "$OUT/val_eval/soup44" --reference "$OUT/val_eval/2.3.0" --write
 $PY -m scripts.set_fake_margin "$OUT/ship44" --limit 0 --layouts 3 --mix test-pool --confidence 0.9 --write
 # 4. Judge (rule 2), the test gate (assets/experiments/full-bank-hold-cpu/test_gate.py), then scripts/train_2_3.sh step 3
-#    with the folder assets/models/dfx-lite0-2.4.0 (2.4.0 ships beside 2.3.0, not as the default: README).
+#    (session 19 shipped it beside 2.3.0 as assets/models/dfx-lite0-2.4.0).
+# 5. Session 20: the size limit read against 2.3.0 on two validation samples (96 px; README, "Measured for the shipped
+#    dfx-lite0 2.4.0"), then 2.4.0 into assets/models/dfx-lite0 and 2.3.0 into assets/models/dfx-lite0-2.3.0.

@@ -85,13 +85,13 @@ def test_what_this_means_names_the_training_data_from_the_config():
 
 
 def test_a_video_s_line_says_what_compression_does_to_the_model_it_names():
-    training = json.loads(CONFIG.read_text())["training"]
-    assert not training.get("video_p")  # the default model (2.3.0): no video frames in its training
+    training = json.loads((CONFIG.parents[1] / "dfx-lite0-2.3.0" / "config.json").read_text())["training"]
+    assert not training.get("video_p")  # 2.3.0, beside the default: no video frames in its training
     photo, video = display.what_this_means(training), display.what_this_means(training, video=True)
     assert display.NO_VIDEO_FRAMES not in photo and video == f"{photo} {display.NO_VIDEO_FRAMES}"
     assert video.count("\n") == 0 and "video compression" in video and display.COMPRESSED_VIDEO not in video
-    framed = json.loads((CONFIG.parents[1] / "dfx-lite0-2.4.0" / "config.json").read_text())["training"]
-    assert framed.get("video_p")  # 2.4.0, beside it, trained on H.264 frames: the narrower caveat
+    framed = json.loads(CONFIG.read_text())["training"]
+    assert framed.get("video_p")  # the default model (2.4.0) trained on H.264 frames: the narrower caveat
     photo, video = display.what_this_means(framed), display.what_this_means(framed, video=True)
     assert video == f"{photo} {display.COMPRESSED_VIDEO}" and display.NO_VIDEO_FRAMES not in video
 

@@ -99,19 +99,47 @@ def test_choose_refuses_a_measurement_not_taken_on_validation(tmp_path, capsys):
     assert list(folder.iterdir()) == [] and not (tmp_path / "choice.json").exists()
 
 
-def test_the_shipped_size_limit_comes_from_the_stored_validation_measurements():
+def measurements_of(model: str) -> dict[str, list[dict]]:
+    """The stored step JSONs (benchmarks/results and its folders) of one model, by step name; size sweeps in the
+    order of their samples (first, then fresh)."""
+    import json
+
+    found: dict[str, list[dict]] = {}
+    for path in sorted(RESULTS.glob("**/abstain_*.json")):
+        data = json.loads(path.read_text())
+        if data.get("model") == model:
+            step = path.stem.removeprefix("abstain_").removesuffix("_fresh")
+            found.setdefault(step, []).append(data)
+    for sweeps in found.values():
+        sweeps.sort(key=lambda d: d.get("skip", 0))
+    return found
+
+
+def test_the_shipped_limits_come_from_the_stored_validation_measurements():
+    """The default model's abstain.json is what `choose` makes of its stored validation measurements, read against
+    the model it replaced where its evidence says so (the JSONs carry the model they measured)."""
     from detector.checkpoint import default_checkpoint
-    from detector.stability import AbstainRules
+    from detector.stability import AbstainRules, model_id
     from scripts.measure_abstain import choose, not_validation
 
-    size, val, sizes_val, videos_val = (stored(n) for n in ("size", "faces_val", "sizes_val", "videos_val"))
-    assert not_validation(size=size, val=val, sizes_val=sizes_val, videos_val=videos_val) is None
-    rules, evidence = choose(size, val, None, [sizes_val])
     shipped = AbstainRules.for_checkpoint(default_checkpoint())
-    assert shipped.model == size["model"]  # the stored curve is the shipped model's
+    assert shipped.measured and shipped.model == model_id(default_checkpoint())
+    ours = measurements_of(shipped.model)
+    (size,), (val,), sizes_val = ours["size"], ours["faces_val"], ours["sizes_val"]
+    assert not_validation(size=size, val=val, videos_val=ours["videos_val"][0], **{str(i): s for i, s in enumerate(sizes_val)}) is None
+    reading = shipped.evidence["size_false_alarms_val"]
+    sizes_shipped, floor = None, None
+    if reading.get("reading") == "against the shipped model":
+        replaced = {sample["shipped_model"] for sample in reading["samples"]}.pop()
+        sizes_shipped = measurements_of(replaced)["sizes_val"]
+        assert [s.get("skip", 0) for s in sizes_shipped] == [s.get("skip", 0) for s in sizes_val]  # the same samples
+        folder = next(f for f in default_checkpoint().parent.iterdir() if (f / "config.json").is_file() and model_id(f) == replaced)
+        floor = AbstainRules.for_checkpoint(folder).min_face_px
+    rules, evidence = choose(size, val, None, sizes_val, sizes_shipped, floor)
     assert (rules.min_face_px, rules.min_sharpness, rules.min_face_prob, rules.max_disagree) == (
         shipped.min_face_px, shipped.min_sharpness, shipped.min_face_prob, shipped.max_disagree)
     assert evidence["size_by_auc"] == shipped.evidence["size_by_auc"] and "validation AUC" in shipped.source
+    assert evidence["size_false_alarms_val"]["size_by_false_alarms"] == reading["size_by_false_alarms"]
 
 
 def test_all_measures_the_size_curve_on_validation(monkeypatch, tmp_path):
