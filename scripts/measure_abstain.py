@@ -26,6 +26,8 @@ then `choose` reads the candidate's false alarms at each size against the shippe
 threshold and the likely-manipulated cut), never below the shipped model's own size limit. More samples (a fresh one
 with --skip) can only raise the limit:
 
+    python -m scripts.measure_abstain all --videos --model CANDIDATE --against-shipped --write   # all of it, in one command
+    # or by hand:
     python -m scripts.measure_abstain sizes --model CANDIDATE --split val --sets dfdc --per-class 400 --skip 120 --out cand_fresh.json
     python -m scripts.measure_abstain choose --model CANDIDATE ... --sizes-val cand_first.json cand_fresh.json \
         --sizes-shipped shipped_first.json shipped_fresh.json [--shipped assets/models/dfx-lite0]
@@ -556,15 +558,41 @@ def shipped_size_limit(folder: Path, sweeps: list[dict] | None) -> int | None | 
     shipped = model_id(folder)
     if {sweep.get("model") for sweep in sweeps} != {shipped}:
         return f"--sizes-shipped sweeps are of {sorted({str(s.get('model')) for s in sweeps})}, not of {shipped} in {folder}"
+    return shipped_floor(folder)
+
+
+def shipped_floor(folder: Path) -> int | str:
+    """The shipped model's measured size limit (a replacement's floor), or why it has none."""
     rules = AbstainRules.for_checkpoint(folder)
     if not rules.measured:
         return f"{folder} has no measured abstain limits to be the floor"
     return rules.min_face_px
 
 
-def run_all(detector, data: Path, results: Path, folder: Path, write: bool, videos: bool = False) -> int:
+# A replacement's second size-sweep sample: validation faces the first sweep did not use (DFDC is the only validation
+# set with enough of them), as in session 20's reading of 2.4.0 against 2.3.0.
+FRESH_SWEEP = {"per_class": 400, "sets": ("dfdc",), "skip": ALL_PER_CLASS["sizes_val"]}
+
+
+def replacement_sweeps(detector, shipped_detector, data: Path, results: Path, first: dict) -> tuple[list[dict], list[dict]]:
+    """For a model that would replace the shipped one: a fresh validation sweep beside the `first`, and the shipped
+    model's sweeps of both samples (the same faces, in the same order); each saved under `results`."""
+    fresh_args = (FRESH_SWEEP["per_class"], FRESH_SWEEP["sets"], FRESH_SWEEP["skip"])
+    fresh = measure(detector, "sizes", data, "val", *fresh_args)
+    save(fresh, results / "abstain_sizes_val_fresh.json")
+    shipped = [measure(shipped_detector, "sizes", data, "val", ALL_PER_CLASS["sizes_val"]),
+               measure(shipped_detector, "sizes", data, "val", *fresh_args)]
+    save(shipped[0], results / "abstain_sizes_val_shipped.json")
+    save(shipped[1], results / "abstain_sizes_val_fresh_shipped.json")
+    return [first, fresh], shipped
+
+
+def run_all(detector, data: Path, results: Path, folder: Path, write: bool, videos: bool = False,
+            shipped_detector=None, shipped_min_px: int | None = None) -> int:
     """Every step for one model folder in one process: size, validation and test faces, with `videos` also
-    validation and test clips (about 10 more minutes; without them tracks use the photo's tolerance), choose."""
+    validation and test clips (about 10 more minutes; without them tracks use the photo's tolerance), choose.
+    With `shipped_detector` (the model this one would replace) the size sweeps are read against it
+    (`replacement_sweeps`, about 3 more minutes), never below its `shipped_min_px`."""
     start = time.perf_counter()
     size = measure(detector, "size", data, "val", ALL_PER_CLASS["size"])
     save(size, results / "abstain_size.json")
@@ -574,11 +602,14 @@ def run_all(detector, data: Path, results: Path, folder: Path, write: bool, vide
         save(faces[split], results / f"abstain_faces_{split}.json")
     sizes_val = measure(detector, "sizes", data, "val", ALL_PER_CLASS["sizes_val"])
     save(sizes_val, results / "abstain_sizes_val.json")
+    sweeps, shipped_sweeps = [sizes_val], None
+    if shipped_detector is not None:
+        sweeps, shipped_sweeps = replacement_sweeps(detector, shipped_detector, data, results, sizes_val)
     for split in ("val", "test") if videos else ():
         clips[split] = measure(detector, "videos", data, split, ALL_PER_CLASS[f"videos_{split}"])
         save(clips[split], results / f"abstain_videos_{split}.json")
     code = choose_and_write(size, faces["val"], faces["test"], folder, write, clips.get("val"), clips.get("test"),
-                            results / "abstain_choice.json", [sizes_val])
+                            results / "abstain_choice.json", sweeps, shipped_sweeps, shipped_min_px)
     print(f"all steps done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return code
 
@@ -602,8 +633,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes-shipped", type=Path, nargs="+", help="choose, for a model that would replace the shipped one: "
                         "the shipped model's sweeps of the same samples, in the same order; the candidate is then read against "
                         "them instead of against itself, and never below the shipped model's own size limit")
-    parser.add_argument("--shipped", type=Path, help="with --sizes-shipped: the shipped model's folder (default: the "
-                        "default model), whose measured size limit is the floor")
+    parser.add_argument("--shipped", type=Path, help="with --sizes-shipped or --against-shipped: the shipped model's folder "
+                        "(default: the default model), whose measured size limit is the floor")
+    parser.add_argument("--against-shipped", action="store_true", help="all, for a model that would replace the shipped "
+                        "one: sweep a fresh validation sample too, sweep both samples with the shipped model, and read the "
+                        "size limit against it (about 3 more minutes)")
     parser.add_argument("--videos", action="store_true", help="all: also measure clips and choose the video tolerance "
                         "(about 10 more minutes; without it tracks use the photo's tolerance)")
     parser.add_argument("--sets", nargs="+", help="sizes: these sets instead of the sweep's seven")
@@ -629,6 +663,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from detector.inference import Detector
 
+    if args.step == "all" and args.against_shipped:
+        from detector.stability import model_id
+
+        shipped = args.shipped or default_checkpoint()
+        floor = shipped_floor(shipped)
+        if model_id(shipped) == model_id(folder):
+            floor = f"{folder} holds the shipped model ({model_id(shipped)}): --against-shipped is for a model that would replace it"
+        if isinstance(floor, str):
+            print(f"error: {floor}", file=sys.stderr)
+            return 2
+        return run_all(Detector(folder), args.data, args.results, folder, args.write, videos=args.videos,
+                       shipped_detector=Detector(shipped), shipped_min_px=floor)
     detector = Detector(folder)
     if args.step == "all":
         return run_all(detector, args.data, args.results, folder, args.write, videos=args.videos)

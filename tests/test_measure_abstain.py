@@ -220,3 +220,45 @@ def test_a_fresh_sample_shares_no_picture_with_the_first(tmp_path):
     first, fresh = sample(tmp_path, "s", "val", 10), sample(tmp_path, "s", "val", 15, skip=10)
     assert len(first) == 20 and len(fresh) == 30 and not {p for p, _ in first} & {p for p, _ in fresh}
     assert sample(tmp_path, "s", "val", 25)[:10] == first[:10]  # the same seeded order, only further along
+
+
+def test_all_against_the_shipped_model_sweeps_both_samples_with_both_models(monkeypatch, tmp_path):
+    """`all --against-shipped`: the candidate's first and fresh sweeps, the shipped model's sweeps of the same two
+    samples (same sizes, sets and skip), and a choice that reads the candidate against them above the floor."""
+    import scripts.measure_abstain as ma
+
+    calls, chosen = [], {}
+
+    def measure(detector, step, data, split, per_class, sets=None, skip=0):
+        calls.append((detector, step, split, per_class, tuple(sets or ()), skip))
+        return {"split": split, "detector": detector, "skip": skip}
+
+    def choose_and_write(size, val, test, folder, write, videos_val, videos_test, out, sizes_val=None, sizes_shipped=None, shipped_min_px=None):
+        chosen.update(sizes_val=sizes_val, sizes_shipped=sizes_shipped, floor=shipped_min_px)
+        return 0
+
+    monkeypatch.setattr(ma, "measure", measure)
+    monkeypatch.setattr(ma, "save", lambda result, path: None)
+    monkeypatch.setattr(ma, "choose_and_write", choose_and_write)
+    assert ma.run_all("cand", tmp_path, tmp_path, tmp_path, write=False, shipped_detector="shipped", shipped_min_px=80) == 0
+    sweeps = [c for c in calls if c[1] == "sizes"]
+    assert [c[0] for c in sweeps] == ["cand", "cand", "shipped", "shipped"] and all(c[2] == "val" for c in sweeps)
+    assert sweeps[0][3:] == sweeps[2][3:] and sweeps[1][3:] == sweeps[3][3:]  # the shipped model sweeps the same samples
+    assert sweeps[1][5] == ma.ALL_PER_CLASS["sizes_val"] and sweeps[1][4] == ("dfdc",)  # the fresh one starts after the first
+    assert [s["detector"] for s in chosen["sizes_val"]] == ["cand", "cand"] and chosen["floor"] == 80
+    assert [(s["detector"], s["skip"]) for s in chosen["sizes_shipped"]] == [("shipped", 0), ("shipped", sweeps[1][5])]
+    calls.clear()
+    assert ma.run_all("cand", tmp_path, tmp_path, tmp_path, write=False) == 0  # a model on its own: one sweep, itself
+    assert [c[0] for c in calls if c[1] == "sizes"] == ["cand"] and chosen["sizes_shipped"] is None
+
+
+def test_all_against_the_shipped_model_refuses_the_shipped_model_itself(tmp_path, capsys):
+    from detector.checkpoint import default_checkpoint
+    from scripts.measure_abstain import main
+
+    (tmp_path / "data").mkdir()
+    code = main(["all", "--model", str(default_checkpoint()), "--against-shipped", "--data", str(tmp_path / "data"),
+                 "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "holds the shipped model" in err
+    assert not (tmp_path / "results").exists()

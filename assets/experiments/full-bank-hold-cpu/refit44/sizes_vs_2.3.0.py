@@ -3,7 +3,8 @@ faces: at each size, each model's share of them at its threshold and at its like
 sign tests: 2.4.0 against 2.3.0 on the same faces at that size, and 2.4.0 against itself as found.
 
     python assets/experiments/full-bank-hold-cpu/refit44/sizes_vs_2.3.0.py \
-        benchmarks/results/abstain_sizes_val.json benchmarks/results/abstain_2.4.0/abstain_sizes_val.json
+        benchmarks/results/abstain_2.3.0/abstain_sizes_val.json benchmarks/results/abstain_sizes_val.json
+(paths since session 20; it ran as `abstain_sizes_val.json abstain_2.4.0/abstain_sizes_val.json`)
 """
 
 from __future__ import annotations
