@@ -24,7 +24,7 @@ from tests.conftest import SAMPLES
 
 
 def three_faces() -> bytes:
-    """two_faces.jpg (two faces of about 82 px) with a third face of about 36 px pasted in its corner (PNG)."""
+    """two_faces.jpg (two faces of about 109 px) with a third face of about 36 px pasted in its corner (PNG)."""
     canvas = Image.open(SAMPLES / "two_faces.jpg").convert("RGB")
     small = Image.open(SAMPLES / "astronaut.jpg").convert("RGB").crop((100, 0, 360, 260)).resize((91, 91))
     canvas.paste(small, (canvas.width - small.width - 5, canvas.height - small.height - 5))
@@ -38,7 +38,7 @@ PICTURE, NAME = three_faces(), "three_faces.png"
 
 @pytest.fixture(scope="module")
 def limited(tiny_checkpoint, tmp_path_factory):
-    """The tiny test model with a measured size limit of 48 px, so the 36 px face is too small and the 82 px ones are not."""
+    """The tiny test model with a measured size limit of 48 px, so the 36 px face is too small and the 109 px ones are not."""
     from detector.inference import Detector
 
     folder = tmp_path_factory.mktemp("limited") / "test-model"
