@@ -21,8 +21,23 @@ def test_home_and_about_render():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert "Deepfake face check" in at.title[0].value
-    at.switch_page("pages/about_model.py").run()
+    at.switch_page("pages/about.py").run()
     assert not at.exception and at.title[0].value == "About the model"
+
+
+def test_every_page_s_url_is_its_file_name():
+    """A fresh server's first request runs Streamlit's legacy pages/ mode, which finds a deep link only by file
+    name; a url_path that differs from it (about_model.py at /about) landed on Home behind "Page not found"."""
+    import ast
+
+    calls = [node for node in ast.walk(ast.parse((ROOT / "app.py").read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"]
+    assert len(calls) == len([p for p in (ROOT / "pages").glob("*.py") if p.stem not in ("common", "__init__")])
+    for call in calls:
+        path = Path(call.args[0].value)
+        keywords = {k.arg: k.value.value for k in call.keywords}
+        assert path.parent.name == "pages" and (ROOT / path).is_file()
+        assert keywords.get("url_path", path.stem) == path.stem or keywords.get("default"), keywords
 
 
 def test_upload_shows_faces_verdict_and_four_maps():

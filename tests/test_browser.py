@@ -70,11 +70,12 @@ def test_deep_link_as_a_fresh_servers_first_request(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             page = browser.new_page()
-            page.goto(f"{server}/metrics", wait_until="domcontentloaded")
-            page.locator("h1", has_text="Metrics").wait_for(timeout=120_000)
+            page.goto(f"{server}/about", wait_until="domcontentloaded")
+            page.locator("h1", has_text="About the model").wait_for(timeout=120_000)
             nav = page.locator("[data-testid=stSidebarNav]")
             nav.get_by_text("Instructor mode").wait_for(timeout=60_000)  # app.py's titles, not file names
-            assert "common" not in nav.inner_text() and page.url.endswith("/metrics")
+            assert "common" not in nav.inner_text() and page.url.endswith("/about")
+            assert page.get_by_text("Page not found").count() == 0  # /about on about_model.py showed it
             assert page.locator("[data-testid=stException]").count() == 0
         finally:
             browser.close()
