@@ -614,6 +614,24 @@ def run_all(detector, data: Path, results: Path, folder: Path, write: bool, vide
     return code
 
 
+def replacement_floor(folder: Path, shipped: Path) -> int | None | str:
+    """For `all --against-shipped`: the shipped model's size limit (the floor), or why `folder` cannot be read against it."""
+    from detector.stability import model_id
+
+    if model_id(shipped) == model_id(folder):
+        return f"{folder} holds the shipped model ({model_id(shipped)}): --against-shipped is for a model that would replace it"
+    return shipped_floor(shipped)
+
+
+def misplaced_options(args: argparse.Namespace) -> str | None:
+    """An option given to a step that does not use it (a flag ignored without a word would mislead), or None."""
+    if (args.sets or args.skip) and args.step != "sizes":
+        return "--sets and --skip apply to the `sizes` step only"
+    if args.against_shipped and args.step != "all":
+        return "--against-shipped applies to the `all` step only (for `choose`, give --sizes-shipped)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("all", "size", "faces", "sizes", "videos", "choose"))
@@ -648,6 +666,10 @@ def main(argv: list[str] | None = None) -> int:
     from detector.checkpoint import default_checkpoint
 
     folder = args.model or default_checkpoint()
+    misplaced = misplaced_options(args)
+    if misplaced:
+        print(f"error: {misplaced}", file=sys.stderr)
+        return 2
     if args.step == "choose":
         load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
         loads = lambda ps: [load(p) for p in ps] if ps else None  # noqa: E731
@@ -664,12 +686,8 @@ def main(argv: list[str] | None = None) -> int:
     from detector.inference import Detector
 
     if args.step == "all" and args.against_shipped:
-        from detector.stability import model_id
-
         shipped = args.shipped or default_checkpoint()
-        floor = shipped_floor(shipped)
-        if model_id(shipped) == model_id(folder):
-            floor = f"{folder} holds the shipped model ({model_id(shipped)}): --against-shipped is for a model that would replace it"
+        floor = replacement_floor(folder, shipped)
         if isinstance(floor, str):
             print(f"error: {floor}", file=sys.stderr)
             return 2
@@ -678,9 +696,6 @@ def main(argv: list[str] | None = None) -> int:
     detector = Detector(folder)
     if args.step == "all":
         return run_all(detector, args.data, args.results, folder, args.write, videos=args.videos)
-    if (args.sets or args.skip) and args.step != "sizes":
-        print("error: --sets and --skip apply to the `sizes` step only", file=sys.stderr)
-        return 2
     save(measure(detector, args.step, args.data, args.split, args.per_class, args.sets, args.skip), args.out)
     return 0
 

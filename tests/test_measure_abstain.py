@@ -262,3 +262,14 @@ def test_all_against_the_shipped_model_refuses_the_shipped_model_itself(tmp_path
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "holds the shipped model" in err
     assert not (tmp_path / "results").exists()
+
+
+def test_an_option_given_to_a_step_that_ignores_it_is_refused(tmp_path, capsys):
+    from scripts.measure_abstain import main
+
+    for argv, expected in ((["size", "--skip", "120"], "--sets and --skip"), (["sizes", "--against-shipped"], "--against-shipped"),
+                           (["choose", "--against-shipped"], "--against-shipped")):
+        assert main([*argv, "--data", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith("error:") and expected in err
+    assert list(tmp_path.iterdir()) == []
