@@ -89,6 +89,14 @@ def sizes(args) -> int:
     return 0
 
 
+def sign_test_p(worse: int, better: int) -> float:
+    """One-sided sign test on paired faces: the chance of at least `worse` of the `worse + better` discordant faces
+    going the worse way if both ways were equally likely (1.0 when none differ)."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0
+
+
 def min_face_px_by_false_alarms(records: list[dict], alpha: float = FALSE_ALARM_ALPHA) -> tuple[int | None, dict]:
     """The smallest sweep size from which on every larger one leaves real faces' false alarms where they are.
 
@@ -96,8 +104,6 @@ def min_face_px_by_false_alarms(records: list[dict], alpha: float = FALSE_ALARM_
     reverse (a one-sided sign test on the same faces); a size fails when more are newly called fake with p < alpha.
     Returns (that size, or None when even the largest fails; the evidence per size). Faces between it and the next
     smaller size were not measured, so they count as too small."""
-    from scipy.stats import binomtest
-
     reals = [r for r in records if r["label"] == 0]
     as_found = [r["by_size"]["native"] >= r["threshold"] for r in reals]
     evidence, chosen = {}, None
@@ -105,7 +111,7 @@ def min_face_px_by_false_alarms(records: list[dict], alpha: float = FALSE_ALARM_
         key = str(target)
         flagged = [(r["by_size"][key] >= r["threshold"], found) for r, found in zip(reals, as_found)]
         newly, cleared = sum(a and not b for a, b in flagged), sum(b and not a for a, b in flagged)
-        p = binomtest(newly, newly + cleared, 0.5, alternative="greater").pvalue if newly + cleared else 1.0
+        p = sign_test_p(newly, cleared)
         evidence[key] = {"newly_called_fake": newly, "no_longer_called_fake": cleared, "p": round(float(p), 5),
                          "share_at_threshold": round(float(np.mean([a for a, _ in flagged])), 4) if flagged else None}
         if p < alpha:
@@ -135,8 +141,6 @@ def min_face_px_against_shipped(records: list[dict], shipped: list[dict], alpha:
     shipped one is read against the false alarms users get today. At each size and cut, the faces only the candidate
     flags are paired against those only the shipped model flags (one-sided sign test); a size fails when either cut
     gives p < alpha. Returns (that size, or None when even the largest fails; the evidence per size)."""
-    from scipy.stats import binomtest
-
     pairs = paired_reals(records, shipped)
     evidence, chosen = {}, None
     for target in FACE_SIZES:  # largest first
@@ -145,7 +149,7 @@ def min_face_px_against_shipped(records: list[dict], shipped: list[dict], alpha:
         for cut in ("threshold", "fake_cut"):
             flagged = [(ours["by_size"][key] >= ours[cut], theirs["by_size"][key] >= theirs[cut]) for ours, theirs in pairs]
             only_ours, only_theirs = sum(a and not b for a, b in flagged), sum(b and not a for a, b in flagged)
-            p = binomtest(only_ours, only_ours + only_theirs, 0.5, alternative="greater").pvalue if only_ours + only_theirs else 1.0
+            p = sign_test_p(only_ours, only_theirs)
             evidence[key][cut] = {"only_candidate": only_ours, "only_shipped": only_theirs, "p": round(float(p), 5),
                                   "candidate_share": round(float(np.mean([a for a, _ in flagged])), 4) if flagged else None,
                                   "shipped_share": round(float(np.mean([b for _, b in flagged])), 4) if flagged else None}

@@ -370,8 +370,8 @@ def size_limit_by_false_alarms(sizes_val: list[dict], sizes_shipped: list[dict] 
     candidate that would replace the shipped model against it, never below the shipped model's `shipped_min_px`."""
     from benchmarks.false_alarm_study import FACE_SIZES, min_face_px_against_shipped, min_face_px_by_false_alarms
 
-    if sizes_shipped is not None and len(sizes_shipped) != len(sizes_val):
-        raise ValueError("give the shipped model's sweep of each sample the candidate's sweeps come from, in the same order")
+    if sizes_shipped is not None and len(sizes_shipped) != len(sizes_val or []):
+        raise ValueError("give one --sizes-shipped sweep for each --sizes-val sweep, of the same sample and in the same order")
     limits, evidence = [], {"samples": []}
     for i, sweep in enumerate(sizes_val):
         self_px, self_evidence = min_face_px_by_false_alarms(sweep["records"])
@@ -398,7 +398,7 @@ def choose(size: dict, val: dict, test: dict | None, sizes_val: list[dict] | Non
     screenshot copies) by the utility right +1, wrong -WRONG_COST, no verdict 0."""
     threshold = val["threshold"]
     min_px, size_evidence = choose_min_face_px(size)
-    if sizes_val:
+    if sizes_val or sizes_shipped:  # shipped sweeps without the candidate's are refused there
         strict, size_evidence["size_false_alarms_val"] = size_limit_by_false_alarms(sizes_val, sizes_shipped, shipped_min_px)
         size_evidence["size_by_auc"] = min_px
         min_px = strict if min_px is None else max(min_px, strict)
@@ -507,14 +507,12 @@ def choose_and_write(size: dict, val: dict, test: dict | None, folder: Path, wri
     sweeps = {f"sizes_val[{i}]": sweep for i, sweep in enumerate(sizes_val or [])}
     sweeps.update({f"sizes_shipped[{i}]": sweep for i, sweep in enumerate(sizes_shipped or [])})
     problem = not_validation(size=size, val=val, videos_val=videos_val, **sweeps)
-    if not problem and sizes_shipped is not None and len(sizes_shipped) != len(sizes_val or []):
-        problem = "give one --sizes-shipped sweep for each --sizes-val sweep, of the same sample and in the same order"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         rules, evidence = choose(size, val, test, sizes_val, sizes_shipped, shipped_min_px)
-    except ValueError as error:  # sweeps of different samples
+    except ValueError as error:  # shipped sweeps of other samples, or not one for each candidate sweep
         print(f"error: {error}", file=sys.stderr)
         return 2
     if videos_val is not None:
@@ -685,17 +683,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from detector.inference import Detector
 
+    shipped_detector = floor = None
     if args.step == "all" and args.against_shipped:
         shipped = args.shipped or default_checkpoint()
         floor = replacement_floor(folder, shipped)
         if isinstance(floor, str):
             print(f"error: {floor}", file=sys.stderr)
             return 2
-        return run_all(Detector(folder), args.data, args.results, folder, args.write, videos=args.videos,
-                       shipped_detector=Detector(shipped), shipped_min_px=floor)
+        shipped_detector = Detector(shipped)
     detector = Detector(folder)
     if args.step == "all":
-        return run_all(detector, args.data, args.results, folder, args.write, videos=args.videos)
+        return run_all(detector, args.data, args.results, folder, args.write, videos=args.videos,
+                       shipped_detector=shipped_detector, shipped_min_px=floor)
     save(measure(detector, args.step, args.data, args.split, args.per_class, args.sets, args.skip), args.out)
     return 0
 
