@@ -7,7 +7,9 @@ import pytest
 
 from detector import predict
 from detector.errors import InputError
-from detector.video import analyze_video, confident_frames_score, sample_times
+from detector.faces import Face
+from detector.inference import FaceResult
+from detector.video import SampledFrame, Track, analyze_video, confident_frames_score, link_tracks, sample_times
 from tests import videos
 
 
@@ -30,6 +32,51 @@ def test_moving_face_is_one_track(tmp_path, detector):
     assert len(result.frames) == 8
     assert len(result.tracks) == 1 and len(result.tracks[0].frames) == 8
     assert result.max_track_score == pytest.approx(result.tracks[0].score)
+
+
+@pytest.mark.parametrize("seconds", [2.0, 3.0])
+def test_moving_face_at_the_default_rate_is_one_track(tmp_path, detector, seconds):
+    # At 1 frame per second the face moves 1.1-1.7 face sizes between samples; it used to split into one track
+    # per sampled frame, so one person read as two or three in the report.
+    result = analyze_video(detector, videos.moving_face(tmp_path / "moving.mp4", seconds=seconds))
+    assert len(result.frames) == int(seconds)
+    assert len(result.tracks) == 1 and result.tracks[0].frames == list(range(int(seconds)))
+
+
+def _planted_frame(index: int, seconds: float, boxes: list[tuple[float, float, float]]) -> SampledFrame:
+    """A sampled frame whose faces are squares (left, top, side); no pixels needed to link tracks."""
+    image = np.zeros((8, 8, 3), np.uint8)
+    faces = [FaceResult(i, Face(box=(x, y, x + side, y + side), prob=0.99, landmarks=None, crop_box=(0, 0, 8, 8)),
+                        image, 0.0, 0.5, "uncertain") for i, (x, y, side) in enumerate(boxes)]
+    return SampledFrame(index, seconds, image, 1.0, faces)
+
+
+def _link(frames: list[SampledFrame]) -> list[Track]:
+    tracks, next_id = [], 1
+    for frame in frames:
+        next_id = link_tracks(tracks, frame, next_id)
+    return tracks
+
+
+def test_the_reach_of_a_track_grows_with_the_time_between_samples():
+    # 2 face sizes apart: too far for frames 0.5 s apart, within reach 1 s apart
+    assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 0.5, [(200, 0, 100)])])) == 2
+    assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(200, 0, 100)])])) == 1
+    # 4 face sizes in one second is another face
+    assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(400, 0, 100)])])) == 2
+
+
+def test_a_much_smaller_face_nearby_starts_its_own_track():
+    tracks = _link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(120, 0, 50)])])
+    assert [t.frames for t in tracks] == [[0], [1]]
+
+
+def test_two_faces_moving_side_by_side_keep_their_tracks():
+    frames = [_planted_frame(i, float(i), [(100 * i, 0, 100), (100 * i + 250, 0, 100)]) for i in range(4)]
+    tracks = _link(frames)
+    assert len(tracks) == 2
+    assert all(t.frames == [0, 1, 2, 3] for t in tracks)
+    assert all(len({f.index for f in t.faces}) == 1 for t in tracks)  # no swapping between the two people
 
 
 def test_two_people_are_two_tracks_from_bytes(tmp_path, detector):
