@@ -153,6 +153,9 @@ class ImageAnalysis:
             "faces": [f.to_dict() for f in self.faces],
             # As for a video: the headline (judged) face decides; the highest score of any face keeps its own name.
             "p_fake": self.p_fake,
+            # The headline face's final verdict, the one the page and the report lead with (None without faces).
+            "verdict": None if self.headline_face is None else self.headline_face.verdict,
+            "verdict_words": None if self.headline_face is None else display.verdict_words(self.headline_face.verdict),
             "headline_face": None if self.p_fake is None else self.headline_face.index + 1,
             "p_fake_max_all_faces": self.result.p_fake,
             "notes": self.result.notes,

@@ -6,11 +6,13 @@ Each bad file (empty, truncated, not an image, a decompression bomb, an unsuppor
 gets one line on stderr and the others are still processed; the exit code is 1 when any file
 failed, 0 otherwise. `--json` prints one JSON list on the last line of stdout:
 [{"file": ..., "faces": [{"box", "p_fake", "label", "fallback", "verdict", "verdict_words", "stability", ...}],
-"p_fake": max, "what_this_means": ...}]; "stability" holds the face's P(fake) range under re-compression,
+"p_fake", "verdict", "verdict_words" (the headline face's: the most suspicious judged one, as the page leads
+with it), "what_this_means": ...}]; "stability" holds the face's P(fake) range under re-compression,
 resizing and re-framing and why a verdict was withheld (`--no-stability` skips the check: then
 "verdict" is the model's band alone). A video's object has the same keys (each face with its
 "frame" and "time") plus "tracks", each with its "stability": the track's P(fake) range when its
-deciding frames are re-scored under the same changes, and whether its verdict flips. Every object has "provenance": what the
+deciding frames are re-scored under the same changes, and whether its verdict flips; its top-level "verdict"
+is the headline track's (that check included) and "label" only the model's band on its score. Every object has "provenance": what the
 file says about itself (C2PA Content Credentials, EXIF/XMP; see detector/provenance.py).
 """
 
@@ -59,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=32, help="video: at most this many sampled frames")
     parser.add_argument("--no-stability", action="store_true", help="skip the per-face stability check (about half the time)")
     args = parser.parse_args(argv)
-    from detector.display import format_probability
     try:
         from detector.inference import Detector
 
@@ -80,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(f"{path}: provenance: {result['provenance']['headline']}")
         if not args.json and result["kind"] == "video":
-            print(f"{path}: {len(result['tracks'])} track(s) over {result['frames_sampled']} frames, "
-                  f"P(fake) {format_probability(result['p_fake'])} {result['label'] or 'no face'}")
+            print(video_lines(path, result))
         elif not args.json:
             faces = result["faces"]
             print(f"{path}: {len(faces)} face(s)" + "".join(
@@ -92,6 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results))
     return 1 if failed else 0
+
+
+def video_lines(path: Path, result: dict) -> str:
+    """The video's verdict in words (the one the page leads with, its stability check included), then one
+    line per track; a track not judged says why instead of a score."""
+    from detector.display import NOT_JUDGED, format_probability
+
+    head = f"{path}: {len(result['tracks'])} track(s) over {result['frames_sampled']} frames: "
+    if result["verdict"] is None:
+        return head + "no face found"
+    head += result["verdict_words"] + (f" · P(fake) {format_probability(result['p_fake'])}" if result["p_fake"] is not None else "")
+    return head + "".join(
+        f"\n  track {t['track']}: {t['verdict_words']} · "
+        + ("; ".join(t["reasons"]) if t["verdict"] in NOT_JUDGED else f"P(fake) {format_probability(t['p_fake'])}")
+        for t in result["tracks"]
+    )
 
 
 if __name__ == "__main__":

@@ -409,7 +409,11 @@ def video_to_dict(result: VideoResult, config, rules=None, checks: dict | None =
 def _headline(result: VideoResult, config, verdicts: list[str]) -> dict:
     scores = [track.score for track in result.tracks]
     lead, p_fake, raw = headline_track(scores, verdicts), headline_p_fake(scores, verdicts), result.max_track_score
+    # "verdict" is the headline track's final verdict, the one the page and the report lead with (its stability
+    # check included); "label" is only the model's band on its score, which the check may overrule.
+    verdict = None if lead is None else verdicts[lead]
     return {"p_fake": None if p_fake is None else round(p_fake, 4),
+            "verdict": verdict, "verdict_words": None if verdict is None else display.verdict_words(verdict),
             "label": None if p_fake is None else config.verdict(p_fake),
             "headline_track": None if p_fake is None else result.tracks[lead].id,
             "p_fake_max_all_tracks": None if raw is None else round(raw, 4)}

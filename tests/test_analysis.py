@@ -28,7 +28,7 @@ def test_analysis_carries_faces_verdicts_and_the_explained_class(detector, astro
     out = analysis.to_dict()
     json.dumps(out)  # serialisable as it is
     assert out["faces"][0]["p_fake"] == pytest.approx(analysis.faces[0].result.p_fake, abs=1e-4)
-    assert [k for k in out] == ["file", "kind", "width", "height", "faces", "p_fake", "headline_face", "p_fake_max_all_faces", "notes", "what_this_means", "seconds"]
+    assert [k for k in out] == ["file", "kind", "width", "height", "faces", "p_fake", "verdict", "verdict_words", "headline_face", "p_fake_max_all_faces", "notes", "what_this_means", "seconds"]
 
 
 def test_predict_json_is_the_analysis(detector, astronaut, tmp_path):

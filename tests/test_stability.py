@@ -420,6 +420,7 @@ def test_a_track_too_small_to_judge_never_decides_the_videos_p_fake():
     assert [t["verdict"] for t in out["tracks"]] == [display.TOO_SMALL, display.LIKELY_MANIPULATED]
     assert out["p_fake"] == pytest.approx(large.score, abs=1e-4) and out["headline_track"] == 2  # the judged track decides
     assert out["label"] == config.verdict(large.score)
+    assert out["verdict"] == display.LIKELY_MANIPULATED and out["verdict_words"] == display.verdict_words(display.LIKELY_MANIPULATED)
     assert out["p_fake_max_all_tracks"] == pytest.approx(small.score, abs=1e-4)  # the raw max, under its own name
     analysis = VideoAnalysis("clip", "", "m", clip, judge_tracks(clip, config, rules), "", rules, config)
     assert analysis.worst.id == 2 and analysis.p_fake == pytest.approx(large.score)
@@ -431,6 +432,7 @@ def test_a_track_too_small_to_judge_never_decides_the_videos_p_fake():
     clip.tracks = [small]
     out = video_to_dict(clip, config, rules)
     assert out["p_fake"] is None and out["label"] is None and out["headline_track"] is None
+    assert out["verdict"] == display.TOO_SMALL  # what the page leads with: too small to judge, not "no verdict"
     assert out["p_fake_max_all_tracks"] == pytest.approx(small.score, abs=1e-4)
     alone = VideoAnalysis("clip", "", "m", clip, judge_tracks(clip, config, rules), "", rules, config)
     summary = video_report(alone).summary
@@ -458,8 +460,30 @@ def test_a_face_too_small_to_judge_never_decides_the_pictures_p_fake():
     out = both.to_dict()
     assert both.p_fake == pytest.approx(faces[0].p_fake) and out["p_fake"] == both.p_fake and out["headline_face"] == 1
     assert out["p_fake_max_all_faces"] == pytest.approx(0.99)  # the raw max, under its own name
+    assert out["verdict"] == both.headline_face.verdict == out["faces"][0]["verdict"]
     alone = analysis(faces[1:]).to_dict()
     assert alone["p_fake"] is None and alone["headline_face"] is None and alone["p_fake_max_all_faces"] == pytest.approx(0.99)
+    assert alone["verdict"] == display.TOO_SMALL and alone["verdict_words"] == display.verdict_words(display.TOO_SMALL)
+
+
+def test_the_videos_top_level_verdict_is_the_checked_one_the_page_leads_with():
+    """The band on the headline track's score says fake; its stability check flips under more changes than
+    videos tolerate, so the page says "can't tell": the JSON's top-level verdict must say the same."""
+    from detector.analysis import VideoAnalysis, judge_tracks
+    from detector.stability import TrackStability
+    from detector.video import video_to_dict
+
+    config = ModelConfig(threshold=0.5, uncertain_margin=0.1)
+    clip = two_sized_clip(config, small_p=0.1, large_p=0.95)
+    large = clip.tracks[1]
+    rules = AbstainRules(max_disagree=1, max_disagree_video=1)
+    flips = ["jpeg50", "half", "looser"]
+    checks = {2: TrackStability(large.score, dict.fromkeys(flips, 0.3), flips, [0, 1, 2], 3)}
+    out = video_to_dict(clip, config, rules, checks)
+    assert out["label"] == "fake" and out["headline_track"] == 2
+    assert out["verdict"] == display.CANT_TELL == out["tracks"][1]["verdict"]
+    page = VideoAnalysis("clip", "", "m", clip, judge_tracks(clip, config, rules, checks), "", rules, config)
+    assert page.worst.verdict == out["verdict"] and page.to_dict()["verdict"] == out["verdict"]
 
 
 # ---- the staged check (issue 16's cost) --------------------------------------------------------------------

@@ -147,6 +147,32 @@ def test_predict_cli_video_json(tmp_path, tiny_checkpoint, capsys):
     assert len(err) == 1 and "bad.webm" in err[0] and "Traceback" not in captured.err
 
 
+def test_predict_cli_video_text_leads_with_the_json_verdict(tmp_path, tiny_checkpoint, capsys):
+    path = videos.two_people(tmp_path / "two.mp4")
+    args = [str(path), "--model", str(tiny_checkpoint), "--max-frames", "3"]
+    assert predict.main(args + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])[0]
+    assert predict.main(args) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "provenance:" not in line]
+    assert lines[0].startswith(f"{path}: 2 track(s) over 3 frames: {out['verdict_words']}")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == ["track 1", "track 2"]
+    assert all(t["verdict_words"] in line for t, line in zip(out["tracks"], lines[1:]))
+
+
+def test_video_text_of_tracks_too_small_to_judge_gives_reasons_not_no_face():
+    from detector import display
+
+    small = {"track": 1, "verdict": display.TOO_SMALL, "verdict_words": display.verdict_words(display.TOO_SMALL),
+             "reasons": ["median face 40 px, below the 96 px this model needs"], "p_fake": 0.9}
+    result = {"tracks": [small], "frames_sampled": 3, "p_fake": None, "verdict": display.TOO_SMALL,
+              "verdict_words": small["verdict_words"]}
+    text = predict.video_lines("clip.mp4", result)
+    assert text.splitlines()[0] == "clip.mp4: 1 track(s) over 3 frames: too small to judge"
+    assert "below the 96 px" in text and "0.9" not in text and "no face" not in text
+    empty = {"tracks": [], "frames_sampled": 3, "p_fake": None, "verdict": None, "verdict_words": None}
+    assert predict.video_lines("clip.mp4", empty).endswith("no face found")
+
+
 def test_video_page(tmp_path):
     from streamlit.testing.v1 import AppTest
 
