@@ -1,6 +1,7 @@
 """Write MODEL_CARD.md for a model folder from its config.json and history.json.
 
-    python -m scripts.write_model_card assets/models/dfx-lite0 [--ablation runs/train/other/best]
+    python -m scripts.write_model_card assets/models/dfx-lite0 [--ablation runs/train/other/best] \
+        [--previous assets/models/dfx-lite0-2.3.0]
 
 Every number in the card comes from those files (the test metrics are written into config.json by
 `python -m scripts.ship_model MODEL_DIR`).
@@ -139,7 +140,33 @@ def abstain_section(folder: Path) -> list[str]:
     return ["## When it does not judge", "", f"`abstain.json` ({rules.model}). {text}", ""]
 
 
-def card(folder: Path, ablation: dict | None) -> str:
+# A test set on which the model is this much below the one it replaced is named under "Known limits".
+NOTABLE_LOSS = 0.02
+
+
+def previous_section(tests: dict, previous: Path | None) -> tuple[list[str], list[str]]:
+    """(a table of test AUCs against the model this one replaced, a known-limit line per set it lost
+    NOTABLE_LOSS or more on); nothing without `previous`. Both come from the two config.json files."""
+    if previous is None:
+        return [], []
+    config = json.loads((previous / "config.json").read_text())
+    name = f"{config.get('name')} {config.get('version')}"
+    before = {k: m.get("auc") for k, m in config.get("metrics", {}).get("test", {}).items()}
+    lines = [f"## Against the model it replaced ({name})", "",
+             "Test AUC of both on the same held-out test splits (full app pipeline); a change of a few hundredths on a "
+             "small set is within its noise (n is the number of pictures).", "",
+             f"| test set | n | {name} | this model | change |", "|---|---|---|---|---|"]
+    losses = []
+    for key, m in tests.items():
+        old, new = before.get(key), m.get("auc")
+        change = None if old is None or new is None else new - old
+        lines.append(f"| {key} | {m.get('n')} | {fmt(old)} | {fmt(new)} | {'–' if change is None else f'{change:+.4f}'} |")
+        if change is not None and change <= -NOTABLE_LOSS:
+            losses.append(f"- Lower than {name} on {key}: AUC {old:.3f} -> {new:.3f} ({m.get('n')} pictures).")
+    return lines + [""], losses
+
+
+def card(folder: Path, ablation: dict | None, previous: Path | None = None) -> str:
     config = json.loads((folder / "config.json").read_text())
     history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else []
     training = config.get("training", {})
@@ -205,7 +232,8 @@ def card(folder: Path, ablation: dict | None) -> str:
         lines += [f"| {h['epoch']} | {fmt(h.get('train_loss'))} | {fmt(h.get('train_accuracy'))} | {fmt(h.get('val_loss'))} | "
                   f"{fmt(h.get('val_accuracy'))} | {fmt(h.get('val_auc'))} | {h.get('val_auc_per_set')} |" for h in epochs]
         lines.append("")
-    lines += abstain_section(folder)
+    against, losses = previous_section(tests, previous)
+    lines += against + abstain_section(folder)
     reframed = training.get("recipe", "").startswith("reframed")
     lines += [
         "## Known limits",
@@ -221,6 +249,7 @@ def card(folder: Path, ablation: dict | None) -> str:
         "- Frame-level DFDC is hard: one video frame, no temporal cues. The video page aggregates over frames.",
         "- DFDC images are research-only; the model trained on them is shipped for research and education.",
         "- Trained for a fixed budget (see history); it had not converged.",
+        *losses,
         "",
     ]
     return "\n".join(lines)
@@ -230,9 +259,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
     parser.add_argument("--ablation", type=Path, help="JSON {arm name: {test set: AUC}}")
+    parser.add_argument("--previous", type=Path, help="folder of the model this one replaces: its test AUCs beside these")
     args = parser.parse_args()
     ablation = json.loads(args.ablation.read_text()) if args.ablation else None
-    (args.folder / "MODEL_CARD.md").write_text(card(args.folder, ablation))
+    (args.folder / "MODEL_CARD.md").write_text(card(args.folder, ablation, args.previous))
     print(f"wrote {args.folder / 'MODEL_CARD.md'}")
 
 

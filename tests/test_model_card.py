@@ -121,3 +121,37 @@ def test_card_says_when_the_app_withholds_the_models_verdict(tmp_path):
     assert "flips under any of the changes" in "\n".join(abstain_section(tmp_path))  # not "more than 0"
     (tmp_path / "abstain.json").write_text(json.dumps({**limits, "model": "m 2.3.0"}))
     assert abstain_section(tmp_path) == []  # limits measured on another version are not this model's
+
+
+def test_card_names_the_test_sets_it_lost_against_the_model_it_replaced(tmp_path):
+    from scripts.write_model_card import card
+
+    def model(folder, version, aucs):
+        folder.mkdir()
+        config = {"name": "m", "version": version, "architecture": "tf_efficientnet_lite0", "input_size": 224, "mean": [0.5] * 3,
+                  "std": [0.5] * 3, "threshold": 0.5, "uncertain_margin": 0.1, "temperature": 1.0,
+                  "training": {**REFRAMED, "samples_per_epoch": 1, "epochs_run": 1, "seed": 0},
+                  "metrics": {"test": {k: {"n": 50, "auc": v} for k, v in aucs.items()}}}
+        (folder / "config.json").write_text(json.dumps(config))
+        return folder
+
+    old = model(tmp_path / "old", "1.0.0", {"swaps/test": 0.835, "gan/test": 0.95})
+    new = model(tmp_path / "new", "2.0.0", {"swaps/test": 0.795, "gan/test": 0.94, "new/test": 0.9})
+    text = card(new, None, old)
+    assert "## Against the model it replaced (m 1.0.0)" in text
+    assert "| swaps/test | 50 | 0.8350 | 0.7950 | -0.0400 |" in text and "| new/test | 50 | – | 0.9000 | – |" in text
+    limits = text[text.index("## Known limits"):]
+    assert "Lower than m 1.0.0 on swaps/test: AUC 0.835 -> 0.795 (50 pictures)." in limits
+    assert "gan/test" not in limits  # a loss of 0.01 is not named
+    assert "Against the model it replaced" not in card(new, None)
+
+
+def test_the_shipped_card_names_its_loss_against_the_model_it_replaced():
+    from tests.conftest import ROOT
+
+    shipped = (ROOT / "assets/models/dfx-lite0/MODEL_CARD.md").read_text()
+    previous = json.loads((ROOT / "assets/models/dfx-lite0-2.3.0/config.json").read_text())
+    current = json.loads((ROOT / "assets/models/dfx-lite0/config.json").read_text())
+    assert f"## Against the model it replaced (dfx-lite0 {previous['version']})" in shipped
+    lost = [k for k, m in current["metrics"]["test"].items() if m["auc"] <= previous["metrics"]["test"][k]["auc"] - 0.02]
+    assert all(f"Lower than dfx-lite0 {previous['version']} on {k}:" in shipped for k in lost)
