@@ -30,7 +30,7 @@ from detector.limits import MAX_VIDEO_BYTES, MAX_VIDEO_FRAMES_SAMPLED, MAX_VIDEO
 DEFAULT_SAMPLE_FPS = 1.0
 DEFAULT_MAX_FRAMES = 32
 THUMBNAIL_SIDE = 480
-LINK_IOU = 0.3
+LINK_IOU = 0.3  # across a shot change a face continues a track only where its box overlaps the track's this much
 MAX_MISSED = 2  # a track survives this many sampled frames without its face
 # How far a face may move between two sampled frames and still join its track, in face sizes (the larger side
 # of the two boxes). At the default 1 frame per second a person walking through the picture moves more than one
@@ -40,6 +40,10 @@ MAX_MISSED = 2  # a track survives this many sampled frames without its face
 FACE_SPEED = 2.5  # face sizes per second
 MIN_REACH = 1.5  # face sizes
 MAX_SIZE_RATIO = 1.6  # boxes that do not overlap and differ more in size than this are different faces
+# Two sampled frames whose hue-saturation histograms correlate less than this are taken to be different shots.
+# The reach above is for a face moving within a shot: in an interview cut between two people, the second face
+# often sits one or two face sizes from where the first was, and must not continue the first one's track.
+SHOT_CHANGE_CORRELATION = 0.5
 WINDOW_BUDGET_BYTES = 256 * 2**20  # all faces' stability windows of one video together
 
 
@@ -63,6 +67,7 @@ class SampledFrame:
     # Per face (same order), the part of the frame its stability copies are cut from
     # (detector.stability.FaceWindow), kept only until the check ran; None past the memory budget.
     windows: list = field(default_factory=list)
+    shot: int = 0  # which shot it belongs to: counts the shot changes seen before it (shot_changed)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Track:
     faces: list[FaceResult] = field(default_factory=list)
     missed: int = 0
     last_time: float = 0.0  # seconds: when its face was last seen
+    last_shot: int = 0  # the shot its face was last seen in
 
     @property
     def p_fake_per_frame(self) -> np.ndarray:
@@ -246,15 +252,32 @@ def box_iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def colour_histogram(thumbnail: Image.Image) -> np.ndarray:
+    """Hue-saturation histogram of a sampled frame (30 x 32 bins), for telling shots apart."""
+    hsv = np.asarray(thumbnail.convert("RGB").convert("HSV")).reshape(-1, 3)
+    histogram, _, _ = np.histogram2d(hsv[:, 0], hsv[:, 1], bins=(30, 32), range=((0, 256), (0, 256)))
+    return histogram.ravel()
+
+
+def shot_changed(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether two sampled frames' colour histograms (colour_histogram) differ like two different shots'."""
+    if before.std() == 0 or after.std() == 0:
+        return not np.array_equal(before, after)
+    return float(np.corrcoef(before, after)[0, 1]) < SHOT_CHANGE_CORRELATION
+
+
 def _side(box) -> float:
     return max(box[2] - box[0], box[3] - box[1], 1.0)
 
 
-def _link_score(track_box, face_box, seconds: float = 1.0) -> float:
+def _link_score(track_box, face_box, seconds: float = 1.0, same_shot: bool = True) -> float:
     """IoU, or for boxes that do not overlap a small score that falls to 0 at the reach: FACE_SPEED face sizes
     per second since the track's face was last seen, at least MIN_REACH (a face moves a lot in one second
-    between sampled frames). Boxes that do not overlap and differ much in size never link."""
+    between sampled frames). Boxes that do not overlap and differ much in size never link; after a shot
+    change only boxes overlapping by LINK_IOU do."""
     iou = box_iou(track_box, face_box)
+    if not same_shot:
+        return iou if iou >= LINK_IOU else 0.0
     track_side, face_side = _side(track_box), _side(face_box)
     if iou == 0 and max(track_side, face_side) / min(track_side, face_side) > MAX_SIZE_RATIO:
         return 0.0
@@ -270,7 +293,7 @@ def link_tracks(tracks: list[Track], frame: SampledFrame, next_id: int, min_scor
     Tracks unseen for more than MAX_MISSED sampled frames are closed; unmatched faces start new ones."""
     live = [t for t in tracks if t.missed <= MAX_MISSED]
     pairs = sorted(
-        ((_link_score(t.faces[-1].box, f.box, frame.time - t.last_time), ti, fi)
+        ((_link_score(t.faces[-1].box, f.box, frame.time - t.last_time, t.last_shot == frame.shot), ti, fi)
          for ti, t in enumerate(live) for fi, f in enumerate(frame.faces)),
         reverse=True,
     )
@@ -284,12 +307,13 @@ def link_tracks(tracks: list[Track], frame: SampledFrame, next_id: int, min_scor
         live[ti].faces.append(frame.faces[fi])
         live[ti].missed = 0
         live[ti].last_time = frame.time
+        live[ti].last_shot = frame.shot
     for ti, track in enumerate(live):
         if ti not in used_tracks:
             track.missed += 1
     for fi, face in enumerate(frame.faces):
         if fi not in used_faces:
-            tracks.append(Track(id=next_id, frames=[frame.index], faces=[face], last_time=frame.time))
+            tracks.append(Track(id=next_id, frames=[frame.index], faces=[face], last_time=frame.time, last_shot=frame.shot))
             next_id += 1
     return next_id
 
@@ -315,7 +339,7 @@ def analyze_video(
         max_decoded = int(max(info.fps, 1) * (MAX_VIDEO_SECONDS + 1))
         frames: list[SampledFrame] = []
         tracks: list[Track] = []
-        next_id, stopped = 1, False
+        next_id, stopped, shot, histogram = 1, False, 0, None
         try:
             for index, (t, image) in enumerate(iter_frames(container, times, max_decoded)):
                 if should_stop and should_stop():
@@ -324,8 +348,10 @@ def analyze_video(
                 result = detector.analyze(image)
                 scale = min(1.0, THUMBNAIL_SIDE / max(image.size))
                 thumbnail = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+                previous, histogram = histogram, colour_histogram(thumbnail)
+                shot += previous is not None and shot_changed(previous, histogram)
                 frame = SampledFrame(index=index, time=t, thumbnail=thumbnail, scale=scale, faces=result.faces,
-                                     windows=windows.keep(image, result.faces) if windows else [])
+                                     windows=windows.keep(image, result.faces) if windows else [], shot=shot)
                 frames.append(frame)
                 next_id = link_tracks(tracks, frame, next_id)
                 if progress:

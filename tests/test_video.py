@@ -9,7 +9,16 @@ from detector import predict
 from detector.errors import InputError
 from detector.faces import Face
 from detector.inference import FaceResult
-from detector.video import SampledFrame, Track, analyze_video, confident_frames_score, link_tracks, sample_times
+from detector.video import (
+    SampledFrame,
+    Track,
+    analyze_video,
+    colour_histogram,
+    confident_frames_score,
+    link_tracks,
+    sample_times,
+    shot_changed,
+)
 from tests import videos
 
 
@@ -43,12 +52,12 @@ def test_moving_face_at_the_default_rate_is_one_track(tmp_path, detector, second
     assert len(result.tracks) == 1 and result.tracks[0].frames == list(range(int(seconds)))
 
 
-def _planted_frame(index: int, seconds: float, boxes: list[tuple[float, float, float]]) -> SampledFrame:
+def _planted_frame(index: int, seconds: float, boxes: list[tuple[float, float, float]], shot: int = 0) -> SampledFrame:
     """A sampled frame whose faces are squares (left, top, side); no pixels needed to link tracks."""
     image = np.zeros((8, 8, 3), np.uint8)
     faces = [FaceResult(i, Face(box=(x, y, x + side, y + side), prob=0.99, landmarks=None, crop_box=(0, 0, 8, 8)),
                         image, 0.0, 0.5, "uncertain") for i, (x, y, side) in enumerate(boxes)]
-    return SampledFrame(index, seconds, image, 1.0, faces)
+    return SampledFrame(index, seconds, image, 1.0, faces, shot=shot)
 
 
 def _link(frames: list[SampledFrame]) -> list[Track]:
@@ -64,6 +73,37 @@ def test_the_reach_of_a_track_grows_with_the_time_between_samples():
     assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(200, 0, 100)])])) == 1
     # 4 face sizes in one second is another face
     assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(400, 0, 100)])])) == 2
+
+
+def test_after_a_shot_change_only_an_overlapping_face_continues_a_track():
+    near = [_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(170, 0, 100)], shot=1)]
+    assert len(_link(near)) == 2  # within reach in one shot; another person after a cut
+    near[1].shot = 0
+    assert len(_link(near)) == 1
+    overlapping = [_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(20, 0, 100)], shot=1)]
+    assert len(_link(overlapping)) == 1  # the same place after a cut (IoU 0.67): the same person
+
+
+def test_shot_changes_are_told_from_a_face_moving_in_one_shot():
+    from PIL import Image
+
+    face = Image.open(videos.SAMPLES / "astronaut.jpg").crop((120, 0, 360, 240)).resize((200, 200))
+
+    def frame(wall, left):
+        canvas = Image.new("RGB", (480, 270), wall)
+        canvas.paste(face, (left, 30))
+        return colour_histogram(canvas)
+
+    grey, blue = (90, 90, 90), (40, 70, 140)
+    assert not shot_changed(frame(grey, 10), frame(grey, 250))
+    assert not shot_changed(frame(blue, 10), frame(blue, 250))
+    assert shot_changed(frame(grey, 10), frame(blue, 10)) and shot_changed(frame(blue, 10), frame((205, 185, 150), 250))
+
+
+def test_an_interview_cut_between_two_people_is_two_tracks(tmp_path, detector):
+    result = analyze_video(detector, videos.interview_cut(tmp_path / "cut.mp4"))
+    assert [f.shot for f in result.frames] == [0, 0, 1, 1]
+    assert [t.frames for t in result.tracks] == [[0, 1], [2, 3]]
 
 
 def test_a_much_smaller_face_nearby_starts_its_own_track():

@@ -42,6 +42,20 @@ def moving_face(path: Path, seconds: float = 4.0, fps: float = 10.0, size=(640, 
     return write_video(path, frames, fps)
 
 
+def interview_cut(path: Path, seconds: float = 4.0, fps: float = 10.0) -> Path:
+    """Two shots: a face on a blue wall, then after a cut at half time the other face (the self-blended one)
+    on a beige wall, 1.7 face sizes to the right, as in an interview cut between two people."""
+    first = Image.open(SAMPLES / "astronaut.jpg").crop((120, 0, 360, 240)).resize((FACE_SIDE, FACE_SIDE))
+    second = Image.open(SAMPLES / "astronaut_selfblended.jpg").crop((120, 0, 360, 240)).resize((FACE_SIDE, FACE_SIDE))
+    frames = []
+    for i in range(int(seconds * fps)):
+        after = i >= seconds * fps / 2
+        canvas = Image.new("RGB", (800, 360), (205, 185, 150) if after else (40, 70, 140))
+        canvas.paste(second if after else first, (int(40 + 1.7 * 113) if after else 40, 60))
+        frames.append(_bgr(canvas))
+    return write_video(path, frames, fps)
+
+
 def two_people(path: Path, seconds: float = 3.0, fps: float = 10.0) -> Path:
     """The real and the self-blended astronaut, standing still side by side; faces of about 111 px (FACE_SIDE)."""
     real = Image.open(SAMPLES / "astronaut.jpg").crop((120, 0, 360, 240)).resize((FACE_SIDE, FACE_SIDE))
