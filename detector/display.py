@@ -109,6 +109,13 @@ def format_share(value: float | None) -> str:
     return "–" if value is None or value != value else f"{value:.2%}"
 
 
+def shot_changes_words(times: list[float]) -> str:
+    """Where the video path saw cuts, and what that does to the tracks (detector.video.shot_changed)."""
+    at = ", ".join(f"{t:.1f} s" for t in times)
+    return (f"Shot changes (cuts) seen at {at}: a track continues across a cut only where the face stays in the same "
+            "place, so one person filmed from two angles may be two tracks, each judged on its own.")
+
+
 def format_range(low: float, high: float, digits: int = 2) -> str:
     """A spread of probabilities, e.g. '0.41–0.88' (each end obeys format_probability)."""
     return f"{format_probability(low, digits)}–{format_probability(high, digits)}"

@@ -112,6 +112,12 @@ class VideoResult:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def shot_changes(self) -> list[float]:
+        """Times (s) of the sampled frames that begin a new shot (shot_changed): tracks do not continue across
+        them unless the face stays where it was."""
+        return [b.time for a, b in zip(self.frames, self.frames[1:]) if b.shot != a.shot]
+
+    @property
     def worst_track(self) -> Track | None:
         """The track with the highest score, too small to judge or not (the model's view, no limits)."""
         return max(self.tracks, key=lambda t: t.score, default=None)
@@ -424,7 +430,8 @@ def video_to_dict(result: VideoResult, config, rules=None, checks: dict | None =
     info = result.info
     return {
         "duration_s": round(info.duration, 3), "fps": round(info.fps, 3), "width": info.width, "height": info.height,
-        "frames_sampled": len(result.frames), "faces": faces, "tracks": tracks,
+        "frames_sampled": len(result.frames), "shot_changes_s": [round(t, 3) for t in result.shot_changes],
+        "faces": faces, "tracks": tracks,
         # The video's P(fake) is its headline track's: tracks too small to judge never decide it (None when
         # no track was judged); the highest score of any track, those included, is kept under its own name.
         **_headline(result, config, verdicts),

@@ -107,8 +107,12 @@ for track in analysis.tracks:
     timeline.add_scatter(x=analysis.frame_times(track), y=track.p_fake_per_frame, mode="lines+markers",
                          name=f"track {track.id} ({track_colour_name(track.id)})", line_color=track_hex(track.id))
 timeline.add_hline(y=config.threshold, line_dash="dash", annotation_text="threshold")
+for cut in result.shot_changes:
+    timeline.add_vline(x=cut, line_dash="dot", line_color="grey", annotation_text="cut")
 timeline.update_layout(title="P(fake) per sampled frame", xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[0, 1], height=360)
 st.plotly_chart(timeline, width="stretch")
+if result.shot_changes:
+    st.caption(display.shot_changes_words(result.shot_changes))
 st.download_button("Results JSON", lambda: json.dumps({"model": analysis.model, **analysis.to_dict()}, indent=1),
                    file_name=f"{name}.video.json", mime="application/json")
 

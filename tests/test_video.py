@@ -236,6 +236,10 @@ def test_video_page(tmp_path):
     assert list(table["verdict"]) == [t.words() for t in analysis.tracks]
     # the tracks' flip tolerance is named with where it comes from (the model's measured one, else the photo's)
     assert any(analysis.rules.video_tolerance_words() in c.value for c in at.caption)
+    assert not any("Shot changes" in c.value for c in at.caption)  # one still shot
+    at.file_uploader[0].set_value(("cut.mp4", videos.interview_cut(tmp_path / "cut.mp4").read_bytes(), "video/mp4")).run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe[0].value) == 2 and any(c.value.startswith("Shot changes (cuts) seen at 2.5 s") for c in at.caption)
     at.file_uploader[0].set_value(("clip.txt", b"nope", "text/plain")).run()
     assert not at.exception and any("cannot be analysed" in e.value for e in at.error)
     at.file_uploader[0].set_value(("broken.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "video/mp4")).run()
@@ -278,3 +282,16 @@ def test_tracks_are_numbered_and_coloured_apart_on_thumbnails_and_the_report_fra
     assert [len(t.frames) for t in analysis.result.tracks] == [len(t.frames) for t in result.tracks]
     overview = video_report(analysis).overview
     assert np.abs(np.asarray(overview).astype(int) - np.asarray(frame.thumbnail).astype(int)).max() > 100  # boxes drawn
+
+
+def test_shot_changes_reach_the_json_the_report_and_the_page(tmp_path, detector):
+    from detector import display
+    from detector.analysis import analyze_video_file
+    from detector.reporting.report import video_report
+
+    analysis = analyze_video_file(detector, videos.interview_cut(tmp_path / "cut.mp4").read_bytes(), "cut.mp4", stability=False)
+    assert analysis.result.shot_changes == [2.5]
+    assert analysis.to_dict()["shot_changes_s"] == [2.5]
+    assert display.shot_changes_words([2.5]) in video_report(analysis).summary
+    still = analyze_video_file(detector, videos.moving_face(tmp_path / "m.mp4").read_bytes(), "m.mp4", stability=False)
+    assert still.to_dict()["shot_changes_s"] == [] and "Shot changes" not in video_report(still).summary

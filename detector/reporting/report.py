@@ -144,6 +144,8 @@ def video_report(analysis: VideoAnalysis, maps: Maps | None = None, legend: Lege
         + (f"{worst.words()} (P(fake) {display.format_probability(worst.p_fake, 3)}, confident-frames rule; "
            f"mean {display.format_probability(worst.p_fake_mean, 3)})." if worst.judged else
            f"{worst.line()}: no track could be judged, so the video has no P(fake)."))
+    if worst is not None and result.shot_changes:
+        summary += " " + display.shot_changes_words(result.shot_changes)
     faces = [FaceSection(f"Track {track.id} ({track_colour_name(track.id)} box)", track_rows(analysis, track), maps.get(track.id, []))
              for track in analysis.by_suspicion()]
     info = result.info
