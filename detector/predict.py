@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             print(video_lines(path, result))
         elif not args.json:
             faces = result["faces"]
-            print(f"{path}: {len(faces)} face(s)" + "".join(
+            # The picture's verdict first (its headline face's, as the page leads with it), then each face.
+            lead = "" if result["verdict"] is None else f": {result['verdict_words']}" + (
+                f" (face {result['headline_face']})" if result["headline_face"] else "")
+            print(f"{path}: {len(faces)} face(s){lead}" + "".join(
                 f"\n  face {f['face']}: {f['verdict_words']} · P(fake) {f['p_fake_text']}{spread(f)}"
                 f"{' (no face detected: whole picture used)' if f['fallback'] else ''}"
                 for f in faces

@@ -58,6 +58,14 @@ def test_text_output_uses_verdict_words(tiny_checkpoint, capsys):
     assert predict.main([str(SAMPLES / "astronaut.jpg"), "--model", str(tiny_checkpoint)]) == 0
     out = capsys.readouterr().out
     assert "P(fake) " in out and "range " in out and "1.00" not in out and "0.00" not in out
+    files = [str(SAMPLES / "two_faces.jpg"), str(SAMPLES / "rocket_no_face.jpg")]
+    assert predict.main(files + ["--model", str(tiny_checkpoint), "--json"]) == 0
+    pictures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert predict.main(files + ["--model", str(tiny_checkpoint)]) == 0
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith(tuple(files)) and "provenance:" not in line]
+    two, none = pictures
+    assert heads[0] == f"{files[0]}: 2 face(s): {two['verdict_words']} (face {two['headline_face']})"
+    assert heads[1] == f"{files[1]}: 0 face(s)" and none["verdict"] is None
 
 
 @pytest.mark.parametrize(
