@@ -38,6 +38,17 @@ def open_video(page, url: str, tmp_path) -> None:
     page.locator("h2", has_text="Save a report").wait_for(timeout=SLOW)
 
 
+def open_video_cut(page, url: str, tmp_path) -> None:
+    """Two people either side of a cut: two tracks, the cut on the timeline and said under it."""
+    clip = videos.interview_cut(tmp_path / "cut.mp4")
+    page.goto(f"{url}/analyze_video", wait_until="domcontentloaded")
+    page.get_by_text("Upload a video").first.wait_for(timeout=SLOW)
+    page.locator("input[type=file]").first.set_input_files(str(clip))
+    page.locator("h2", has_text="Save a report").wait_for(timeout=SLOW)
+    page.get_by_text("Shot changes (cuts) seen at 2.5 s").wait_for(timeout=SLOW)
+    page.locator("h3", has_text="Track 2").wait_for(timeout=SLOW)
+
+
 def open_batch(page, url: str, tmp_path) -> None:
     page.goto(f"{url}/batch", wait_until="domcontentloaded")
     page.locator("h1", has_text="Batch scan").wait_for(timeout=SLOW)
@@ -62,7 +73,8 @@ def open_about(page, url: str, tmp_path) -> None:
     page.locator("h1", has_text="About the model").wait_for(timeout=SLOW)
 
 
-PAGES = {"home": open_home, "analyze_image": open_image, "analyze_video": open_video, "batch": open_batch,
+PAGES = {"home": open_home, "analyze_image": open_image, "analyze_video": open_video,
+         "analyze_video_cut": open_video_cut, "batch": open_batch,
          "metrics": open_metrics, "instructor": open_instructor, "about": open_about}
 
 # Elements wider than the main column that the page itself scrolls or clips on purpose are not "cut":
