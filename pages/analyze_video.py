@@ -108,7 +108,9 @@ for track in analysis.tracks:
                          name=f"track {track.id} ({track_colour_name(track.id)})", line_color=track_hex(track.id))
 timeline.add_hline(y=config.threshold, line_dash="dash", annotation_text="threshold")
 for cut in result.shot_changes:
-    timeline.add_vline(x=cut, line_dash="dot", line_color="grey", annotation_text="cut")
+    # the label sits above the plot, where no track's markers are
+    timeline.add_vline(x=cut, line_dash="dot", line_color="grey", annotation_text="cut", annotation_position="top",
+                       annotation_yshift=12)
 timeline.update_layout(title="P(fake) per sampled frame", xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[0, 1], height=360)
 st.plotly_chart(timeline, width="stretch")
 if result.shot_changes:
