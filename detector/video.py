@@ -39,6 +39,9 @@ MAX_MISSED = 2  # a track survives this many sampled frames without its face
 # measured on real footage: the shared data has no video with moving faces.
 FACE_SPEED = 2.5  # face sizes per second
 MIN_REACH = 1.5  # face sizes
+# ... and at most this far, however long the gap: a long video sampled 32 times has gaps of many seconds, and a
+# track unseen for a while would otherwise catch any face that enters the picture.
+MAX_REACH = 3.0  # face sizes
 MAX_SIZE_RATIO = 1.6  # boxes that do not overlap and differ more in size than this are different faces
 # Two sampled frames whose hue-saturation histograms correlate less than this are taken to be different shots.
 # The reach above is for a face moving within a shot: in an interview cut between two people, the second face
@@ -279,7 +282,7 @@ def _side(box) -> float:
 def _link_score(track_box, face_box, seconds: float = 1.0, same_shot: bool = True) -> float:
     """IoU, or for boxes that do not overlap a small score that falls to 0 at the reach: FACE_SPEED face sizes
     per second since the track's face was last seen, at least MIN_REACH (a face moves a lot in one second
-    between sampled frames). Boxes that do not overlap and differ much in size never link; after a shot
+    between sampled frames) and at most MAX_REACH. Boxes that do not overlap and differ much in size never link; after a shot
     change only boxes overlapping by LINK_IOU do."""
     iou = box_iou(track_box, face_box)
     if not same_shot:
@@ -290,7 +293,7 @@ def _link_score(track_box, face_box, seconds: float = 1.0, same_shot: bool = Tru
     tcx, tcy = (track_box[0] + track_box[2]) / 2, (track_box[1] + track_box[3]) / 2
     fcx, fcy = (face_box[0] + face_box[2]) / 2, (face_box[1] + face_box[3]) / 2
     distance = np.hypot(tcx - fcx, tcy - fcy) / max(track_side, face_side)
-    reach = max(MIN_REACH, FACE_SPEED * seconds)
+    reach = min(MAX_REACH, max(MIN_REACH, FACE_SPEED * seconds))
     return max(iou, 0.29 * (1.0 - distance / reach))
 
 

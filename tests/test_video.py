@@ -73,6 +73,9 @@ def test_the_reach_of_a_track_grows_with_the_time_between_samples():
     assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(200, 0, 100)])])) == 1
     # 4 face sizes in one second is another face
     assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(400, 0, 100)])])) == 2
+    # and so after a long gap (a long video sampled 32 times): the reach stops growing at 3 face sizes
+    assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 18.0, [(400, 0, 100)])])) == 2
+    assert len(_link([_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 18.0, [(240, 0, 100)])])) == 1
 
 
 def test_after_a_shot_change_only_an_overlapping_face_continues_a_track():
