@@ -52,11 +52,13 @@ def test_moving_face_at_the_default_rate_is_one_track(tmp_path, detector, second
     assert len(result.tracks) == 1 and result.tracks[0].frames == list(range(int(seconds)))
 
 
-def _planted_frame(index: int, seconds: float, boxes: list[tuple[float, float, float]], shot: int = 0) -> SampledFrame:
-    """A sampled frame whose faces are squares (left, top, side); no pixels needed to link tracks."""
+def _planted_frame(index: int, seconds: float, boxes: list[tuple[float, float, float]], shot: int = 0,
+                   crop: np.ndarray | None = None) -> SampledFrame:
+    """A sampled frame whose faces are squares (left, top, side), each with the same crop (flat grey unless given)."""
     image = np.zeros((8, 8, 3), np.uint8)
+    crop = np.full((32, 32, 3), 128, np.uint8) if crop is None else crop
     faces = [FaceResult(i, Face(box=(x, y, x + side, y + side), prob=0.99, landmarks=None, crop_box=(0, 0, 8, 8)),
-                        image, 0.0, 0.5, "uncertain") for i, (x, y, side) in enumerate(boxes)]
+                        crop, 0.0, 0.5, "uncertain") for i, (x, y, side) in enumerate(boxes)]
     return SampledFrame(index, seconds, image, 1.0, faces, shot=shot)
 
 
@@ -85,6 +87,17 @@ def test_after_a_shot_change_only_an_overlapping_face_continues_a_track():
     assert len(_link(near)) == 1
     overlapping = [_planted_frame(0, 0.0, [(0, 0, 100)]), _planted_frame(1, 1.0, [(20, 0, 100)], shot=1)]
     assert len(_link(overlapping)) == 1  # the same place after a cut (IoU 0.67): the same person
+
+
+def test_a_face_that_jumps_must_look_like_the_tracks_face():
+    rng = np.random.default_rng(0)
+    warm = np.clip(rng.normal((200, 140, 110), 20, (32, 32, 3)), 0, 255).astype(np.uint8)  # two different "faces"
+    cold = np.clip(rng.normal((90, 120, 200), 20, (32, 32, 3)), 0, 255).astype(np.uint8)
+    lit = np.clip(warm.astype(int) + 25, 0, 255).astype(np.uint8)  # the first in brighter light
+    first = _planted_frame(0, 0.0, [(0, 0, 100)], crop=warm)
+    assert len(_link([first, _planted_frame(1, 1.0, [(170, 0, 100)], crop=cold)])) == 2  # within reach, someone else
+    assert len(_link([first, _planted_frame(1, 1.0, [(170, 0, 100)], crop=lit)])) == 1
+    assert len(_link([first, _planted_frame(1, 1.0, [(40, 0, 100)], crop=cold)])) == 1  # overlapping boxes: no look needed
 
 
 def test_shot_changes_are_told_from_a_face_moving_in_one_shot():
