@@ -18,7 +18,7 @@ def test_composed_clips_are_linked_every_way_and_summarised(tmp_path):
     out = tmp_path / "tracks.json"
     assert video_tracks.main(["--data", str(tmp_path), "--clips", "1", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert set(result["summary"]) == set(video_tracks.SETTINGS)
+    assert set(result["summary"]) == set(video_tracks.SETTINGS) and result["crowd_link_seconds_30_faces_8_frames"] > 0
     for by_kind in result["clips"].values():
         assert set(by_kind) == set(video_tracks.KINDS) and all(len(rows) == 1 for rows in by_kind.values())
     walk = result["clips"]["as shipped"]["walk"][0]
