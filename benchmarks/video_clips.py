@@ -66,11 +66,15 @@ def compose_clip(picture: np.ndarray, seed: int, folder: Path, seconds: float = 
         x, y = int(max(0, x)), int(max(0, y))
         patch = cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA)[: height - y, : width - x]
         frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    path = folder / f"clip{seed}.mp4"
+        frames.append(frame)
+    return mp4_bytes(frames, folder / f"clip{seed}.mp4", fps)
+
+
+def mp4_bytes(frames: list[np.ndarray], path: Path, fps: float) -> bytes:
+    """RGB frames of SIZE as MPEG-4 bytes (OpenCV writes only to a file: `path` is used and removed)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, SIZE)
     for frame in frames:
-        writer.write(frame)
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     data = path.read_bytes()
     path.unlink()

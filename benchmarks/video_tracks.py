@@ -26,13 +26,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 import detector.video as video
+from benchmarks.video_clips import SIZE, mp4_bytes
 from detector.imageio import list_images, load_image
 from detector.training.compose import background
 
 SETS = ("real_faces_300w_portraits", "stylegan1_ffhq", "stylegan2_unsplash")
-SIZE = (640, 360)
 FPS = 10.0
 KINDS = ("walk", "cut, new wall", "cut, same wall")
 # name -> detector.video constants to use; "as shipped" changes nothing
@@ -43,17 +44,6 @@ SETTINGS = {
     "before session 21": {"SHOT_CHANGE_CORRELATION": -2.0, "FACE_MATCH_CORRELATION": -2.0, "FACE_SPEED": 0.0,
                           "MAX_SIZE_RATIO": 1e9},
 }
-
-
-def write_clip(frames: list[np.ndarray], folder: Path, name: str) -> bytes:
-    path = folder / f"{name}.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    data = path.read_bytes()
-    path.unlink()
-    return data
 
 
 def paste(wall: np.ndarray, picture: np.ndarray, x: float) -> np.ndarray:
@@ -120,7 +110,7 @@ def crowd_seconds(faces: int = 30, frames: int = 8) -> float:
     from detector.inference import FaceResult
 
     rng = np.random.default_rng(0)
-    crops = [rng.integers(0, 256, (288, 288, 3), dtype=np.uint8) for _ in range(faces)]
+    crops = [Image.fromarray(rng.integers(0, 256, (288, 288, 3), dtype=np.uint8)) for _ in range(faces)]
 
     def sampled(i: int) -> video.SampledFrame:
         boxes = [(60.0 * (k % 10 + i), 60.0 * (k // 10)) for k in range(faces)]
@@ -160,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             for c in range(args.clips):
                 first, second = pictures[2 * c], pictures[2 * c + 1]
                 frames, second_at = compose(kind, first, second, pictures, rng)
-                result = video.analyze_video(detector, write_clip(frames, Path(folder), f"c{c}"), f"c{c}.mp4")
+                result = video.analyze_video(detector, mp4_bytes(frames, Path(folder) / f"c{c}.mp4", FPS), f"c{c}.mp4")
                 for name, setting in SETTINGS.items():
                     with linker(setting):
                         rows[name][kind].append(relink(result.frames, second_at))

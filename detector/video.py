@@ -286,9 +286,8 @@ def shot_changed(before: np.ndarray, after: np.ndarray) -> bool:
 
 def face_histogram(face: FaceResult) -> np.ndarray:
     """colour_histogram of the middle of a face's crop (mostly skin, little background)."""
-    crop = face.crop if isinstance(face.crop, Image.Image) else Image.fromarray(np.asarray(face.crop, dtype=np.uint8))
-    width, height = crop.size
-    middle = crop.crop((int(width * 0.3), int(height * 0.3), int(width * 0.7), int(height * 0.7)))
+    width, height = face.crop.size
+    middle = face.crop.crop((int(width * 0.3), int(height * 0.3), int(width * 0.7), int(height * 0.7)))
     return colour_histogram(middle.resize((64, 64), Image.BILINEAR))  # colours need no detail: 2.6x cheaper
 
 

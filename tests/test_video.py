@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from detector import predict
 from detector.errors import InputError
@@ -56,7 +57,7 @@ def _planted_frame(index: int, seconds: float, boxes: list[tuple[float, float, f
                    crop: np.ndarray | None = None) -> SampledFrame:
     """A sampled frame whose faces are squares (left, top, side), each with the same crop (flat grey unless given)."""
     image = np.zeros((8, 8, 3), np.uint8)
-    crop = np.full((32, 32, 3), 128, np.uint8) if crop is None else crop
+    crop = Image.fromarray(np.full((32, 32, 3), 128, np.uint8) if crop is None else crop)
     faces = [FaceResult(i, Face(box=(x, y, x + side, y + side), prob=0.99, landmarks=None, crop_box=(0, 0, 8, 8)),
                         crop, 0.0, 0.5, "uncertain") for i, (x, y, side) in enumerate(boxes)]
     return SampledFrame(index, seconds, image, 1.0, faces, shot=shot)
