@@ -2,6 +2,7 @@
 
     python -m benchmarks.swap_render --sources cache/sources_test [--root ../shared/data] [--model DIR]
                                      [--per-set 60] [--out benchmarks/results/swap_render.json]
+    python -m benchmarks.swap_render --compare REF.json CAND.json [--ways sharp sbi]   # paired, same pictures
 
 Face-swap apps render the face they paste at a fixed size (inswapper: 128 px crops, the DeepFakes
 family 64-256 px), so on a large face the swapped inside is softer than the picture around it. This
@@ -104,7 +105,38 @@ def summary(rows: list[dict], way: str, threshold: float) -> dict:
             "reals_at_threshold": round(float(np.mean(reals >= threshold)), 4)}
 
 
+def auc(reals: np.ndarray, fakes: np.ndarray) -> float:
+    return float(roc_auc_score(np.r_[np.zeros(len(reals)), np.ones(len(fakes))], np.r_[reals, fakes]))
+
+
+def compare(ref: dict, cand: dict, ways: tuple[str, ...], n_boot: int = 1000, seed: int = 0) -> dict:
+    """The candidate's mean AUC over `ways` minus the reference's, on the pictures both scored (each picture
+    keeps its real and swapped scores together), with a 95 % paired bootstrap interval over pictures."""
+    keys = ("real", *ways)
+    cand_rows = {r["file"]: r for r in cand["rows"]}
+    pairs = [(r, cand_rows[r["file"]]) for r in ref["rows"]
+             if r["file"] in cand_rows and all(r[k] is not None and cand_rows[r["file"]][k] is not None for k in keys)]
+    if len(pairs) < 10:
+        raise ValueError(f"only {len(pairs)} pictures scored by both runs")
+    a = {k: np.array([p[0][k] for p in pairs]) for k in keys}
+    b = {k: np.array([p[1][k] for p in pairs]) for k in keys}
+
+    def difference(index: np.ndarray) -> float:
+        return float(np.mean([auc(b["real"][index], b[w][index]) - auc(a["real"][index], a[w][index]) for w in ways]))
+
+    rng = np.random.default_rng(seed)
+    boots = [difference(rng.integers(len(pairs), size=len(pairs))) for _ in range(n_boot)]
+    everything = np.arange(len(pairs))
+    return {"pictures": len(pairs), "ways": list(ways), "ref_model": ref.get("model"), "cand_model": cand.get("model"),
+            "ref_auc": {w: round(auc(a["real"], a[w]), 4) for w in ways}, "cand_auc": {w: round(auc(b["real"], b[w]), 4) for w in ways},
+            "difference": round(difference(everything), 4),
+            "low": round(float(np.percentile(boots, 2.5)), 4), "high": round(float(np.percentile(boots, 97.5)), 4)}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--compare"]:
+        return main_compare(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=Path, required=True, help="a detector.training.sources folder of one split")
     parser.add_argument("--root", type=Path, default=Path("../shared/data"))
@@ -128,6 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=1))
     for way, row in result["ways"].items():
         print(f"{way:10s} AUC {row['auc']}  swaps at threshold {row['swaps_at_threshold']}  (n={row['n']})")
+    return 0
+
+
+def main_compare(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.swap_render --compare", description=compare.__doc__.split(":")[0])
+    parser.add_argument("reference", type=Path)
+    parser.add_argument("candidate", type=Path)
+    parser.add_argument("--ways", nargs="+", default=["sharp", "sbi"], choices=WAYS)
+    parser.add_argument("--boot", type=int, default=1000)
+    args = parser.parse_args(argv)
+    try:
+        ref, cand = (json.loads(path.read_text()) for path in (args.reference, args.candidate))
+        result = compare(ref, cand, tuple(args.ways), args.boot)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: cannot compare {args.reference} and {args.candidate}: {exc!r}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
     return 0
 
 

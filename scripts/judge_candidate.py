@@ -76,6 +76,7 @@ def judge(ref: dict[str, dict], cand: dict[str, dict], aims: tuple[str, ...] = C
     paired = {c: paired[c] for c in (*aims, *others)}
     out = {"paired_mean_auc": {c: {k: round(v[k], 4) for k in ("auc_a", "auc_b", "difference", "low", "high")}
                                for c, v in paired.items()}}
+    out["aims"] = list(aims)  # none: the run aimed at something these runs do not hold; R1 holds, R2 reads all
     out["R1"] = all(paired[c]["difference"] >= GAIN and paired[c]["low"] > GAIN_FLOOR for c in aims)
     out["R2"] = all(paired[c]["difference"] >= LOSS_POINT and paired[c]["low"] >= LOSS_FLOOR for c in others)
     if rule == 2:
@@ -251,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     judging = commands.add_parser("judge", help="apply R1-R4 to two folders of exported validation runs")
     judging.add_argument("reference", type=Path, help="the shipped model's exported runs")
     judging.add_argument("candidate", type=Path)
-    judging.add_argument("--aim", nargs="+", default=list(CODEC), choices=CONDITIONS,
-                         help="the conditions the candidate was trained to improve (R1); default the H.264 ones")
+    judging.add_argument("--aim", nargs="*", default=list(CODEC), choices=CONDITIONS,
+                         help="the conditions the candidate was trained to improve (R1); default the H.264 ones. "
+                              "Given with none (a run aimed at something these runs do not hold), R1 holds and "
+                              "every condition is read by R2")
     judging.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the paired intervals")
     judging.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
     judging.add_argument("--rule", type=int, choices=(1, 2), default=2,

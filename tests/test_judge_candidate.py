@@ -65,6 +65,15 @@ def test_a_model_that_separates_the_codec_cells_and_keeps_the_rest_passes(tmp_pa
     assert jc.judge(reference, model_folder(tmp_path / "cand"), aims=("plain",), n_boot=20)["R1"] is False
 
 
+def test_without_an_aim_every_condition_is_read_by_r2(tmp_path, reference):
+    loss = {f"{s}@h264_crf40": -0.3 for s in SETS}  # the codec cells get worse
+    worse = model_folder(tmp_path / "cand", fake_shift=loss)
+    assert jc.judge(reference, worse, n_boot=20)["R2"]  # aimed at H.264 (the default), R2 does not read them
+    verdict = jc.judge(reference, worse, aims=(), n_boot=20)
+    assert verdict["aims"] == [] and verdict["R1"] and not verdict["R2"] and not verdict["passes"]
+    assert jc.judge(reference, reference, aims=(), n_boot=20)["passes"]
+
+
 def test_a_gain_bought_with_real_group_faces_called_fake_fails_r4(tmp_path, reference):
     gain = {f"{s}@{c}": 0.4 for s in SETS for c in jc.CODEC}
     verdict = jc.judge(reference, model_folder(tmp_path / "cand", fake_shift=gain, reals_shift=0.1), n_boot=20, rule=1)

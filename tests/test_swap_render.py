@@ -93,3 +93,42 @@ def test_the_benchmark_refuses_sources_it_cannot_use_with_one_line(tmp_path, ast
     assert swap_render.main(["--sources", str(sources), "--root", str(root), "--split", "val"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def proxy_result(model: str, separation: float, n: int = 40, seed: int = 0) -> dict:
+    """A swap_render result whose swaps score `separation` above their reals on average."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        real = float(rng.random() * 0.6)
+        row = {"file": f"set/real/{i}.jpg", "set": "set", "face_px": 200.0, "real": real}
+        row.update({way: float(np.clip(real + separation + rng.normal(0, 0.3), 0, 1)) for way in swap_render.WAYS})
+        rows.append(row)
+    return {"model": model, "rows": rows}
+
+
+def test_compare_pairs_the_pictures_and_says_when_a_model_separates_better(tmp_path, capsys):
+    ref, better = proxy_result("a", 0.05), proxy_result("b", 0.6, seed=1)
+    gain = swap_render.compare(ref, better, ("sharp", "sbi"), n_boot=200)
+    assert gain["pictures"] == 40 and gain["difference"] > 0.2 and gain["low"] > 0
+    same = swap_render.compare(ref, ref, ("sharp", "sbi"), n_boot=200)
+    assert same["difference"] == 0.0 and same["low"] == 0.0 == same["high"]
+    paths = []
+    for name, result in (("ref", ref), ("cand", better)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(result))
+    assert swap_render.main(["--compare", *map(str, paths), "--boot", "50"]) == 0
+    assert json.loads(capsys.readouterr().out)["difference"] == gain["difference"]
+
+
+def test_compare_refuses_runs_without_enough_pictures_in_common(tmp_path, capsys):
+    ref, other = proxy_result("a", 0.1), proxy_result("b", 0.1)
+    for row in other["rows"]:
+        row["file"] = "elsewhere/" + row["file"]
+    paths = []
+    for name, result in (("ref", ref), ("other", other)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(result))
+    assert swap_render.main(["--compare", *map(str, paths)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "0 pictures" in err[0]
