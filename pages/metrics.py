@@ -144,6 +144,19 @@ if runs_list:
             shares = ("called fake", "likely manipulated", "likely manipulated after the check")
             st.dataframe(alarms.assign(**{c: alarms[c].map(display.format_share) for c in shares}), hide_index=True, width="stretch")
 
+proxy = rm.swap_proxy_frame()
+if not proxy.empty:
+    st.header("Face swaps between people no model saw")
+    st.caption(
+        "Real test pictures given another test person's face by the project's own generators, four ways: a classical swap "
+        "(aligned, colour-matched, blended), the same with the pasted face rendered 128 or 64 px wide as swap apps render "
+        "faces, and a self-blend of the face with an altered copy of itself; each read through the app's path. AUC against "
+        "the same pictures left real; *caught*: swaps at or above the threshold. A proxy, not a public face-swap set "
+        "(`python -m benchmarks.swap_render`)."
+    )
+    caught = [c for c in proxy.columns if c.endswith(": caught")]
+    st.dataframe(proxy.assign(**{c: proxy[c].map(display.format_share) for c in caught}), hide_index=True, width="stretch")
+
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():
     rules = AbstainRules.for_checkpoint(folder)

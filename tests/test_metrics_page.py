@@ -342,3 +342,14 @@ def test_the_shipped_models_arms_give_training_curves():
     run = Run(model_name="dfx-lite0", model_version="", data="d", threshold=0.5, metrics={}, scores=[])
     histories = rm.training_histories(run)
     assert len(histories) >= 1 and "auc" in rm.history_metrics(histories)
+
+
+def test_the_face_swap_proxy_table_shows_the_stored_results(db):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    assert "Face swaps between people no model saw" in [h.value for h in at.header]
+    table = next(d.value for d in at.dataframe if "self-blended: AUC" in d.value.columns)
+    stored = rm.swap_proxy_frame()
+    assert list(table["model"]) == list(stored["model"]) and "2.4.0" in set(table["model"])
+    assert table["self-blended: caught"].str.endswith("%").all()  # shares printed as shares

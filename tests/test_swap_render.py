@@ -132,3 +132,19 @@ def test_compare_refuses_runs_without_enough_pictures_in_common(tmp_path, capsys
     assert swap_render.main(["--compare", *map(str, paths)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "0 pictures" in err[0]
+
+
+def test_the_metrics_table_reads_each_stored_result_and_skips_broken_ones(tmp_path, astronaut, tiny_checkpoint):
+    from detector.evaluation.run_metrics import swap_proxy_frame
+
+    sources, root = toy_sources(tmp_path, astronaut)
+    results = tmp_path / "results"
+    assert swap_render.main(["--sources", str(sources), "--root", str(root), "--split", "val", "--model", str(tiny_checkpoint),
+                             "--per-set", "3", "--out", str(results / "swap_render_tiny.json")]) == 0
+    (results / "swap_render_broken.json").write_text("{not json")
+    (results / "swap_render_old.json").write_text(json.dumps({"model": "x"}))  # a result without its ways
+    frame = swap_proxy_frame(results)
+    written = json.loads((results / "swap_render_tiny.json").read_text())
+    assert len(frame) == 1 and frame.loc[0, "pictures"] == 3 and frame.loc[0, "split"] == "val"
+    assert frame.loc[0, "self-blended: AUC"] == written["ways"]["sbi"]["auc"]
+    assert swap_proxy_frame(tmp_path / "nowhere").empty

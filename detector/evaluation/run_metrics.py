@@ -5,6 +5,7 @@ Pure functions of a Run (no Streamlit), so the metrics page and the tests share 
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -398,3 +399,25 @@ def condition_figure(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(title=wrap_legend_name("Robustness: ROC AUC per data set and model (rows) under each reframing (columns)"),
                       height=160 + 28 * len(frame.index), yaxis=dict(autorange="reversed"))
     return fig
+
+
+SWAP_PROXY_WAYS = {"sharp": "classical swap", "render128": "rendered 128 px", "render64": "rendered 64 px", "sbi": "self-blended"}
+
+
+def swap_proxy_frame(folder: Path = PROJECT_ROOT / "benchmarks" / "results") -> pd.DataFrame:
+    """One row per stored `benchmarks.swap_render` result (`swap_render_*.json`): the model, the split, how many
+    pictures, each way's AUC and the share of its swaps at or above the model's threshold. Unreadable files are
+    left out (the page shows what it can)."""
+    rows = []
+    for path in sorted(folder.glob("swap_render_*.json")):
+        try:
+            result = json.loads(path.read_text())
+            row = {"model": result["model"], "split": result["split"], "pictures": result["pictures"]}
+            for way, name in SWAP_PROXY_WAYS.items():
+                row[f"{name}: AUC"] = result["ways"][way]["auc"]
+            for way, name in SWAP_PROXY_WAYS.items():
+                row[f"{name}: caught"] = result["ways"][way]["swaps_at_threshold"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        rows.append(row)
+    return pd.DataFrame(rows)
