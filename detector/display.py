@@ -116,6 +116,11 @@ def shot_changes_words(times: list[float]) -> str:
             "place, so one person filmed from two angles may be two tracks, each judged on its own.")
 
 
+def format_auc(value: float | None) -> str:
+    """An AUC for a table: three decimals (a stored 0.9217 and 0.894 read alike), "–" where none was measured."""
+    return "–" if value is None or value != value else f"{value:.3f}"
+
+
 def format_range(low: float, high: float, digits: int = 2) -> str:
     """A spread of probabilities, e.g. '0.41–0.88' (each end obeys format_probability)."""
     return f"{format_probability(low, digits)}–{format_probability(high, digits)}"

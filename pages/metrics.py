@@ -154,8 +154,8 @@ if not proxy.empty:
         "the same pictures left real; *caught*: swaps at or above the threshold. A proxy, not a public face-swap set "
         "(`python -m benchmarks.swap_render`)."
     )
-    caught = [c for c in proxy.columns if c.endswith(": caught")]
-    st.dataframe(proxy.assign(**{c: proxy[c].map(display.format_share) for c in caught}), hide_index=True, width="stretch")
+    st.dataframe(proxy.assign(AUC=proxy["AUC"].map(display.format_auc), caught=proxy["caught"].map(display.format_share)),
+                 hide_index=True, width="stretch")
 
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():

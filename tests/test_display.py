@@ -102,3 +102,10 @@ def test_format_share_has_two_decimals_and_a_dash_for_nothing_measured():
     assert format_share(8 / 395) == "2.03%"  # not "2.0%", which would read as a met 2 % target
     assert format_share(0.0) == "0.00%"
     assert format_share(None) == "–" and format_share(float("nan")) == "–"
+
+
+def test_format_auc_has_three_decimals_and_a_dash_for_nothing_measured():
+    from detector.display import format_auc
+
+    assert format_auc(0.894) == "0.894" and format_auc(0.9217) == "0.922" and format_auc(1.0) == "1.000"
+    assert format_auc(None) == "–" and format_auc(float("nan")) == "–"

@@ -405,19 +405,16 @@ SWAP_PROXY_WAYS = {"sharp": "classical swap", "render128": "rendered 128 px", "r
 
 
 def swap_proxy_frame(folder: Path = PROJECT_ROOT / "benchmarks" / "results") -> pd.DataFrame:
-    """One row per stored `benchmarks.swap_render` result (`swap_render_*.json`): the model, the split, how many
-    pictures, each way's AUC and the share of its swaps at or above the model's threshold. Unreadable files are
-    left out (the page shows what it can)."""
+    """One row per way of each stored `benchmarks.swap_render` result (`swap_render_*.json`): the model, the
+    split, how many pictures, the way, its AUC and the share of its swaps at or above the model's threshold
+    (long, not wide, so the table fits a phone). Unreadable files are left out (the page shows what it can)."""
     rows = []
     for path in sorted(folder.glob("swap_render_*.json")):
         try:
             result = json.loads(path.read_text())
-            row = {"model": result["model"], "split": result["split"], "pictures": result["pictures"]}
-            for way, name in SWAP_PROXY_WAYS.items():
-                row[f"{name}: AUC"] = result["ways"][way]["auc"]
-            for way, name in SWAP_PROXY_WAYS.items():
-                row[f"{name}: caught"] = result["ways"][way]["swaps_at_threshold"]
+            rows += [{"model": result["model"], "split": result["split"], "pictures": result["pictures"], "swap": name,
+                      "AUC": result["ways"][way]["auc"], "caught": result["ways"][way]["swaps_at_threshold"]}
+                     for way, name in SWAP_PROXY_WAYS.items()]
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        rows.append(row)
     return pd.DataFrame(rows)
