@@ -72,7 +72,8 @@ def top_score(detector, image: np.ndarray) -> float | None:
 
 def measure(detector, bank: SourceBank, per_set: int) -> dict:
     chosen = targets(bank, per_set)
-    # Each target's donor is the next target of another set or person: a swap between two people.
+    # Each target's donor is the next target in the seeded list: another picture, almost always another person
+    # (DFDC's videos repeat some actors).
     donors = {t: chosen[(i + 1) % len(chosen)] for i, t in enumerate(chosen)}
     rows = []
     for target in chosen:
