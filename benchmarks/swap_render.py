@@ -67,6 +67,7 @@ def swapped(bank: SourceBank, target: int, donor: int, way: str) -> np.ndarray:
 
 
 def top_score(detector, image: np.ndarray) -> float | None:
+    """The picture's headline P(fake) on the app's path: its most suspicious face (None when none is found)."""
     return detector.analyze(Image.fromarray(image)).p_fake
 
 
@@ -100,8 +101,7 @@ def summary(rows: list[dict], way: str, threshold: float) -> dict:
     if len(pairs) < 2:
         return {"n": len(pairs), "auc": None, "swaps_at_threshold": None}
     reals, fakes = np.array(pairs).T
-    labels = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
-    return {"n": len(pairs), "auc": round(float(roc_auc_score(labels, np.r_[reals, fakes])), 4),
+    return {"n": len(pairs), "auc": round(auc(reals, fakes), 4),
             "swaps_at_threshold": round(float(np.mean(fakes >= threshold)), 4),
             "reals_at_threshold": round(float(np.mean(reals >= threshold)), 4)}
 
