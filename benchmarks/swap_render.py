@@ -53,11 +53,13 @@ def targets(bank: SourceBank, per_set: int) -> list[int]:
     return chosen
 
 
-def swapped(bank: SourceBank, target: int, image: np.ndarray, donor: int, donor_image: np.ndarray, way: str) -> np.ndarray:
-    """Picture `target` (decoded: `image`) with its face swapped `way`; `donor_image` is picture `donor` decoded."""
+def swapped(bank: SourceBank, target: int, image: np.ndarray, donor: int, donor_image: np.ndarray, way: str,
+            draw: str | None = None) -> np.ndarray:
+    """Picture `target` (decoded: `image`) with its face swapped `way`; `donor_image` is picture `donor` decoded.
+    The generator's random draws are seeded by the picture and way, and by `draw` when given (a video frame's)."""
     picture = bank.pictures[target]
     face = picture.faces[0]
-    rng = np.random.default_rng(seed_of(picture.file, way))
+    rng = np.random.default_rng(seed_of(picture.file, way, *([draw] if draw is not None else [])))
     if way == "sbi":
         return self_blend(image, face["box"], np.array(face["landmarks"]), picture.outline, rng)
     render = {"sharp": (0.0, (128,)), "render128": (1.0, (128,)), "render64": (1.0, (64,))}[way]

@@ -21,6 +21,7 @@ import json
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -49,6 +50,12 @@ def rules(p_fake_per_frame: np.ndarray, threshold: float) -> dict[str, float]:
 
 def compose_clip(picture: np.ndarray, seed: int, folder: Path, seconds: float = 3.0, fps: float = 10.0) -> bytes:
     """A picture drifting and zooming over a moving background, as MPEG-4 bytes."""
+    return mp4_bytes(compose_frames(lambda i: picture, seed, seconds, fps), folder / f"clip{seed}.mp4", fps)
+
+
+def compose_frames(picture_at: Callable[[int], np.ndarray], seed: int, seconds: float = 3.0, fps: float = 10.0) -> list[np.ndarray]:
+    """RGB frames of SIZE: frame i shows `picture_at(i)` drifting and zooming over a moving background (the
+    path and background come from `seed` alone, so every picture_at gets the same motion)."""
     rng = np.random.default_rng(seed)
     width, height = SIZE
     back = background(height * 2, width * 2, rng, [])
@@ -57,6 +64,7 @@ def compose_clip(picture: np.ndarray, seed: int, folder: Path, seconds: float = 
     frames = []
     n = int(seconds * fps)
     for i in range(n):
+        picture = picture_at(i)
         t = i / max(1, n - 1)
         zoom = 1.0 + 0.15 * t
         h = int(side * zoom)
@@ -67,7 +75,7 @@ def compose_clip(picture: np.ndarray, seed: int, folder: Path, seconds: float = 
         patch = cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA)[: height - y, : width - x]
         frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
         frames.append(frame)
-    return mp4_bytes(frames, folder / f"clip{seed}.mp4", fps)
+    return frames
 
 
 def mp4_bytes(frames: list[np.ndarray], path: Path, fps: float) -> bytes:

@@ -24,7 +24,9 @@ app's crop policy. Only the face's own label counts; the surroundings are label-
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -256,27 +258,35 @@ def jpeg_bytes_roundtrip(picture: np.ndarray, quality: int) -> np.ndarray:
 
 
 def h264_roundtrip(picture: np.ndarray, crf: int, preset: str = "medium") -> np.ndarray:
-    """The picture as one frame of an H.264 video (libx264 at `crf`, 4:2:0, one thread so the bytes are the same
-    every run), decoded back to RGB: what every frame of a real video went through, and what JPEG alone does not
-    teach (FaceForensics++ ships its videos at CRF 23 and 40). Odd sides lose their last row or column (4:2:0)."""
-    import io
-
+    """The picture as one frame of an H.264 video (h264_bytes), decoded back to RGB: what every frame of a real
+    video went through, and what JPEG alone does not teach (FaceForensics++ ships its videos at CRF 23 and 40).
+    Odd sides lose their last row or column (4:2:0)."""
     import av
 
     height, width = picture.shape[0] // 2 * 2, picture.shape[1] // 2 * 2
     if height < 2 or width < 2:
         raise ValueError(f"a {picture.shape[1]}x{picture.shape[0]} picture is too small for a video frame")
+    with av.open(io.BytesIO(h264_bytes([picture[:height, :width]], 25, crf, preset))) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def h264_bytes(frames: list[np.ndarray], fps: float, crf: int, preset: str = "medium") -> bytes:
+    """RGB frames (even sides, all one size) as an H.264 MP4 in memory: libx264 at `crf`, 4:2:0, one thread so
+    the bytes are the same every run."""
+    import av
+
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(int(crf)), "preset": preset, "threads": "1"}
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[:height, :width]), format="rgb24")
-        for packet in (*stream.encode(frame), *stream.encode()):
+        for picture in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
             container.mux(packet)
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return next(container.decode(video=0)).to_ndarray(format="rgb24")
+    return buffer.getvalue()
 
 
 def app_crop(

@@ -1,0 +1,164 @@
+"""Face-swap videos in H.264: the app's video path on swaps between people no model saw, at shared videos' compression.
+
+    python -m benchmarks.video_swaps --sources cache/sources_test [--root ../shared/data] [--split test]
+                                     [--model DIR] [--per-set 12] [--crf 23 40] [--out benchmarks/results/video_swaps.json]
+
+The held-out face-swap videos are compressed H.264 (FaceForensics++ ships CRF 23 and 40 copies), and a face-swap
+video is made frame by frame. `benchmarks.video_clips` moves a still picture in MPEG-4 and holds no face swaps
+between people; this benchmark does. For each real picture with landmarks (`benchmarks.swap_render.targets`, a
+`detector.training.sources` folder of one split), three clips that move the same way
+(`benchmarks.video_clips.compose_frames`: the picture drifts and zooms over a moving background, 3 s at 10 fps,
+640x360): the picture left `real`, its face swapped with the next target's (`sharp`, the classical swap) and
+self-blended (`sbi`). The swap is drawn again in every frame (its own mask deformation, blend ratio and colour
+draws, seeded by picture, way and frame), so its boundary flickers as a frame-by-frame swap's does. Each clip is
+encoded with libx264 at every `--crf` and read as the video page reads an upload (`analyze_video_file`: 4 frames a
+second, 12 at most, MTCNN, tracks, the model's abstain limits and the tracks' stability check).
+
+Reported per CRF and way: the clip AUC against the real clips at that CRF for the app's score (the headline track's
+confident-frames P(fake), clips with no judged track set aside and counted) and, on the model's view (the most
+suspicious track, judged or not), for each frame rule of `benchmarks.video_clips.rules`; and the share of clips per
+final verdict (likely manipulated, no sign found, can't tell, not judged, no face). A proxy: the project's own
+swap generators on unseen people, not any public face-swap video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.swap_render import auc, seed_of, swapped, targets
+from benchmarks.video_clips import compose_frames, rules
+from detector import display
+from detector.stability import AbstainRules, face_size
+from detector.training.compose import h264_bytes
+from detector.training.reframed import SourceBank
+
+WAYS = ("real", "sharp", "sbi")
+FPS, SAMPLE_FPS, MAX_FRAMES = 10.0, 4.0, 12  # benchmarks.video_clips' clips and sampling
+RULES = ("mean", "median", "confident_frames", "top_quarter_mean")
+NO_FACE = "no_face"
+
+
+def clip_frames(bank: SourceBank, target: int, donor: int, way: str, images: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """The frames of one clip: the target picture as it is (`real`) or swapped `way`, drawn anew in every frame."""
+    image = images[target]
+    if way == "real":
+        picture_at = lambda i: image  # noqa: E731
+    else:
+        picture_at = lambda i: swapped(bank, target, image, donor, images[donor], way, draw=f"frame{i}")  # noqa: E731
+    return compose_frames(picture_at, seed=seed_of(bank.pictures[target].file, "motion") % 2**32, fps=FPS)
+
+
+def clip_record(detector, rules_, data: bytes, name: str, threshold: float) -> dict:
+    """A clip as the video page judges it: final verdict and P(fake) of its headline track, and the model's view."""
+    from detector.analysis import analyze_video_file
+    from detector.video import confident_frames_score
+
+    analysis = analyze_video_file(detector, data, name, sample_fps=SAMPLE_FPS, max_frames=MAX_FRAMES, rules=rules_)
+    lead, worst = analysis.worst, analysis.result.worst_track
+    record = {"verdict": lead.verdict if lead is not None else NO_FACE, "p_fake": analysis.p_fake,
+              "frames": len(analysis.frames), "tracks": len(analysis.tracks)}
+    if worst is not None:
+        p = worst.p_fake_per_frame
+        record.update(model_view={rule: value for rule, value in rules(p, threshold).items() if rule in RULES},
+                      median_face_px=round(statistics.median(face_size(f.face) for f in worst.faces), 1),
+                      p_fake_per_frame=[round(float(x), 4) for x in p])
+        assert abs(record["model_view"]["confident_frames"] - confident_frames_score(p)) < 1e-9
+    return record
+
+
+def measure(detector, bank: SourceBank, per_set: int, crfs: list[int]) -> list[dict]:
+
+    rules_ = AbstainRules.for_checkpoint(detector.checkpoint)
+    threshold = detector.config.threshold
+    chosen = targets(bank, per_set)
+    donors = {t: chosen[(i + 1) % len(chosen)] for i, t in enumerate(chosen)}  # as benchmarks.swap_render pairs them
+    rows = []
+    for n, target in enumerate(chosen, 1):
+        picture = bank.pictures[target]
+        images = {target: bank.image(target), donors[target]: bank.image(donors[target])}
+        for way in WAYS:
+            frames = clip_frames(bank, target, donors[target], way, images)
+            for crf in crfs:
+                record = clip_record(detector, rules_, h264_bytes(frames, FPS, crf), f"{Path(picture.file).stem}.mp4", threshold)
+                rows.append({"file": picture.file, "set": picture.dataset, "way": way, "crf": crf, **record})
+        print(f"{n}/{len(chosen)} targets", file=sys.stderr, flush=True)
+    return rows
+
+
+def summarise(rows: list[dict], crfs: list[int]) -> dict:
+    """Per CRF and swap way: AUCs against that CRF's real clips, and the share of clips per verdict (reals too)."""
+    out = {}
+    for crf in crfs:
+        at = [r for r in rows if r["crf"] == crf]
+        reals = {r["file"]: r for r in at if r["way"] == "real"}
+        out[str(crf)] = {"real": {"clips": len(reals), "verdicts": verdict_shares(list(reals.values()))}}
+        for way in WAYS[1:]:
+            swaps = [r for r in at if r["way"] == way and r["file"] in reals]
+            pairs = [(reals[r["file"]], r) for r in swaps]
+            out[str(crf)][way] = {"clips": len(swaps), "verdicts": verdict_shares(swaps), **app_auc(pairs),
+                                  "model_view_auc": {rule: pair_auc(pairs, lambda r, rule=rule: (r.get("model_view") or {}).get(rule))
+                                                     for rule in RULES}}
+    return out
+
+
+def app_auc(pairs: list[tuple[dict, dict]]) -> dict:
+    """AUC of the app's clip P(fake) where both the real and the swapped clip got one (a judged track)."""
+    judged = [(a, b) for a, b in pairs if a["p_fake"] is not None and b["p_fake"] is not None]
+    return {"app_auc": pair_auc(judged, lambda r: r["p_fake"]), "app_pairs": len(judged)}
+
+
+def pair_auc(pairs: list[tuple[dict, dict]], score) -> float | None:
+    scored = [(score(a), score(b)) for a, b in pairs if score(a) is not None and score(b) is not None]
+    if len(scored) < 2:
+        return None
+    reals, fakes = np.array(scored).T
+    return round(auc(reals, fakes), 4)
+
+
+def verdict_shares(rows: list[dict]) -> dict[str, float]:
+    counts = Counter(r["verdict"] for r in rows)
+    order = (display.LIKELY_MANIPULATED, display.NO_SIGN_FOUND, display.CANT_TELL, *display.NOT_JUDGED, NO_FACE)
+    return {code: round(counts[code] / len(rows), 4) for code in order if counts[code]} if rows else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=Path, required=True, help="a detector.training.sources folder of one split")
+    parser.add_argument("--root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--model", default="assets/models/dfx-lite0")
+    parser.add_argument("--per-set", type=int, default=12)
+    parser.add_argument("--crf", type=int, nargs="+", default=[23, 40])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/video_swaps.json"))
+    args = parser.parse_args(argv)
+    if not (args.sources / "sources.json").is_file():
+        print(f"error: no sources.json in {args.sources} (python -m detector.training.sources)", file=sys.stderr)
+        return 2
+    bank = SourceBank(args.sources, args.root, args.split)
+    if len(bank.reals_with_points) < 2:
+        print(f"error: fewer than two real {args.split} pictures with landmarks in {args.sources}", file=sys.stderr)
+        return 2
+    from detector.inference import Detector
+
+    detector = Detector(args.model)
+    start = time.perf_counter()
+    rows = measure(detector, bank, args.per_set, args.crf)
+    result = {"model": detector.config.version, "split": args.split, "per_set": args.per_set, "crf": args.crf,
+              "threshold": detector.config.threshold, "seconds": round(time.perf_counter() - start, 1),
+              "summary": summarise(rows, args.crf), "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
