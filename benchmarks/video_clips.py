@@ -53,13 +53,15 @@ def compose_clip(picture: np.ndarray, seed: int, folder: Path, seconds: float = 
     return mp4_bytes(compose_frames(lambda i: picture, seed, seconds, fps), folder / f"clip{seed}.mp4", fps)
 
 
-def compose_frames(picture_at: Callable[[int], np.ndarray], seed: int, seconds: float = 3.0, fps: float = 10.0) -> list[np.ndarray]:
+def compose_frames(picture_at: Callable[[int], np.ndarray], seed: int, seconds: float = 3.0, fps: float = 10.0,
+                   height_share: tuple[float, float] = (0.55, 0.8)) -> list[np.ndarray]:
     """RGB frames of SIZE: frame i shows `picture_at(i)` drifting and zooming over a moving background (the
-    path and background come from `seed` alone, so every picture_at gets the same motion)."""
+    path and background come from `seed` alone, so every picture_at gets the same motion). The picture's height
+    is drawn between `height_share` times the frame's."""
     rng = np.random.default_rng(seed)
     width, height = SIZE
     back = background(height * 2, width * 2, rng, [])
-    side = int(rng.uniform(0.55, 0.8) * height)
+    side = int(rng.uniform(*height_share) * height)
     start, end = rng.uniform(0, 1, 2), rng.uniform(0, 1, 2)
     frames = []
     n = int(seconds * fps)

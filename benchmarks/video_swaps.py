@@ -1,7 +1,8 @@
 """Face-swap videos in H.264: the app's video path on swaps between people no model saw, at shared videos' compression.
 
     python -m benchmarks.video_swaps --sources cache/sources_test [--root ../shared/data] [--split test]
-                                     [--model DIR] [--per-set 12] [--crf 23 40] [--out benchmarks/results/video_swaps.json]
+                                     [--model DIR] [--per-set 12] [--crf 23 40] [--picture-height 0.55 0.8]
+                                     [--out benchmarks/results/video_swaps.json]
 
 The held-out face-swap videos are compressed H.264 (FaceForensics++ ships CRF 23 and 40 copies), and a face-swap
 video is made frame by frame. `benchmarks.video_clips` moves a still picture in MPEG-4 and holds no face swaps
@@ -46,14 +47,15 @@ RULES = ("mean", "median", "confident_frames", "top_quarter_mean")
 NO_FACE = "no_face"
 
 
-def clip_frames(bank: SourceBank, target: int, donor: int, way: str, images: dict[int, np.ndarray]) -> list[np.ndarray]:
+def clip_frames(bank: SourceBank, target: int, donor: int, way: str, images: dict[int, np.ndarray],
+                height_share: tuple[float, float] = (0.55, 0.8)) -> list[np.ndarray]:
     """The frames of one clip: the target picture as it is (`real`) or swapped `way`, drawn anew in every frame."""
     image = images[target]
     if way == "real":
         picture_at = lambda i: image  # noqa: E731
     else:
         picture_at = lambda i: swapped(bank, target, image, donor, images[donor], way, draw=f"frame{i}")  # noqa: E731
-    return compose_frames(picture_at, seed=seed_of(bank.pictures[target].file, "motion") % 2**32, fps=FPS)
+    return compose_frames(picture_at, seed=seed_of(bank.pictures[target].file, "motion") % 2**32, fps=FPS, height_share=height_share)
 
 
 def clip_record(detector, rules_, data: bytes, name: str, threshold: float) -> dict:
@@ -74,7 +76,7 @@ def clip_record(detector, rules_, data: bytes, name: str, threshold: float) -> d
     return record
 
 
-def measure(detector, bank: SourceBank, per_set: int, crfs: list[int]) -> list[dict]:
+def measure(detector, bank: SourceBank, per_set: int, crfs: list[int], height_share: tuple[float, float] = (0.55, 0.8)) -> list[dict]:
 
     rules_ = AbstainRules.for_checkpoint(detector.checkpoint)
     threshold = detector.config.threshold
@@ -85,7 +87,7 @@ def measure(detector, bank: SourceBank, per_set: int, crfs: list[int]) -> list[d
         picture = bank.pictures[target]
         images = {target: bank.image(target), donors[target]: bank.image(donors[target])}
         for way in WAYS:
-            frames = clip_frames(bank, target, donors[target], way, images)
+            frames = clip_frames(bank, target, donors[target], way, images, height_share)
             for crf in crfs:
                 record = clip_record(detector, rules_, h264_bytes(frames, FPS, crf), f"{Path(picture.file).stem}.mp4", threshold)
                 rows.append({"file": picture.file, "set": picture.dataset, "way": way, "crf": crf, **record})
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="assets/models/dfx-lite0")
     parser.add_argument("--per-set", type=int, default=12)
     parser.add_argument("--crf", type=int, nargs="+", default=[23, 40])
+    parser.add_argument("--picture-height", type=float, nargs=2, default=[0.55, 0.8], metavar=("LOW", "HIGH"),
+                        help="the moving picture's height, drawn between these shares of the 360 px frame's")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/video_swaps.json"))
     args = parser.parse_args(argv)
     if not (args.sources / "sources.json").is_file():
@@ -150,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = Detector(args.model)
     start = time.perf_counter()
-    rows = measure(detector, bank, args.per_set, args.crf)
+    rows = measure(detector, bank, args.per_set, args.crf, tuple(args.picture_height))
     result = {"model": detector.config.version, "split": args.split, "per_set": args.per_set, "crf": args.crf,
+              "picture_height": args.picture_height,
               "threshold": detector.config.threshold, "seconds": round(time.perf_counter() - start, 1),
               "summary": summarise(rows, args.crf), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

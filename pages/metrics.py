@@ -144,9 +144,10 @@ if runs_list:
             shares = ("called fake", "likely manipulated", "likely manipulated after the check")
             st.dataframe(alarms.assign(**{c: alarms[c].map(display.format_share) for c in shares}), hide_index=True, width="stretch")
 
-proxy = rm.swap_proxy_frame()
-if not proxy.empty:
+proxy, video_swaps = rm.swap_proxy_frame(), rm.video_swap_frame()
+if not (proxy.empty and video_swaps.empty):
     st.header("Face swaps between people no model saw")
+if not proxy.empty:
     st.caption(
         "Real test pictures given another test person's face by the project's own generators, four ways: a classical swap "
         "(aligned, colour-matched, blended), the same with the pasted face rendered 128 or 64 px wide as swap apps render "
@@ -155,6 +156,18 @@ if not proxy.empty:
         "(`python -m benchmarks.swap_render`)."
     )
     st.dataframe(proxy.assign(AUC=proxy["AUC"].map(display.format_auc), caught=proxy["caught"].map(display.format_share)),
+                 hide_index=True, width="stretch")
+if not video_swaps.empty:
+    st.subheader("The same swaps as compressed videos")
+    st.caption(
+        "Each picture moving for 3 s, left real, with a classical swap or self-blended, the swap drawn anew in every frame as "
+        "a face-swap video is made; encoded in H.264 at CRF 23 and 40 (how FaceForensics++ shares its videos) and read as the "
+        "video page reads an upload, stability check included. AUC of the video's P(fake) against the real clips; then the "
+        "share of clips per final verdict (the rest: no sign found). A proxy (`python -m benchmarks.video_swaps`)."
+    )
+    shares = ("likely manipulated", "can't tell", "not judged")
+    st.dataframe(video_swaps.assign(AUC=video_swaps["AUC"].map(display.format_auc),
+                                    **{c: video_swaps[c].map(display.format_share) for c in shares}),
                  hide_index=True, width="stretch")
 
 st.header("When the app does not judge a face")

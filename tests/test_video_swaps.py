@@ -89,7 +89,7 @@ def test_the_summary_pairs_each_swap_with_its_real_clip_and_sets_unjudged_clips_
 
 def test_the_benchmark_judges_every_clip_as_the_video_page_does_and_writes_its_result(tmp_path, astronaut, tiny_checkpoint):
     sources, root = toy_sources(tmp_path, astronaut)
-    out = tmp_path / "video_swaps.json"
+    out = tmp_path / "results" / "video_swaps_tiny.json"
     args = ["--sources", str(sources), "--root", str(root), "--split", "val", "--model", str(tiny_checkpoint),
             "--per-set", "2", "--crf", "40", "--out", str(out)]
     assert video_swaps.main(args) == 0
@@ -101,6 +101,25 @@ def test_the_benchmark_judges_every_clip_as_the_video_page_does_and_writes_its_r
         if clip["verdict"] != video_swaps.NO_FACE:
             assert len(clip["p_fake_per_frame"]) >= 1 and clip["median_face_px"] > 50
     assert set(result["summary"]["40"]) == {"real", "sharp", "sbi"}
+    # A smaller moving picture gives smaller faces (the size of faces in a shared video's whole frames).
+    assert video_swaps.main([*args[:-1], str(tmp_path / "small.json"), "--picture-height", "0.3", "0.35"]) == 0
+    small = json.loads((tmp_path / "small.json").read_text())
+    assert small["picture_height"] == [0.3, 0.35]
+    sizes = [[r["median_face_px"] for r in run["rows"] if "median_face_px" in r] for run in (result, small)]
+    assert sizes[1] and max(sizes[1]) < min(sizes[0])
+
+    # The Metrics page's table: a row per CRF and kind of clip, broken files left out.
+    from detector.evaluation.run_metrics import video_swap_frame
+
+    (out.parent / "video_swaps_broken.json").write_text("{not json")
+    (out.parent / "video_swaps_old.json").write_text(json.dumps({"model": "x", "summary": {"40": {}}}))
+    frame = video_swap_frame(out.parent)
+    assert list(frame["clips"]) == ["real (left as it is)", "classical swap", "self-blended"] and set(frame["CRF"]) == {40}
+    assert set(frame["n"]) == {2} and frame["AUC"].iloc[0] != frame["AUC"].iloc[0]  # no AUC for the real clips (NaN)
+    shares = frame[["likely manipulated", "can't tell", "not judged"]].sum(axis=1)
+    given = result["summary"]["40"]
+    assert [round(1 - x, 4) for x in shares] == [given[c]["verdicts"].get(display.NO_SIGN_FOUND, 0.0) for c in ("real", "sharp", "sbi")]
+    assert video_swap_frame(tmp_path / "nowhere").empty
 
 
 @pytest.mark.parametrize("make", ["missing", "no_points"])

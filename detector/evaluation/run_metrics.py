@@ -24,6 +24,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from detector import display
 from detector.config import PROJECT_ROOT
 from detector.evaluation.evaluate import compute_metrics, expected_calibration_error
 from detector.evaluation.runs import Run
@@ -416,5 +417,30 @@ def swap_proxy_frame(folder: Path = PROJECT_ROOT / "benchmarks" / "results") -> 
                       "AUC": result["ways"][way]["auc"], "caught": result["ways"][way]["swaps_at_threshold"]}
                      for way, name in SWAP_PROXY_WAYS.items()]
         except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return pd.DataFrame(rows)
+
+
+VIDEO_SWAP_CLIPS = {"real": "real (left as it is)", "sharp": "classical swap", "sbi": "self-blended"}
+VERDICTS_GIVEN = (display.LIKELY_MANIPULATED, display.NO_SIGN_FOUND, display.CANT_TELL)
+
+
+def video_swap_frame(folder: Path = PROJECT_ROOT / "benchmarks" / "results") -> pd.DataFrame:
+    """One row per CRF and kind of clip of each stored `benchmarks.video_swaps` result (`video_swaps_*.json`): the
+    model and split, the CRF, which clips, how many, the app's clip AUC against the real clips (none for the real
+    clips themselves) and the share of clips the video page calls likely manipulated, can't tell, or does not judge
+    (too small, blurred, unclear or no face); the rest are "no sign found". Unreadable files are left out."""
+    rows = []
+    for path in sorted(folder.glob("video_swaps_*.json")):
+        try:
+            result = json.loads(path.read_text())
+            for crf, by_clip in result["summary"].items():
+                for clip, name in VIDEO_SWAP_CLIPS.items():
+                    part, shares = by_clip[clip], by_clip[clip]["verdicts"]
+                    rows.append({"model": f"{result['model']} · {result['split']}", "CRF": int(crf), "clips": name, "n": part["clips"],
+                                 "AUC": part.get("app_auc"), "likely manipulated": shares.get(display.LIKELY_MANIPULATED, 0.0),
+                                 "can't tell": shares.get(display.CANT_TELL, 0.0),
+                                 "not judged": sum(v for k, v in shares.items() if k not in VERDICTS_GIVEN)})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return pd.DataFrame(rows)
