@@ -2,7 +2,9 @@
 
     python -m benchmarks.video_swaps --sources cache/sources_test [--root ../shared/data] [--split test]
                                      [--model DIR] [--per-set 12] [--crf 23 40] [--picture-height 0.55 0.8]
+                                     [--swap-draw frame|clip]
                                      [--out benchmarks/results/video_swaps.json]
+    python -m benchmarks.video_swaps --rules RESULT.json confident_frames top_quarter_mean   # paired, same clips
 
 The held-out face-swap videos are compressed H.264 (FaceForensics++ ships CRF 23 and 40 copies), and a face-swap
 video is made frame by frame. `benchmarks.video_clips` moves a still picture in MPEG-4 and holds no face swaps
@@ -11,7 +13,8 @@ between people; this benchmark does. For each real picture with landmarks (`benc
 (`benchmarks.video_clips.compose_frames`: the picture drifts and zooms over a moving background, 3 s at 10 fps,
 640x360): the picture left `real`, its face swapped with the next target's (`sharp`, the classical swap) and
 self-blended (`sbi`). The swap is drawn again in every frame (its own mask deformation, blend ratio and colour
-draws, seeded by picture, way and frame), so its boundary flickers as a frame-by-frame swap's does. Each clip is
+draws, seeded by picture, way and frame), so its boundary flickers as a frame-by-frame swap's does; with
+`--swap-draw clip` it is drawn once (`benchmarks.swap_render`'s picture) and only moves. Each clip is
 encoded with libx264 at every `--crf` and read as the video page reads an upload (`analyze_video_file`: 4 frames a
 second, 12 at most, MTCNN, tracks, the model's abstain limits and the tracks' stability check).
 
@@ -30,6 +33,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,15 +51,28 @@ RULES = ("mean", "median", "confident_frames", "top_quarter_mean")
 NO_FACE = "no_face"
 
 
+@dataclass(frozen=True)
+class ClipMaking:
+    """How the clips are made: the moving picture's height (drawn between these shares of the frame's), and
+    whether a swap is drawn anew in every frame (as a face-swap video is made) or once for the whole clip."""
+
+    height_share: tuple[float, float] = (0.55, 0.8)
+    per_frame: bool = True
+
+
 def clip_frames(bank: SourceBank, target: int, donor: int, way: str, images: dict[int, np.ndarray],
-                height_share: tuple[float, float] = (0.55, 0.8)) -> list[np.ndarray]:
-    """The frames of one clip: the target picture as it is (`real`) or swapped `way`, drawn anew in every frame."""
+                making: ClipMaking = ClipMaking()) -> list[np.ndarray]:
+    """The frames of one clip: the target picture as it is (`real`) or swapped `way`."""
     image = images[target]
     if way == "real":
         picture_at = lambda i: image  # noqa: E731
-    else:
+    elif making.per_frame:
         picture_at = lambda i: swapped(bank, target, image, donor, images[donor], way, draw=f"frame{i}")  # noqa: E731
-    return compose_frames(picture_at, seed=seed_of(bank.pictures[target].file, "motion") % 2**32, fps=FPS, height_share=height_share)
+    else:
+        once = swapped(bank, target, image, donor, images[donor], way)  # benchmarks.swap_render's picture
+        picture_at = lambda i: once  # noqa: E731
+    return compose_frames(picture_at, seed=seed_of(bank.pictures[target].file, "motion") % 2**32, fps=FPS,
+                          height_share=making.height_share)
 
 
 def clip_record(detector, rules_, data: bytes, name: str, threshold: float) -> dict:
@@ -76,7 +93,7 @@ def clip_record(detector, rules_, data: bytes, name: str, threshold: float) -> d
     return record
 
 
-def measure(detector, bank: SourceBank, per_set: int, crfs: list[int], height_share: tuple[float, float] = (0.55, 0.8)) -> list[dict]:
+def measure(detector, bank: SourceBank, per_set: int, crfs: list[int], making: ClipMaking = ClipMaking()) -> list[dict]:
 
     rules_ = AbstainRules.for_checkpoint(detector.checkpoint)
     threshold = detector.config.threshold
@@ -87,7 +104,7 @@ def measure(detector, bank: SourceBank, per_set: int, crfs: list[int], height_sh
         picture = bank.pictures[target]
         images = {target: bank.image(target), donors[target]: bank.image(donors[target])}
         for way in WAYS:
-            frames = clip_frames(bank, target, donors[target], way, images, height_share)
+            frames = clip_frames(bank, target, donors[target], way, images, making)
             for crf in crfs:
                 record = clip_record(detector, rules_, h264_bytes(frames, FPS, crf), f"{Path(picture.file).stem}.mp4", threshold)
                 rows.append({"file": picture.file, "set": picture.dataset, "way": way, "crf": crf, **record})
@@ -131,7 +148,42 @@ def verdict_shares(rows: list[dict]) -> dict[str, float]:
     return {code: round(counts[code] / len(rows), 4) for code in order if counts[code]} if rows else {}
 
 
+def rule_difference(result: dict, reference: str, candidate: str, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Mean over CRFs and swap ways of the model-view clip AUC under rule `candidate` minus under `reference`,
+    with a 95 % bootstrap interval over pictures (each keeps its real and swapped clips at every CRF together)."""
+    cells = [(crf, way) for crf in result["crf"] for way in WAYS[1:]]
+    by_file: dict[str, dict] = {}
+    for r in result["rows"]:
+        if "p_fake_per_frame" in r:
+            by_file.setdefault(r["file"], {})[(r["crf"], r["way"])] = np.array(r["p_fake_per_frame"])
+    files = sorted(f for f, clips in by_file.items() if all((crf, w) in clips for crf in result["crf"] for w in WAYS))
+    if len(files) < 10:
+        raise ValueError(f"only {len(files)} pictures have every clip scored")
+    threshold = result["threshold"]
+    score = {(f, cell, rule): rules(by_file[f][cell], threshold)[rule]
+             for f in files for crf in result["crf"] for cell in ((crf, w) for w in WAYS) for rule in (reference, candidate)}
+
+    def mean_auc(rule: str, index: np.ndarray) -> float:
+        chosen = [files[i] for i in index]
+        return float(np.mean([auc(np.array([score[f, (crf, "real"), rule] for f in chosen]),
+                                  np.array([score[f, (crf, way), rule] for f in chosen])) for crf, way in cells]))
+
+    everything = np.arange(len(files))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        index = rng.integers(len(files), size=len(files))
+        boots.append(mean_auc(candidate, index) - mean_auc(reference, index))
+    return {"pictures": len(files), "reference": reference, "candidate": candidate,
+            "reference_auc": round(mean_auc(reference, everything), 4), "candidate_auc": round(mean_auc(candidate, everything), 4),
+            "difference": round(mean_auc(candidate, everything) - mean_auc(reference, everything), 4),
+            "low": round(float(np.percentile(boots, 2.5)), 4), "high": round(float(np.percentile(boots, 97.5)), 4)}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--rules"]:
+        return main_rules(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=Path, required=True, help="a detector.training.sources folder of one split")
     parser.add_argument("--root", type=Path, default=Path("../shared/data"))
@@ -141,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crf", type=int, nargs="+", default=[23, 40])
     parser.add_argument("--picture-height", type=float, nargs=2, default=[0.55, 0.8], metavar=("LOW", "HIGH"),
                         help="the moving picture's height, drawn between these shares of the 360 px frame's")
+    parser.add_argument("--swap-draw", choices=("frame", "clip"), default="frame",
+                        help="draw a swap anew in every frame (default) or once for the whole clip")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/video_swaps.json"))
     args = parser.parse_args(argv)
     if not (args.sources / "sources.json").is_file():
@@ -154,14 +208,31 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = Detector(args.model)
     start = time.perf_counter()
-    rows = measure(detector, bank, args.per_set, args.crf, tuple(args.picture_height))
+    making = ClipMaking(tuple(args.picture_height), args.swap_draw == "frame")
+    rows = measure(detector, bank, args.per_set, args.crf, making)
     result = {"model": detector.config.version, "split": args.split, "per_set": args.per_set, "crf": args.crf,
-              "picture_height": args.picture_height,
+              "picture_height": args.picture_height, "swap_draw": args.swap_draw,
               "threshold": detector.config.threshold, "seconds": round(time.perf_counter() - start, 1),
               "summary": summarise(rows, args.crf), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["summary"], indent=1))
+    return 0
+
+
+def main_rules(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.video_swaps --rules", description=rule_difference.__doc__.split(",")[0])
+    parser.add_argument("result", type=Path)
+    parser.add_argument("reference", choices=RULES)
+    parser.add_argument("candidate", choices=RULES)
+    parser.add_argument("--boot", type=int, default=1000)
+    args = parser.parse_args(argv)
+    try:
+        difference = rule_difference(json.loads(args.result.read_text()), args.reference, args.candidate, args.boot)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: cannot compare the rules on {args.result}: {exc!r}", file=sys.stderr)
+        return 2
+    print(json.dumps(difference))
     return 0
 
 

@@ -49,6 +49,22 @@ def test_compose_frames_moves_every_picture_along_the_same_path():
     assert not np.array_equal(only_a[0], compose_frames(lambda i: a, seed=6, seconds=1.0, fps=10.0)[0])
 
 
+def test_a_clip_draws_its_swap_in_every_frame_or_once(tmp_path, astronaut):
+    sources, root = toy_sources(tmp_path, astronaut)
+    bank = SourceBank(sources, root, "val")
+    target, donor = bank.reals_with_points[:2]
+    images = {target: bank.image(target), donor: bank.image(donor)}
+    for way in ("sharp", "sbi"):
+        per_frame = video_swaps.clip_frames(bank, target, donor, way, images)
+        once = video_swaps.clip_frames(bank, target, donor, way, images, video_swaps.ClipMaking(per_frame=False))
+        real = video_swaps.clip_frames(bank, target, donor, "real", images)
+        # Drawn once, every frame shows benchmarks.swap_render's swapped picture, moved as the real clip moves.
+        picture = swap_render.swapped(bank, target, images[target], donor, images[donor], way)
+        placed = compose_frames(lambda i, picture=picture: picture, seed=swap_render.seed_of(bank.pictures[target].file, "motion") % 2**32)
+        assert all(np.array_equal(a, b) for a, b in zip(once, placed))
+        assert not np.array_equal(per_frame[0], once[0]) and not np.array_equal(once[0], real[0])
+
+
 def test_a_swap_is_drawn_anew_for_each_frame_and_repeats_with_its_seed(tmp_path, astronaut):
     sources, root = toy_sources(tmp_path, astronaut)
     bank = SourceBank(sources, root, "val")
