@@ -151,3 +151,36 @@ def test_the_benchmark_refuses_sources_it_cannot_use_with_one_line(tmp_path, ast
     assert video_swaps.main(["--sources", str(sources), "--root", str(root), "--split", "val"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def rule_result(n: int = 30, seed: int = 0) -> dict:
+    """A video_swaps result whose swapped clips have one strongly fake frame among frames like their real clip's."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        for crf in (23, 40):
+            base = rng.uniform(0.1, 0.6, 12)
+            rows.append({"file": f"{i}.jpg", "crf": crf, "way": "real", "p_fake_per_frame": (base + rng.uniform(0, 0.3)).clip(0, 1).tolist()})
+            for way in ("sharp", "sbi"):
+                frames = base.copy()
+                frames[:3] = 0.99  # a quarter of the frames give the swap away
+                rows.append({"file": f"{i}.jpg", "crf": crf, "way": way, "p_fake_per_frame": frames.tolist()})
+    return {"crf": [23, 40], "threshold": 0.5, "rows": rows}
+
+
+def test_the_rule_comparison_finds_the_rule_that_follows_the_frames_giving_a_swap_away(tmp_path, capsys):
+    result = rule_result()
+    better = video_swaps.rule_difference(result, "mean", "top_quarter_mean", n_boot=200)
+    assert better["pictures"] == 30 and better["candidate_auc"] == 1.0
+    assert better["difference"] > 0.1 and better["low"] > 0
+    same = video_swaps.rule_difference(result, "median", "median", n_boot=50)
+    assert same["difference"] == same["low"] == same["high"] == 0.0
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(result))
+    assert video_swaps.main(["--rules", str(path), "mean", "top_quarter_mean", "--boot", "50"]) == 0
+    assert json.loads(capsys.readouterr().out)["candidate"] == "top_quarter_mean"
+    result["rows"] = [r for r in result["rows"] if not (r["way"] == "sbi" and r["file"] != "0.jpg")]  # clips missing
+    path.write_text(json.dumps(result))
+    assert video_swaps.main(["--rules", str(path), "mean", "top_quarter_mean"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
