@@ -354,3 +354,17 @@ def test_the_face_swap_proxy_table_shows_the_stored_results(db):
     assert list(table["model"]) == list(stored["model"]) and "2.4.0" in set(table["model"])
     assert table["caught"].str.endswith("%").all()  # shares printed as shares
     assert all(len(auc.split(".")[1]) == 3 for auc in table["AUC"])  # AUCs with one number of decimals
+
+
+def test_the_face_swap_videos_table_shows_the_stored_result(db):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    assert "The same swaps as compressed videos" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "CRF" in d.value.columns)
+    stored = rm.video_swap_frame()
+    assert len(table) == len(stored) >= 6 and set(table["CRF"]) == {23, 40}
+    assert set(table["clips"]) == set(rm.VIDEO_SWAP_CLIPS.values())
+    assert table["likely manipulated"].str.endswith("%").all() and table["can't tell"].str.endswith("%").all()
+    reals = table[table["clips"] == rm.VIDEO_SWAP_CLIPS["real"]]
+    assert (reals["AUC"] == "–").all()  # no AUC for the real clips themselves
