@@ -16,6 +16,7 @@ from pages.common import require_app_navigation
 # Misclassified faces in rows of at most 6 of 150 px: eight 200 px columns ran past a 1400 px window, and on a
 # phone the columns stack, where full-width faces made ~8,000 px of scrolling.
 FACES_PER_ROW, FACE_WIDTH = 6, 150
+ROW_PX = 35  # a dataframe row's height, header included: tables sized to show every row
 
 require_app_navigation()
 
@@ -168,7 +169,7 @@ if not video_swaps.empty:
     shares = ("likely manipulated", "can't tell", "not judged")
     st.dataframe(video_swaps.assign(AUC=video_swaps["AUC"].map(display.format_auc),
                                     **{c: video_swaps[c].map(display.format_share) for c in shares}),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", height=ROW_PX * (len(video_swaps) + 1) + 3)  # every row, no inner scroll
 
 st.header("When the app does not judge a face")
 for folder in list_checkpoints():
