@@ -129,12 +129,17 @@ def compare(ref: dict, cand: dict, ways: tuple[str, ...], n_boot: int = 1000, se
     def difference(index: np.ndarray) -> float:
         return float(np.mean([auc(b["real"][index], b[w][index]) - auc(a["real"][index], a[w][index]) for w in ways]))
 
-    rng = np.random.default_rng(seed)
-    boots = [difference(rng.integers(len(pairs), size=len(pairs))) for _ in range(n_boot)]
-    everything = np.arange(len(pairs))
     return {"pictures": len(pairs), "ways": list(ways), "ref_model": ref.get("model"), "cand_model": cand.get("model"),
             "ref_auc": {w: round(auc(a["real"], a[w]), 4) for w in ways}, "cand_auc": {w: round(auc(b["real"], b[w]), 4) for w in ways},
-            "difference": round(difference(everything), 4),
+            **paired_bootstrap(difference, len(pairs), n_boot, seed)}
+
+
+def paired_bootstrap(difference, n: int, n_boot: int = 1000, seed: int = 0) -> dict:
+    """`difference(index)` on all n pictures and its 95 % bootstrap interval, pictures resampled with replacement
+    (each keeps everything scored of it together)."""
+    rng = np.random.default_rng(seed)
+    boots = [difference(rng.integers(n, size=n)) for _ in range(n_boot)]
+    return {"difference": round(difference(np.arange(n)), 4),
             "low": round(float(np.percentile(boots, 2.5)), 4), "high": round(float(np.percentile(boots, 97.5)), 4)}
 
 

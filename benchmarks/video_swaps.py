@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.swap_render import auc, seed_of, swapped, targets
+from benchmarks.swap_render import auc, paired_bootstrap, seed_of, swapped, targets
 from benchmarks.video_clips import compose_frames, rules
 from detector import display
 from detector.stability import AbstainRules, face_size
@@ -168,15 +168,9 @@ def rule_difference(result: dict, reference: str, candidate: str, n_boot: int = 
                                   np.array([score[f, (crf, way), rule] for f in chosen])) for crf, way in cells]))
 
     everything = np.arange(len(files))
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        index = rng.integers(len(files), size=len(files))
-        boots.append(mean_auc(candidate, index) - mean_auc(reference, index))
     return {"pictures": len(files), "reference": reference, "candidate": candidate,
             "reference_auc": round(mean_auc(reference, everything), 4), "candidate_auc": round(mean_auc(candidate, everything), 4),
-            "difference": round(mean_auc(candidate, everything) - mean_auc(reference, everything), 4),
-            "low": round(float(np.percentile(boots, 2.5)), 4), "high": round(float(np.percentile(boots, 97.5)), 4)}
+            **paired_bootstrap(lambda index: mean_auc(candidate, index) - mean_auc(reference, index), len(files), n_boot, seed)}
 
 
 def main(argv: list[str] | None = None) -> int:
